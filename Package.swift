@@ -1,0 +1,52 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// libast: dataset distillation by AST (trajectory matching) on OpenBLAS, as a Swift package,
+// a C library (libast.so + include/ast.h) and a Python binding (bindings/python).
+let package = Package(
+    name: "libast",
+    products: [
+        // "ast" -> .build/<config>/libast.so. Ship it built with
+        // `swift build -c release --product ast -Xswiftc -static-stdlib` (see README).
+        .library(name: "ast", type: .dynamic, targets: ["ASTCAPI"]),
+        .library(name: "ASTCore", targets: ["ASTCore"]),
+        .library(name: "ASTData", targets: ["ASTData"]),
+        .executable(name: "ast-bench", targets: ["ast-bench"]),
+    ],
+    targets: [
+        // OpenBLAS (cblas + LAPACK) through pkg-config.
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        // zlib for .gz IDX files and deflated .npz members.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+        // The hand-written C contract, imported so the exports are checked against it.
+        .systemLibrary(name: "CAst", path: "include"),
+
+        // Tensors, kernels, autodiff, the ConvNet. No C ABI, no file I/O.
+        .target(name: "ASTCore", dependencies: ["COpenBLAS"]),
+        // Labelled image sets and the file formats they come in and go out as.
+        .target(name: "ASTData", dependencies: ["ASTCore", "CZlib"]),
+        // The only module with C entry points -> libast.so.
+        .target(
+            name: "ASTCAPI",
+            dependencies: ["ASTCore", "ASTData", "CAst"],
+            exclude: ["exports.map"],
+            linkerSettings: [
+                .unsafeFlags([
+                    "-Xlinker", "-soname=libast.so",
+                    "-Xlinker", "-z", "-Xlinker", "nodelete",
+                    "-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/ASTCAPI/exports.map",
+                ], .when(platforms: [.linux])),
+            ]
+        ),
+        .executableTarget(name: "ast-bench", dependencies: ["ASTCore"]),
+
+        .target(name: "TestSupport", dependencies: ["ASTCore", "ASTData"], path: "Tests/TestSupport"),
+        .testTarget(name: "ASTCoreTests", dependencies: ["ASTCore", "TestSupport"],
+                    exclude: ["Fixtures"]),
+        .testTarget(name: "ASTDataTests", dependencies: ["ASTData", "TestSupport"]),
+        .testTarget(name: "ASTCAPITests", dependencies: ["ASTCAPI", "CAst", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,97 @@
+/// Reverse-mode differentiation over the recorded graph. With `createGraph` the gradients are
+/// themselves graph tensors, so they can be differentiated again (Hessian-vector products,
+/// gradient penalties).
+
+/// Gradients of `output` with respect to each tensor in `inputs`.
+///
+/// - Parameters:
+///   - output: a scalar (one element), or any shape when `seed` (same shape) is given.
+///   - inputs: tensors with `requiresGrad`; an input `output` does not depend on gets zeros.
+///   - seed: the adjoint of `output`; default 1.
+///   - createGraph: record the backward computation so its results can be differentiated.
+public func gradients<S>(of output: Tensor<S>, wrt inputs: [Tensor<S>], seed: Tensor<S>? = nil,
+                         createGraph: Bool = false) throws(ASTError) -> [Tensor<S>] {
+    let seedTensor: Tensor<S>
+    if let seed {
+        guard seed.shape == output.shape else {
+            throw .shape("gradients: seed shape \(seed.shape) differs from output shape \(output.shape)")
+        }
+        seedTensor = createGraph ? seed : seed.detached()
+    } else {
+        guard output.count == 1 else {
+            throw .shape("gradients: output of shape \(output.shape) is not a scalar; pass a seed")
+        }
+        let one = TensorStorage<S>(uninitializedCount: 1)
+        one.base.initialize(to: 1)
+        seedTensor = Tensor(shape: output.shape, storage: one)
+    }
+    for (i, x) in inputs.enumerated() where !x.requiresGrad {
+        throw .invalid("gradients: input \(i) (shape \(x.shape)) does not require gradients; make it with variable()")
+    }
+
+    // Nodes reachable from the output, inputs before outputs; then the subset that reaches a target.
+    let order = topologicalOrder(from: output)
+    let targets = Set(inputs.map(ObjectIdentifier.init))
+    var relevant = Set<ObjectIdentifier>()
+    for node in order {
+        let id = ObjectIdentifier(node)
+        if targets.contains(id) || (node.origin?.inputs.contains { relevant.contains(ObjectIdentifier($0)) } ?? false) {
+            relevant.insert(id)
+        }
+    }
+
+    var adjoints: [ObjectIdentifier: Tensor<S>] = [:]
+    if relevant.contains(ObjectIdentifier(output)) { adjoints[ObjectIdentifier(output)] = seedTensor }
+    for node in order.reversed() {
+        let id = ObjectIdentifier(node)
+        guard let origin = node.origin, let grad = adjoints[id] else { continue }
+        if !targets.contains(id) { adjoints[id] = nil }  // free intermediate adjoints early
+        let needs = origin.inputs.map { $0.requiresGrad && relevant.contains(ObjectIdentifier($0)) }
+        guard needs.contains(true) else { continue }
+        let ruleInputs = createGraph ? origin.inputs : origin.inputs.map { $0.detached() }
+        let ruleOutput = createGraph ? node : node.detached()
+        let ruleGrad = createGraph ? grad : grad.detached()
+        let inputGrads = origin.rule(ruleGrad, ruleInputs, ruleOutput, needs)
+        for (k, input) in origin.inputs.enumerated() where needs[k] {
+            guard let g = inputGrads[k] else { continue }
+            let key = ObjectIdentifier(input)
+            if let existing = adjoints[key] {
+                adjoints[key] = addUnchecked(existing, g)
+            } else {
+                adjoints[key] = g
+            }
+        }
+    }
+    var results: [Tensor<S>] = []
+    results.reserveCapacity(inputs.count)
+    for x in inputs {
+        if let g = adjoints[ObjectIdentifier(x)] {
+            results.append(createGraph ? g : g.detached())
+        } else {
+            results.append(Tensor(shape: x.shape, storage: TensorStorage(zeros: x.count)))
+        }
+    }
+    return results
+}
+
+/// Depth-first post-order over tensors that require gradients (iterative: graphs can be deep).
+private func topologicalOrder<S>(from root: Tensor<S>) -> [Tensor<S>] {
+    guard root.requiresGrad else { return [] }
+    var order: [Tensor<S>] = []
+    var visited = Set<ObjectIdentifier>()
+    var stack: [(Tensor<S>, Int)] = [(root, 0)]
+    visited.insert(ObjectIdentifier(root))
+    while let (node, next) = stack.popLast() {
+        let inputs = node.origin?.inputs ?? []
+        if next < inputs.count {
+            stack.append((node, next + 1))
+            let child = inputs[next]
+            if child.requiresGrad, visited.insert(ObjectIdentifier(child)).inserted {
+                stack.append((child, 0))
+            }
+        } else {
+            order.append(node)
+        }
+    }
+    return order
+}

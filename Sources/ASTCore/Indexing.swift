@@ -1,0 +1,89 @@
+/// Selecting rows (minibatches) and contiguous ranges (parameter slices), with their adjoints.
+
+/// x[indices[i], …] stacked.
+// x: (N, …) -> (B, …)
+func gatherRowsUnchecked<S>(_ x: Tensor<S>, _ indices: [Int]) -> Tensor<S> {
+    let row = x.count / max(x.shape[0], 1)
+    let out = TensorStorage<S>(uninitializedCount: indices.count * row)
+    for (i, r) in indices.enumerated() { (out.base + i * row).initialize(from: x.storage.base + r * row, count: row) }
+    let rows = x.shape[0]
+    return makeResult([indices.count] + x.shape.dropFirst(), out, "gatherRows", [x]) { g, _, _, _ in
+        [scatterRowsUnchecked(g, indices, rows: rows)]
+    }
+}
+
+/// Rows of g added into a zero tensor of `rows` rows at `indices` (repeats accumulate).
+func scatterRowsUnchecked<S>(_ g: Tensor<S>, _ indices: [Int], rows: Int) -> Tensor<S> {
+    let row = g.count / max(g.shape[0], 1)
+    let out = TensorStorage<S>(zeros: rows * row)
+    for (i, r) in indices.enumerated() {
+        let d = out.base + r * row, s = g.storage.base + i * row
+        for k in 0..<row { d[k] += s[k] }
+    }
+    return makeResult([rows] + g.shape.dropFirst(), out, "scatterRows", [g]) { gg, _, _, _ in
+        [gatherRowsUnchecked(gg, indices)]
+    }
+}
+
+/// Flat elements offset..<offset+count of x, viewed as `shape`.
+func sliceUnchecked<S>(_ x: Tensor<S>, offset: Int, shape: [Int]) -> Tensor<S> {
+    let count = shapeProduct(shape)
+    let out = TensorStorage<S>(uninitializedCount: count)
+    out.base.initialize(from: x.storage.base + offset, count: count)
+    let total = x.count, inShape = x.shape
+    return makeResult(shape, out, "slice", [x]) { g, _, _, _ in
+        [embedUnchecked(g, offset: offset, total: total, shape: inShape)]
+    }
+}
+
+/// g placed at offset in a zero tensor of `total` elements (the adjoint of slice).
+func embedUnchecked<S>(_ g: Tensor<S>, offset: Int, total: Int, shape: [Int]) -> Tensor<S> {
+    let out = TensorStorage<S>(zeros: total)
+    (out.base + offset).update(from: g.storage.base, count: g.count)
+    let sliceShape = g.shape
+    return makeResult(shape, out, "embed", [g]) { gg, _, _, _ in
+        [sliceUnchecked(gg, offset: offset, shape: sliceShape)]
+    }
+}
+
+/// Flat concatenation of tensors (parameter gradients back into one vector).
+func concatFlatUnchecked<S>(_ parts: [Tensor<S>]) -> Tensor<S> {
+    let total = parts.reduce(0) { $0 + $1.count }
+    let out = TensorStorage<S>(uninitializedCount: total)
+    var offset = 0
+    var offsets: [Int] = []
+    for p in parts {
+        offsets.append(offset)
+        (out.base + offset).initialize(from: p.storage.base, count: p.count)
+        offset += p.count
+    }
+    let shapes = parts.map(\.shape)
+    return makeResult([total], out, "concat", parts) { g, _, _, needs in
+        zip(offsets, shapes).enumerated().map { k, part in
+            needs[k] ? sliceUnchecked(g, offset: part.0, shape: part.1) : nil
+        }
+    }
+}
+
+extension Tensor {
+    /// Rows `indices` of a (N, …) tensor.
+    public func gatherRows(_ indices: [Int]) throws(ASTError) -> Tensor {
+        guard rank >= 1 else { throw .shape("gatherRows: input is a scalar") }
+        if let bad = indices.firstIndex(where: { $0 < 0 || $0 >= shape[0] }) {
+            throw .invalid("gatherRows: index \(indices[bad]) at position \(bad) is outside [0, \(shape[0]))")
+        }
+        return gatherRowsUnchecked(self, indices)
+    }
+
+    /// Elements offset..<offset+count (flat) viewed as `shape`.
+    public func slice(offset: Int, shape: [Int]) throws(ASTError) -> Tensor {
+        let n = try Tensor.elementCount(shape, name: "slice")
+        guard offset >= 0, offset <= count - n else {
+            throw .shape("slice: \(n) elements at offset \(offset) exceed the \(count) of shape \(self.shape)")
+        }
+        return sliceUnchecked(self, offset: offset, shape: shape)
+    }
+
+    /// Tensors concatenated into one flat vector.
+    public static func concatenated(_ parts: [Tensor]) -> Tensor { concatFlatUnchecked(parts) }
+}

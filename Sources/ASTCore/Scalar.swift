@@ -1,0 +1,47 @@
+import COpenBLAS
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The element types the engine computes in: Float for speed, Double for tight checks
+/// (finite differences, float64 reference fixtures). Each maps to its BLAS routines.
+public protocol TensorScalar: BinaryFloatingPoint, Sendable, CustomStringConvertible {
+    /// C(m×n) = alpha · op(A)(m×k) · op(B)(k×n) + beta · C, row-major, leading dimensions given.
+    static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Self,
+                     a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
+                     beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
+    static func exponential(_ x: Self) -> Self
+    static func logarithm(_ x: Self) -> Self
+}
+
+extension Float: TensorScalar {
+    @inline(__always)
+    public static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                            beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+    @inline(__always) public static func exponential(_ x: Float) -> Float { expf(x) }
+    @inline(__always) public static func logarithm(_ x: Float) -> Float { logf(x) }
+}
+
+extension Double: TensorScalar {
+    @inline(__always)
+    public static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Double,
+                            a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
+                            beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int) {
+        cblas_dgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+    @inline(__always) public static func exponential(_ x: Double) -> Double { exp(x) }
+    @inline(__always) public static func logarithm(_ x: Double) -> Double { log(x) }
+}
+
+/// OpenBLAS facts and knobs.
+public enum BLAS {
+    public static var coreName: String { String(cString: openblas_get_corename()) }
+    public static var configuration: String { String(cString: openblas_get_config()) }
+    public static var threadCount: Int { Int(openblas_get_num_threads()) }
+    public static func setThreadCount(_ n: Int) { openblas_set_num_threads(Int32(max(1, min(n, 64)))) }
+}

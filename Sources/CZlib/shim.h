@@ -1,0 +1,4 @@
+#ifndef LIBAST_CZLIB_SHIM_H
+#define LIBAST_CZLIB_SHIM_H
+#include <zlib.h>
+#endif

@@ -1,0 +1,1 @@
+print("ast-bench: see README")

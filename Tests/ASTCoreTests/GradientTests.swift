@@ -1,0 +1,119 @@
+import Testing
+@testable import ASTCore
+import TestSupport
+
+/// Every op, first and second order, against central finite differences in Double
+/// (step 1e-6; tolerance 1e-6 relative to the largest finite-difference value).
+@Suite struct OpGradients {
+    let tolerance = 1e-6
+
+    func expectExact(_ name: String, _ inputs: [Tensor<Double>], _ f: ([Tensor<Double>]) throws -> Tensor<Double>) throws {
+        let r = try checkGradients(inputs: inputs, f)
+        #expect(r.firstOrder < tolerance, "\(name): \(r)")
+        #expect(r.secondOrder < tolerance, "\(name): \(r)")
+    }
+
+    @Test func arithmeticWithBroadcasting() throws {
+        let a = randomTensor([2, 3, 4], seed: 1), b = randomTensor([3, 1], seed: 2)
+        let positive = randomTensor([3, 1], seed: 3, scale: 0.2, offset: 2)
+        try expectExact("add", [a, b]) { try $0[0].adding($0[1]) }
+        try expectExact("subtract", [a, b]) { try $0[0].subtracting($0[1]) }
+        try expectExact("multiply", [a, b]) { try $0[0].multiplying($0[1]) }
+        try expectExact("multiply same shape", [a, randomTensor([2, 3, 4], seed: 9)]) { try $0[0].multiplying($0[1]).multiplying($0[0]) }
+        try expectExact("divide", [a, positive]) { try $0[0].dividing($0[1]) }
+        try expectExact("divide reversed", [positive, a]) { try $0[0].dividing($0[1].multiplying($0[1]).shifted(by: 1)) }
+        try expectExact("scale, shift", [a]) { $0[0].scaled(by: -1.7).shifted(by: 0.3) }
+    }
+
+    @Test func unaryFunctions() throws {
+        let x = randomTensor([3, 5], seed: 4)
+        let positive = randomTensor([3, 5], seed: 5, scale: 0.3, offset: 1.5)
+        try expectExact("exp", [x]) { $0[0].exp() }
+        try expectExact("log", [positive]) { $0[0].log() }
+        try expectExact("sqrt", [positive]) { $0[0].sqrt() }
+        try expectExact("rsqrt", [positive]) { $0[0].rsqrt() }
+        try expectExact("relu (times x for curvature)", [x]) { try $0[0].relu().multiplying($0[0]) }
+    }
+
+    @Test func reductionsAndShapes() throws {
+        let x = randomTensor([2, 3, 4, 5], seed: 6)
+        try expectExact("sum axes", [x]) { try $0[0].sum(axes: [1, 3]).multiplying($0[0].sum(axes: [1, 3])) }
+        try expectExact("mean keepDims", [x]) { try $0[0].mean(axes: [2, 3], keepDims: true).exp() }
+        try expectExact("sum all", [x]) { try $0[0].multiplying($0[0]).sum() }
+        try expectExact("broadcast", [randomTensor([3, 1, 5], seed: 7)]) { try $0[0].broadcast(to: [2, 3, 4, 5]).exp() }
+        try expectExact("reshape", [x]) { try $0[0].reshaped([6, -1]).exp() }
+        try expectExact("gather rows (repeats)", [x]) { try $0[0].gatherRows([1, 0, 1]).exp() }
+        try expectExact("slice + concat", [randomTensor([20], seed: 8)]) {
+            let a = try $0[0].slice(offset: 3, shape: [2, 3]), b = try $0[0].slice(offset: 10, shape: [4])
+            return try Tensor.concatenated([a.exp(), b.multiplying(b)])
+        }
+    }
+
+    @Test func matrixProducts() throws {
+        let a = randomTensor([3, 4], seed: 10), b = randomTensor([4, 5], seed: 11)
+        try expectExact("matmul", [a, b]) { try $0[0].matmul($0[1]) }
+        try expectExact("matmul Aᵀ", [randomTensor([4, 3], seed: 12), b]) { try $0[0].matmul($0[1], transposeSelf: true) }
+        try expectExact("matmul Bᵀ", [a, randomTensor([5, 4], seed: 13)]) { try $0[0].matmul($0[1], transposeOther: true) }
+        try expectExact("matmul AᵀBᵀ", [randomTensor([4, 3], seed: 14), randomTensor([5, 4], seed: 15)]) {
+            try $0[0].matmul($0[1], transposeSelf: true, transposeOther: true)
+        }
+        try expectExact("linear", [a, randomTensor([2, 4], seed: 16), randomTensor([2], seed: 17)]) {
+            try $0[0].linear(weight: $0[1], bias: $0[2]).exp()
+        }
+    }
+
+    @Test func convolution() throws {
+        let x = randomTensor([2, 2, 5, 6], seed: 20), w = randomTensor([3, 2, 3, 3], seed: 21)
+        try expectExact("conv2d 3x3 pad 1 + bias", [x, w, randomTensor([3], seed: 22)]) {
+            try $0[0].conv2d(weight: $0[1], bias: $0[2], padding: 1)
+        }
+        try expectExact("conv2d 3x3 pad 3", [x, w]) { try $0[0].conv2d(weight: $0[1], padding: 3) }
+        try expectExact("conv2d 2x3 pad 0, squared", [x, randomTensor([3, 2, 2, 3], seed: 23)]) {
+            let y = try $0[0].conv2d(weight: $0[1], padding: 0)
+            return try y.multiplying(y)
+        }
+        try expectExact("conv input gradient op", [randomTensor([2, 3, 5, 6], seed: 24), w]) {
+            try $0[0].conv2dInputGradient(weight: $0[1], height: 5, width: 6, padding: 1)
+        }
+        try expectExact("conv weight gradient op", [x, randomTensor([2, 3, 7, 8], seed: 25)]) {
+            try $0[0].conv2dWeightGradient(outputGradient: $0[1], kernelH: 3, kernelW: 3, padding: 2)
+        }
+        // Many images: exercises the chunked im2col path with several images per gemm.
+        try expectExact("conv2d batch 9", [randomTensor([9, 1, 4, 4], seed: 26), randomTensor([2, 1, 3, 3], seed: 27)]) {
+            let y = try $0[0].conv2d(weight: $0[1], padding: 1)
+            return try y.multiplying(y)
+        }
+    }
+
+    @Test func pooling() throws {
+        let x = randomTensor([2, 2, 5, 4], seed: 30)
+        try expectExact("avg pool (odd height)", [x]) { try $0[0].avgPool2x2().exp() }
+        try expectExact("max pool (odd height)", [x]) { try $0[0].maxPool2x2().exp() }
+    }
+
+    @Test func normalization() throws {
+        let x = randomTensor([3, 2, 4, 4], seed: 40)
+        let gamma = randomTensor([2], seed: 41, scale: 0.3, offset: 1), beta = randomTensor([2], seed: 42)
+        try expectExact("instance norm", [x, gamma, beta]) { try $0[0].instanceNorm(gamma: $0[1], beta: $0[2]) }
+        try expectExact("batch norm", [x, gamma, beta]) { try $0[0].batchNorm(gamma: $0[1], beta: $0[2]) }
+        try expectExact("channel affine", [x, gamma, beta]) { try $0[0].channelAffine(scale: $0[1], shift: $0[2]) }
+    }
+
+    @Test func losses() throws {
+        let z = randomTensor([4, 3], seed: 50)
+        try expectExact("log softmax", [z]) { try $0[0].logSoftmax() }
+        try expectExact("cross-entropy, hard labels", [z]) { try $0[0].crossEntropy(labels: [2, 0, 1, 2]) }
+        let p = try Tensor<Double>(shape: [4, 3], scalars: [0.2, 0.3, 0.5, 1, 0, 0, 0.1, 0.8, 0.1, 0.3, 0.3, 0.4])
+        try expectExact("cross-entropy, soft labels (logits and targets)", [z, p]) { try $0[0].crossEntropy(probabilities: $0[1]) }
+    }
+
+    @Test(arguments: [(NormKind.instance, PoolKind.average), (.batch, .max), (.none, .average)])
+    func convNet(norm: NormKind, pool: PoolKind) throws {
+        let net = try ConvNet(ConvNetConfig(channels: 2, imageSize: 6, classes: 3, width: 3, depth: 2, norm: norm, pool: pool))
+        let theta = try Tensor<Double>(shape: [net.parameterCount], scalars: net.initialParameters(seed: 3).map(Double.init))
+        let x = randomTensor([3, 2, 6, 6], seed: 60)
+        try expectExact("ConvNet \(norm) \(pool) CE", [x, theta]) {
+            try net.forward($0[0], parameters: $0[1]).crossEntropy(labels: [0, 2, 1])
+        }
+    }
+}
