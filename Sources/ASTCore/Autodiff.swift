@@ -9,6 +9,8 @@
 ///   - inputs: tensors with `requiresGrad`; an input `output` does not depend on gets zeros.
 ///   - seed: the adjoint of `output`; default 1.
 ///   - createGraph: record the backward computation so its results can be differentiated.
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 public func gradients<S>(of output: Tensor<S>, wrt inputs: [Tensor<S>], seed: Tensor<S>? = nil,
                          createGraph: Bool = false) throws(ASTError) -> [Tensor<S>] {
     let seedTensor: Tensor<S>
@@ -75,6 +77,8 @@ public func gradients<S>(of output: Tensor<S>, wrt inputs: [Tensor<S>], seed: Te
 }
 
 /// Depth-first post-order over tensors that require gradients (iterative: graphs can be deep).
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 private func topologicalOrder<S>(from root: Tensor<S>) -> [Tensor<S>] {
     guard root.requiresGrad else { return [] }
     var order: [Tensor<S>] = []

@@ -16,8 +16,18 @@ func broadcastShape(_ a: [Int], _ b: [Int], op: String) throws(ASTError) -> [Int
     return out
 }
 
+/// The broadcast shape of shapes already known to be compatible.
+func broadcastShapeUnchecked(_ a: [Int], _ b: [Int]) -> [Int] {
+    let rank = max(a.count, b.count)
+    return (0..<rank).map { i in
+        let da = i < rank - a.count ? 1 : a[i - (rank - a.count)]
+        let db = i < rank - b.count ? 1 : b[i - (rank - b.count)]
+        return da == 1 ? db : da
+    }
+}
+
 /// Strides of `small` (right-aligned, size-1 dims broadcast) inside the iteration space `big`.
-private func broadcastStrides(_ small: [Int], into big: [Int]) -> [Int] {
+func broadcastStrides(_ small: [Int], into big: [Int]) -> [Int] {
     var strides = [Int](repeating: 0, count: big.count)
     var step = 1
     for i in stride(from: big.count - 1, through: 0, by: -1) {
@@ -48,7 +58,7 @@ private func collapsedNest(_ dims: [Int], _ strides: [Int]) -> (dims: [Int], str
 
 /// Calls `run(denseOffset, otherOffset, length, otherStride)` for each innermost run.
 @inline(__always)
-private func forEachRun(_ dims: [Int], _ strides: [Int], _ run: (Int, Int, Int, Int) -> Void) {
+func forEachRun(_ dims: [Int], _ strides: [Int], _ run: (Int, Int, Int, Int) -> Void) {
     let (d, s) = collapsedNest(dims, strides)
     let inner = d.count - 1
     let n = d[inner], st = s[inner]
@@ -72,6 +82,8 @@ private func forEachRun(_ dims: [Int], _ strides: [Int], _ run: (Int, Int, Int, 
 }
 
 /// x broadcast to `shape` (materialised). Adjoint: sumTo.
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func broadcastUnchecked<S>(_ x: Tensor<S>, to shape: [Int]) -> Tensor<S> {
     if x.shape == shape { return x }
     let count = shapeProduct(shape)
@@ -89,6 +101,8 @@ func broadcastUnchecked<S>(_ x: Tensor<S>, to shape: [Int]) -> Tensor<S> {
 }
 
 /// x summed over the broadcast dimensions down to `shape` (the adjoint of broadcasting).
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func sumToUnchecked<S>(_ x: Tensor<S>, _ shape: [Int]) -> Tensor<S> {
     if x.shape == shape { return x }
     let count = shapeProduct(shape)
@@ -141,6 +155,8 @@ extension Tensor {
     }
 }
 
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func sumUnchecked<S>(_ x: Tensor<S>, axes: [Int], keepDims: Bool) -> Tensor<S> {
     var kept = x.shape
     for a in axes { kept[a] = 1 }
@@ -148,6 +164,8 @@ func sumUnchecked<S>(_ x: Tensor<S>, axes: [Int], keepDims: Bool) -> Tensor<S> {
     return keepDims ? summed : reshapeUnchecked(summed, kept.enumerated().filter { !axes.contains($0.offset) }.map(\.element))
 }
 
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func meanUnchecked<S>(_ x: Tensor<S>, axes: [Int], keepDims: Bool) -> Tensor<S> {
     let n = axes.reduce(1) { $0 * x.shape[$1] }
     return scaleUnchecked(sumUnchecked(x, axes: axes, keepDims: keepDims), 1 / S(max(n, 1)))

@@ -144,6 +144,8 @@ public struct ConvNet: Sendable {
     // MARK: Differentiable forward
 
     /// Logits (N, K) of images (N, C, H, W) under the flat parameters θ (P).
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public func forward<S>(_ images: Tensor<S>, parameters theta: Tensor<S>) throws(ASTError) -> Tensor<S> {
         try checkImages(images.shape, "images")
         guard theta.shape == [parameterCount] else {
@@ -152,6 +154,8 @@ public struct ConvNet: Sendable {
         return forwardUnchecked(images, theta)
     }
 
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     func forwardUnchecked<S>(_ images: Tensor<S>, _ theta: Tensor<S>) -> Tensor<S> {
         var slots = layout.makeIterator()
         func next() -> Tensor<S> {
@@ -161,13 +165,16 @@ public struct ConvNet: Sendable {
         var h = images
         for d in 0..<config.depth {
             let (w, b) = (next(), next())
-            h = channelAffineUnchecked(conv2dUnchecked(h, w, padding: d == 0 ? config.firstPadding : 1), scale: nil, shift: b)
+            h = conv2dUnchecked(h, w, padding: d == 0 ? config.firstPadding : 1)
             switch config.norm {
-            case .instance: h = standardizeUnchecked(h, axes: [2, 3], gamma: next(), beta: next())
-            case .batch: h = standardizeUnchecked(h, axes: [0, 2, 3], gamma: next(), beta: next())
-            case .none: break
+            case .instance:
+                h = normReluUnchecked(h, bias: b, gamma: next(), beta: next())
+            case .batch:
+                let biased = channelAffineUnchecked(h, scale: nil, shift: b)
+                h = reluUnchecked(standardizeUnchecked(biased, axes: [0, 2, 3], gamma: next(), beta: next()))
+            case .none:
+                h = reluUnchecked(channelAffineUnchecked(h, scale: nil, shift: b))
             }
-            h = reluUnchecked(h)
             h = config.pool == .average ? avgPoolUnchecked(h) : maxPoolUnchecked(h)
         }
         let (w, b) = (next(), next())

@@ -17,6 +17,8 @@ struct ConvGeometry: Equatable {
 
 /// col[(c·kh + ky)·kw + kx, b·Ho·Wo + oy·Wo + ox] = x[n0 + b, c, oy + ky − p, ox + kx − p] (0 outside).
 // x: (N, C, H, W) -> col: (C·kh·kw, nb·Ho·Wo)
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 private func im2col<S: TensorScalar>(_ x: UnsafePointer<S>, _ g: ConvGeometry, _ n0: Int, _ nb: Int,
                                      _ col: UnsafeMutablePointer<S>) {
     let (ho, wo, h, w, p) = (g.outH, g.outW, g.height, g.width, g.padding)
@@ -47,6 +49,8 @@ private func im2col<S: TensorScalar>(_ x: UnsafePointer<S>, _ g: ConvGeometry, _
 
 /// dx[n0 + b, c, iy, ix] += col[...] — the adjoint of im2col.
 // col: (C·kh·kw, nb·Ho·Wo) -> dx: (N, C, H, W), accumulated
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 private func col2im<S: TensorScalar>(_ col: UnsafePointer<S>, _ g: ConvGeometry, _ n0: Int, _ nb: Int,
                                      _ dx: UnsafeMutablePointer<S>) {
     let (ho, wo, h, w, p) = (g.outH, g.outW, g.height, g.width, g.padding)
@@ -73,6 +77,8 @@ private func col2im<S: TensorScalar>(_ col: UnsafePointer<S>, _ g: ConvGeometry,
 }
 
 /// Copies between NCHW planes of nb images and the gemm layout (O, nb·Ho·Wo).
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 private func gatherPlanes<S>(_ y: UnsafePointer<S>, _ g: ConvGeometry, _ n0: Int, _ nb: Int, _ out: UnsafeMutablePointer<S>) {
     let plane = g.outPlane
     for b in 0..<nb {
@@ -82,6 +88,8 @@ private func gatherPlanes<S>(_ y: UnsafePointer<S>, _ g: ConvGeometry, _ n0: Int
     }
 }
 
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 private func scatterPlanes<S>(_ t: UnsafePointer<S>, _ g: ConvGeometry, _ n0: Int, _ nb: Int, _ y: UnsafeMutablePointer<S>) {
     let plane = g.outPlane
     for b in 0..<nb {
@@ -93,6 +101,8 @@ private func scatterPlanes<S>(_ t: UnsafePointer<S>, _ g: ConvGeometry, _ n0: In
 
 /// y = conv(x, w).
 // x: (N, C, H, W), w: (O, C, kh, kw) -> y: (N, O, Ho, Wo)
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func conv2dUnchecked<S>(_ x: Tensor<S>, _ w: Tensor<S>, padding: Int) -> Tensor<S> {
     let g = ConvGeometry(batch: x.shape[0], channels: x.shape[1], height: x.shape[2], width: x.shape[3],
                          outChannels: w.shape[0], kernelH: w.shape[2], kernelW: w.shape[3], padding: padding)
@@ -125,6 +135,8 @@ func conv2dUnchecked<S>(_ x: Tensor<S>, _ w: Tensor<S>, padding: Int) -> Tensor<
 
 /// dx = convᵀ(dy, w): the gradient of conv with respect to its input.
 // dy: (N, O, Ho, Wo), w: (O, C, kh, kw) -> dx: (N, C, H, W)
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func convInputGradUnchecked<S>(_ dy: Tensor<S>, _ w: Tensor<S>, height: Int, width: Int, padding: Int) -> Tensor<S> {
     let g = ConvGeometry(batch: dy.shape[0], channels: w.shape[1], height: height, width: width,
                          outChannels: w.shape[0], kernelH: w.shape[2], kernelW: w.shape[3], padding: padding)
@@ -157,6 +169,8 @@ func convInputGradUnchecked<S>(_ dy: Tensor<S>, _ w: Tensor<S>, height: Int, wid
 
 /// dw = Σ_n dy[n] · im2col(x[n])ᵀ: the gradient of conv with respect to its kernel.
 // x: (N, C, H, W), dy: (N, O, Ho, Wo) -> dw: (O, C, kh, kw)
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func convWeightGradUnchecked<S>(_ x: Tensor<S>, _ dy: Tensor<S>, kernelH: Int, kernelW: Int, padding: Int) -> Tensor<S> {
     let g = ConvGeometry(batch: x.shape[0], channels: x.shape[1], height: x.shape[2], width: x.shape[3],
                          outChannels: dy.shape[1], kernelH: kernelH, kernelW: kernelW, padding: padding)
@@ -189,6 +203,8 @@ func convWeightGradUnchecked<S>(_ x: Tensor<S>, _ dy: Tensor<S>, kernelH: Int, k
 
 /// x[n, c, …] · scale[c] + shift[c] (either optional): conv bias and norm affine.
 // x: (N, C, H, W) or (N, C), scale/shift: (C)
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func channelAffineUnchecked<S>(_ x: Tensor<S>, scale: Tensor<S>?, shift: Tensor<S>?) -> Tensor<S> {
     let n = x.shape[0], c = x.shape[1], plane = x.shape.dropFirst(2).reduce(1, *)
     let out = TensorStorage<S>(uninitializedCount: x.count)

@@ -8,6 +8,8 @@ enum BinaryOp { case add, subtract, multiply, divide }
 
 /// a ∘ b for same-shape operands: tight loop over contiguous buffers.
 @inline(__always)
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 private func elementwise<S: TensorScalar>(_ op: BinaryOp, _ a: UnsafePointer<S>, _ b: UnsafePointer<S>,
                             _ out: UnsafeMutablePointer<S>, _ n: Int) {
     switch op {
@@ -18,15 +20,46 @@ private func elementwise<S: TensorScalar>(_ op: BinaryOp, _ a: UnsafePointer<S>,
     }
 }
 
-/// a ∘ b with broadcasting; shapes already checked.
+/// x ∘ c (or c ∘ x) for a scalar c repeated over a run.
+@inline(__always)
+private func elementwiseScalar<S: TensorScalar>(_ op: BinaryOp, _ x: UnsafePointer<S>, _ c: S, scalarOnRight: Bool,
+                                                _ out: UnsafeMutablePointer<S>, _ n: Int) {
+    switch (op, scalarOnRight) {
+    case (.add, _): for i in 0..<n { out[i] = x[i] + c }
+    case (.multiply, _): for i in 0..<n { out[i] = x[i] * c }
+    case (.subtract, true): for i in 0..<n { out[i] = x[i] - c }
+    case (.subtract, false): for i in 0..<n { out[i] = c - x[i] }
+    case (.divide, true): for i in 0..<n { out[i] = x[i] / c }
+    case (.divide, false): for i in 0..<n { out[i] = c / x[i] }
+    }
+}
+
+/// a ∘ b with broadcasting; shapes already checked. When one operand already has the result's
+/// shape the other is walked in place (a repeated scalar or block per run), not materialised.
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func binaryUnchecked<S>(_ op: BinaryOp, _ a: Tensor<S>, _ b: Tensor<S>) -> Tensor<S> {
-    let shape = a.shape == b.shape ? a.shape : (try? broadcastShape(a.shape, b.shape, op: "binary")) ?? a.shape
-    // Broadcast operands are materialised without recording: the rule below sums back itself.
-    let av = a.shape == shape ? a.storage : broadcastUnchecked(a.detached(), to: shape).storage
-    let bv = b.shape == shape ? b.storage : broadcastUnchecked(b.detached(), to: shape).storage
+    let shape = a.shape == b.shape ? a.shape : broadcastShapeUnchecked(a.shape, b.shape)
     let count = shapeProduct(shape)
     let out = TensorStorage<S>(uninitializedCount: count)
-    elementwise(op, av.base, bv.base, out.base, count)
+    if a.shape == b.shape {
+        elementwise(op, a.storage.base, b.storage.base, out.base, count)
+    } else if a.shape == shape || b.shape == shape {
+        let bIsSmall = a.shape == shape
+        let dense = bIsSmall ? a.storage.base : b.storage.base
+        let small = bIsSmall ? b.storage.base : a.storage.base
+        let dst = out.base
+        forEachRun(shape, broadcastStrides(bIsSmall ? b.shape : a.shape, into: shape)) { d, o, n, st in
+            if st != 0 {
+                if bIsSmall { elementwise(op, dense + d, small + o, dst + d, n) } else { elementwise(op, small + o, dense + d, dst + d, n) }
+            } else {
+                elementwiseScalar(op, dense + d, small[o], scalarOnRight: bIsSmall, dst + d, n)
+            }
+        }
+    } else {
+        let av = broadcastUnchecked(a.detached(), to: shape), bv = broadcastUnchecked(b.detached(), to: shape)
+        elementwise(op, av.storage.base, bv.storage.base, out.base, count)
+    }
     let aShape = a.shape, bShape = b.shape
     return makeResult(shape, out, "binary", [a, b]) { g, inputs, output, needs in
         let (x, y) = (inputs[0], inputs[1])
@@ -46,12 +79,22 @@ func binaryUnchecked<S>(_ op: BinaryOp, _ a: Tensor<S>, _ b: Tensor<S>) -> Tenso
     }
 }
 
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func addUnchecked<S>(_ a: Tensor<S>, _ b: Tensor<S>) -> Tensor<S> { binaryUnchecked(.add, a, b) }
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func subUnchecked<S>(_ a: Tensor<S>, _ b: Tensor<S>) -> Tensor<S> { binaryUnchecked(.subtract, a, b) }
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func mulUnchecked<S>(_ a: Tensor<S>, _ b: Tensor<S>) -> Tensor<S> { binaryUnchecked(.multiply, a, b) }
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func divUnchecked<S>(_ a: Tensor<S>, _ b: Tensor<S>) -> Tensor<S> { binaryUnchecked(.divide, a, b) }
 
 /// c · x.
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func scaleUnchecked<S>(_ x: Tensor<S>, _ c: S) -> Tensor<S> {
     let out = TensorStorage<S>(uninitializedCount: x.count)
     let src = x.storage.base, dst = out.base
@@ -60,6 +103,8 @@ func scaleUnchecked<S>(_ x: Tensor<S>, _ c: S) -> Tensor<S> {
 }
 
 /// x + c.
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func shiftUnchecked<S>(_ x: Tensor<S>, _ c: S) -> Tensor<S> {
     let out = TensorStorage<S>(uninitializedCount: x.count)
     let src = x.storage.base, dst = out.base
@@ -67,11 +112,15 @@ func shiftUnchecked<S>(_ x: Tensor<S>, _ c: S) -> Tensor<S> {
     return makeResult(x.shape, out, "shift", [x]) { g, _, _, _ in [g] }
 }
 
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func negateUnchecked<S>(_ x: Tensor<S>) -> Tensor<S> { scaleUnchecked(x, -1) }
 
 enum UnaryOp { case exp, log, sqrt, rsqrt }
 
 /// f(x) elementwise; each rule uses the output where that is cheaper (exp, sqrt, rsqrt).
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func unaryUnchecked<S>(_ op: UnaryOp, _ x: Tensor<S>) -> Tensor<S> {
     let out = TensorStorage<S>(uninitializedCount: x.count)
     let src = x.storage.base, dst = out.base
@@ -92,6 +141,8 @@ func unaryUnchecked<S>(_ op: UnaryOp, _ x: Tensor<S>) -> Tensor<S> {
 }
 
 /// max(x, 0). Its derivative is a step: the mask is a constant of the graph (zero curvature a.e.).
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func reluUnchecked<S>(_ x: Tensor<S>) -> Tensor<S> {
     let out = TensorStorage<S>(uninitializedCount: x.count)
     let src = x.storage.base, dst = out.base
@@ -101,6 +152,8 @@ func reluUnchecked<S>(_ x: Tensor<S>) -> Tensor<S> {
 }
 
 /// g where mask > 0, else 0. Linear in g; its adjoint is itself.
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func maskedUnchecked<S>(_ g: Tensor<S>, by mask: TensorStorage<S>) -> Tensor<S> {
     let out = TensorStorage<S>(uninitializedCount: g.count)
     let src = g.storage.base, m = mask.base, dst = out.base
@@ -109,6 +162,8 @@ func maskedUnchecked<S>(_ g: Tensor<S>, by mask: TensorStorage<S>) -> Tensor<S> 
 }
 
 /// Same values, new shape (shares storage).
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func reshapeUnchecked<S>(_ x: Tensor<S>, _ shape: [Int]) -> Tensor<S> {
     if x.shape == shape { return x }
     let inShape = x.shape

@@ -2,6 +2,8 @@
 
 /// x[indices[i], …] stacked.
 // x: (N, …) -> (B, …)
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func gatherRowsUnchecked<S>(_ x: Tensor<S>, _ indices: [Int]) -> Tensor<S> {
     let row = x.count / max(x.shape[0], 1)
     let out = TensorStorage<S>(uninitializedCount: indices.count * row)
@@ -13,6 +15,8 @@ func gatherRowsUnchecked<S>(_ x: Tensor<S>, _ indices: [Int]) -> Tensor<S> {
 }
 
 /// Rows of g added into a zero tensor of `rows` rows at `indices` (repeats accumulate).
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func scatterRowsUnchecked<S>(_ g: Tensor<S>, _ indices: [Int], rows: Int) -> Tensor<S> {
     let row = g.count / max(g.shape[0], 1)
     let out = TensorStorage<S>(zeros: rows * row)
@@ -26,6 +30,8 @@ func scatterRowsUnchecked<S>(_ g: Tensor<S>, _ indices: [Int], rows: Int) -> Ten
 }
 
 /// Flat elements offset..<offset+count of x, viewed as `shape`.
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func sliceUnchecked<S>(_ x: Tensor<S>, offset: Int, shape: [Int]) -> Tensor<S> {
     let count = shapeProduct(shape)
     let out = TensorStorage<S>(uninitializedCount: count)
@@ -37,6 +43,8 @@ func sliceUnchecked<S>(_ x: Tensor<S>, offset: Int, shape: [Int]) -> Tensor<S> {
 }
 
 /// g placed at offset in a zero tensor of `total` elements (the adjoint of slice).
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func embedUnchecked<S>(_ g: Tensor<S>, offset: Int, total: Int, shape: [Int]) -> Tensor<S> {
     let out = TensorStorage<S>(zeros: total)
     (out.base + offset).update(from: g.storage.base, count: g.count)
@@ -47,6 +55,8 @@ func embedUnchecked<S>(_ g: Tensor<S>, offset: Int, total: Int, shape: [Int]) ->
 }
 
 /// Flat concatenation of tensors (parameter gradients back into one vector).
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func concatFlatUnchecked<S>(_ parts: [Tensor<S>]) -> Tensor<S> {
     let total = parts.reduce(0) { $0 + $1.count }
     let out = TensorStorage<S>(uninitializedCount: total)

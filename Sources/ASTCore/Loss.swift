@@ -2,6 +2,8 @@
 
 /// z − logsumexp(z) over the last axis.
 // z: (B, K) -> (B, K)
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func logSoftmaxUnchecked<S>(_ z: Tensor<S>) -> Tensor<S> {
     let (rows, k) = (z.shape[0], z.shape[1])
     let out = TensorStorage<S>(uninitializedCount: z.count)
@@ -23,6 +25,8 @@ func logSoftmaxUnchecked<S>(_ z: Tensor<S>) -> Tensor<S> {
 
 /// −(1/B) Σ_b Σ_k p[b,k] · log softmax(z)[b,k].
 // logits: (B, K), targets: (B, K) -> ()
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func softCrossEntropyUnchecked<S>(_ logits: Tensor<S>, _ targets: Tensor<S>) -> Tensor<S> {
     let batch = logits.shape[0]
     let picked = sumUnchecked(mulUnchecked(logSoftmaxUnchecked(logits), targets), axes: [0, 1], keepDims: false)
@@ -30,6 +34,8 @@ func softCrossEntropyUnchecked<S>(_ logits: Tensor<S>, _ targets: Tensor<S>) -> 
 }
 
 /// One-hot rows for `labels` (already validated against `classes`).
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func oneHot<S>(_ labels: [Int32], classes: Int) -> Tensor<S> {
     let out = TensorStorage<S>(zeros: labels.count * classes)
     for (b, y) in labels.enumerated() { out.base[b * classes + Int(y)] = 1 }

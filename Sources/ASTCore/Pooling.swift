@@ -2,6 +2,8 @@
 
 /// Mean of each 2x2 window; a trailing odd row/column is dropped.
 // x: (N, C, H, W) -> (N, C, H/2, W/2)
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func avgPoolUnchecked<S>(_ x: Tensor<S>) -> Tensor<S> {
     let (nc, h, w) = (x.shape[0] * x.shape[1], x.shape[2], x.shape[3])
     let (ho, wo) = (h / 2, w / 2)
@@ -21,6 +23,8 @@ func avgPoolUnchecked<S>(_ x: Tensor<S>) -> Tensor<S> {
 
 /// Each pooled gradient spread as a quarter over its window (zeros on a dropped row/column).
 // g: (N, C, H/2, W/2) -> (N, C, H, W)
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func avgPoolGradUnchecked<S>(_ g: Tensor<S>, height h: Int, width w: Int) -> Tensor<S> {
     let (nc, ho, wo) = (g.shape[0] * g.shape[1], g.shape[2], g.shape[3])
     let out = TensorStorage<S>(zeros: nc * h * w)
@@ -43,6 +47,8 @@ func avgPoolGradUnchecked<S>(_ g: Tensor<S>, height h: Int, width w: Int) -> Ten
 /// Maximum of each 2x2 window (first maximum wins). The argmax positions are constants of the
 /// graph: the adjoint routes gradients to them, and the adjoint's adjoint gathers from them.
 // x: (N, C, H, W) -> (N, C, H/2, W/2)
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func maxPoolUnchecked<S>(_ x: Tensor<S>) -> Tensor<S> {
     let (nc, h, w) = (x.shape[0] * x.shape[1], x.shape[2], x.shape[3])
     let (ho, wo) = (h / 2, w / 2)
@@ -70,6 +76,8 @@ func maxPoolUnchecked<S>(_ x: Tensor<S>) -> Tensor<S> {
 
 /// Scatter of pooled gradients to the argmax positions.
 // g: (N, C, H/2, W/2) -> (N, C, H, W)
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func maxPoolGradUnchecked<S>(_ g: Tensor<S>, _ positions: [Int32], height h: Int, width w: Int) -> Tensor<S> {
     let (nc, plane) = (g.shape[0] * g.shape[1], g.shape[2] * g.shape[3])
     let out = TensorStorage<S>(zeros: nc * h * w)
@@ -84,6 +92,8 @@ func maxPoolGradUnchecked<S>(_ g: Tensor<S>, _ positions: [Int32], height h: Int
 }
 
 /// Values at the argmax positions (the adjoint of maxPoolGrad).
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func gatherPooledUnchecked<S>(_ x: Tensor<S>, _ positions: [Int32], pooledShape: [Int]) -> Tensor<S> {
     let (nc, h, w) = (x.shape[0] * x.shape[1], x.shape[2], x.shape[3])
     let plane = pooledShape[2] * pooledShape[3]

@@ -11,7 +11,8 @@ final class TensorStorage<Scalar: TensorScalar>: @unchecked Sendable {
     @usableFromInline
     init(uninitializedCount count: Int) {
         self.count = count
-        base = UnsafeMutablePointer<Scalar>.allocate(capacity: max(count, 1))
+        base = BufferPool.allocate(bytes: max(count, 1) * MemoryLayout<Scalar>.stride)
+            .bindMemory(to: Scalar.self, capacity: max(count, 1))
     }
 
     @usableFromInline
@@ -20,7 +21,7 @@ final class TensorStorage<Scalar: TensorScalar>: @unchecked Sendable {
         base.initialize(repeating: 0, count: count)
     }
 
-    deinit { base.deallocate() }
+    deinit { BufferPool.release(UnsafeMutableRawPointer(base), bytes: max(count, 1) * MemoryLayout<Scalar>.stride) }
 }
 
 /// How a tensor was made: its inputs and the rule mapping the output's adjoint to the inputs'.
@@ -129,6 +130,8 @@ extension Tensor: CustomStringConvertible {
 
 /// Makes the result of an op: records the origin only when some input requires gradients.
 @inline(__always)
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func makeResult<S>(_ shape: [Int], _ storage: TensorStorage<S>, _ name: StaticString,
                    _ inputs: [Tensor<S>], _ rule: @escaping Origin<S>.Rule) -> Tensor<S> {
     if inputs.contains(where: { $0.requiresGrad }) {

@@ -1,1 +1,83 @@
-print("ast-bench: see README")
+// ast-bench: prints the engine's throughput on this machine (a program, not a test).
+//   swift run -c release ast-bench [--quick]
+import ASTCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+/// Best wall time of `rounds` runs of `body` after one warm-up.
+func best(_ rounds: Int, _ body: () throws -> Void) rethrows -> Double {
+    try body()
+    var t = Double.infinity
+    for _ in 0..<rounds {
+        let start = now()
+        try body()
+        t = min(t, now() - start)
+    }
+    return t
+}
+
+func peakRSSMiB() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_maxrss) / 1024
+}
+
+let quick = CommandLine.arguments.contains("--quick")
+let rounds = quick ? 1 : 3
+func randomArray(_ n: Int, seed: UInt64 = 1) -> [Float] {
+    var rng = SeededGenerator(seed: seed)
+    return (0..<n).map { _ in Float(rng.nextNormal()) }
+}
+print("OpenBLAS \(BLAS.configuration), core \(BLAS.coreName), \(BLAS.threadCount) threads")
+
+// sgemm
+for n in [512, 1024, 2048] {
+    let a = randomArray(n * n), b = randomArray(n * n)
+    var c = [Float](repeating: 0, count: n * n)
+    let t = best(rounds) {
+        Float.gemm(transA: false, transB: false, m: n, n: n, k: n, alpha: 1, a: a, lda: n, b: b, ldb: n, beta: 0, c: &c, ldc: n)
+    }
+    print("sgemm \(n)x\(n)x\(n): \(String(format2: 2 * Double(n * n * n) / t / 1e9)) GFLOP/s")
+}
+
+// Convolutions at ConvNet-3 sizes: batch 256, width 128.
+let batch = quick ? 64 : 256
+let config = ConvNetConfig(channels: 3, imageSize: 32, classes: 10, width: 128, depth: 3)
+let net = try ConvNet(config)
+for (cin, size) in [(3, 32), (128, 16), (128, 8)] {
+    let x = try Tensor<Float>(shape: [batch, cin, size, size], scalars: randomArray(batch * cin * size * size)).variable()
+    let w = try Tensor<Float>(shape: [128, cin, 3, 3], scalars: randomArray(128 * cin * 9)).variable()
+    let flops = 2.0 * Double(batch * 128 * size * size * cin * 9)
+    var y: Tensor<Float>? = nil
+    let tf = try best(rounds) { y = try x.conv2d(weight: w, padding: 1) }
+    let seed = try Tensor<Float>(shape: y!.shape, scalars: randomArray(y!.count))
+    let tb = try best(rounds) { _ = try gradients(of: y!, wrt: [x, w], seed: seed) }
+    print("conv \(cin)->128 @\(size)x\(size), batch \(batch): forward \(String(format2: flops / tf / 1e9)) GFLOP/s, backward (input+weight) \(String(format2: 2 * flops / tb / 1e9)) GFLOP/s")
+}
+
+// One training step: forward + backward + SGD at batch 256.
+let x = try Tensor<Float>(shape: [batch, 3, 32, 32], scalars: randomArray(batch * 3 * 32 * 32))
+let labels = (0..<batch).map { Int32($0 % 10) }
+var theta = net.initialParameters(seed: 0)
+let step = try best(rounds) {
+    let th = try Tensor<Float>(shape: [net.parameterCount], scalars: theta).variable()
+    let loss = try net.forward(x, parameters: th).crossEntropy(labels: labels)
+    let g = try gradients(of: loss, wrt: [th])[0].scalars
+    for i in 0..<theta.count { theta[i] -= 0.01 * g[i] }
+}
+print("training step, batch \(batch) (forward+backward+SGD): \(String(format2: step * 1000)) ms = \(String(format2: Double(batch) / step)) img/s")
+print("peak RSS \(String(format2: peakRSSMiB())) MiB")
+
+extension String {
+    init(format2 value: Double) {
+        let scaled = (value * 100).rounded() / 100
+        self = "\(scaled)"
+    }
+}

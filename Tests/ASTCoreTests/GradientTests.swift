@@ -117,3 +117,16 @@ import TestSupport
         }
     }
 }
+
+@Suite struct FusedOps {
+    @Test func instanceNormReluMatchesComposition() throws {
+        let x = randomTensor([2, 3, 4, 5], seed: 70)
+        let b = randomTensor([3], seed: 71), gamma = randomTensor([3], seed: 72, scale: 0.3, offset: 1), beta = randomTensor([3], seed: 73)
+        let r = try checkGradients(inputs: [x, b, gamma, beta]) { try $0[0].instanceNormRelu(bias: $0[1], gamma: $0[2], beta: $0[3]) }
+        #expect(r.firstOrder < 1e-6, "\(r)")
+        #expect(r.secondOrder < 1e-6, "\(r)")
+        let fused = try x.instanceNormRelu(bias: b, gamma: gamma, beta: beta).scalars
+        let composed = try x.channelAffine(scale: nil, shift: b).instanceNorm(gamma: gamma, beta: beta).relu().scalars
+        #expect(zip(fused, composed).allSatisfy { abs($0 - $1) < 1e-12 })
+    }
+}
