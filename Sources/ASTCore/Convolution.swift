@@ -108,9 +108,10 @@ func conv2dUnchecked<S>(_ x: Tensor<S>, _ w: Tensor<S>, padding: Int) -> Tensor<
                          outChannels: w.shape[0], kernelH: w.shape[2], kernelW: w.shape[3], padding: padding)
     let out = TensorStorage<S>(uninitializedCount: g.batch * g.outChannels * g.outPlane)
     let nb = g.chunk
-    let col = UnsafeMutablePointer<S>.allocate(capacity: g.kernelSize * nb * g.outPlane)
-    let tmp = UnsafeMutablePointer<S>.allocate(capacity: nb > 1 ? g.outChannels * nb * g.outPlane : 1)
-    defer { col.deallocate(); tmp.deallocate() }
+    let colBuffer = TensorStorage<S>(uninitializedCount: g.kernelSize * nb * g.outPlane)
+    let tmpBuffer = TensorStorage<S>(uninitializedCount: nb > 1 ? g.outChannels * nb * g.outPlane : 1)
+    let (col, tmp) = (colBuffer.base, tmpBuffer.base)
+    defer { withExtendedLifetime((colBuffer, tmpBuffer)) {} }
     var n0 = 0
     while n0 < g.batch {
         let m = min(nb, g.batch - n0)
@@ -142,9 +143,10 @@ func convInputGradUnchecked<S>(_ dy: Tensor<S>, _ w: Tensor<S>, height: Int, wid
                          outChannels: w.shape[0], kernelH: w.shape[2], kernelW: w.shape[3], padding: padding)
     let out = TensorStorage<S>(zeros: g.batch * g.channels * height * width)
     let nb = g.chunk
-    let col = UnsafeMutablePointer<S>.allocate(capacity: g.kernelSize * nb * g.outPlane)
-    let tmp = UnsafeMutablePointer<S>.allocate(capacity: nb > 1 ? g.outChannels * nb * g.outPlane : 1)
-    defer { col.deallocate(); tmp.deallocate() }
+    let colBuffer = TensorStorage<S>(uninitializedCount: g.kernelSize * nb * g.outPlane)
+    let tmpBuffer = TensorStorage<S>(uninitializedCount: nb > 1 ? g.outChannels * nb * g.outPlane : 1)
+    let (col, tmp) = (colBuffer.base, tmpBuffer.base)
+    defer { withExtendedLifetime((colBuffer, tmpBuffer)) {} }
     var n0 = 0
     while n0 < g.batch {
         let m = min(nb, g.batch - n0)
@@ -176,9 +178,10 @@ func convWeightGradUnchecked<S>(_ x: Tensor<S>, _ dy: Tensor<S>, kernelH: Int, k
                          outChannels: dy.shape[1], kernelH: kernelH, kernelW: kernelW, padding: padding)
     let out = TensorStorage<S>(zeros: g.outChannels * g.kernelSize)
     let nb = g.chunk
-    let col = UnsafeMutablePointer<S>.allocate(capacity: g.kernelSize * nb * g.outPlane)
-    let tmp = UnsafeMutablePointer<S>.allocate(capacity: nb > 1 ? g.outChannels * nb * g.outPlane : 1)
-    defer { col.deallocate(); tmp.deallocate() }
+    let colBuffer = TensorStorage<S>(uninitializedCount: g.kernelSize * nb * g.outPlane)
+    let tmpBuffer = TensorStorage<S>(uninitializedCount: nb > 1 ? g.outChannels * nb * g.outPlane : 1)
+    let (col, tmp) = (colBuffer.base, tmpBuffer.base)
+    defer { withExtendedLifetime((colBuffer, tmpBuffer)) {} }
     var n0 = 0
     while n0 < g.batch {
         let m = min(nb, g.batch - n0)

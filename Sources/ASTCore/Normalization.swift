@@ -49,16 +49,12 @@ func normReluUnchecked<S>(_ x: Tensor<S>, bias: Tensor<S>, gamma: Tensor<S>, bet
     let out = TensorStorage<S>(uninitializedCount: x.count)
     let src = x.storage.base, dst = out.base
     let g = gamma.storage.base, be = beta.storage.base
-    let invPlane = 1 / S(plane), eps = S(normEpsilon)
+    let eps = S(normEpsilon)
     for p in 0..<(n * c) {
         let ch = p % c
         let xs = src + p * plane, ys = dst + p * plane
-        var mean: S = 0
-        for i in 0..<plane { mean += xs[i] }
-        mean *= invPlane
-        var variance: S = 0
-        for i in 0..<plane { let d = xs[i] - mean; variance += d * d }
-        let scale = g[ch] / (variance * invPlane + eps).squareRoot(), shift = be[ch]
+        let (mean, variance) = planeMoments(xs, plane)
+        let scale = g[ch] / (variance + eps).squareRoot(), shift = be[ch]
         for i in 0..<plane {
             let z = (xs[i] - mean) * scale + shift
             ys[i] = z > 0 ? z : 0
@@ -88,37 +84,66 @@ private func normReluBackward<S>(_ grad: Tensor<S>, _ x: Tensor<S>, gamma: Tenso
     for p in 0..<(n * c) {
         let ch = p % c
         let xs = src + p * plane, gp = gs + p * plane, dxs = out + p * plane
-        var mean: S = 0
-        for i in 0..<plane { mean += xs[i] }
-        mean *= invPlane
-        var variance: S = 0
-        for i in 0..<plane { let d = xs[i] - mean; variance += d * d }
-        let inverseStd = 1 / (variance * invPlane + eps).squareRoot()
+        let (mean, variance) = planeMoments(xs, plane)
+        let inverseStd = 1 / (variance + eps).squareRoot()
         // gz = g · [z > 0]; sums for the affine parameters and the normalisation's projection.
-        var sumGz: S = 0, sumGzXhat: S = 0
         for i in 0..<plane {
-            let xhat = (xs[i] - mean) * inverseStd
-            let z = xhat * g[ch] + be[ch]
-            let gz = z > 0 ? gp[i] : 0
-            sumGz += gz
-            sumGzXhat += gz * xhat
-            dxs[i] = gz  // kept for the second pass
+            let z = (xs[i] - mean) * inverseStd * g[ch] + be[ch]
+            dxs[i] = z > 0 ? gp[i] : 0  // gz, kept for the second pass
         }
+        let sumGz = blockSum(dxs, plane)
+        let sumGzXhat = blockDot(dxs, xs, plane, shift: mean) * inverseStd
         dbeta.base[ch] += sumGz
         dgamma.base[ch] += sumGzXhat
         // dx = γσ⁻¹ (gz − mean(gz) − x̂ · mean(gz · x̂))
         let k = g[ch] * inverseStd, meanGz = sumGz * invPlane, meanGzXhat = sumGzXhat * invPlane
-        var sumDx: S = 0
         for i in 0..<plane {
             let xhat = (xs[i] - mean) * inverseStd
-            let d = k * (dxs[i] - meanGz - xhat * meanGzXhat)
-            dxs[i] = d
-            sumDx += d
+            dxs[i] = k * (dxs[i] - meanGz - xhat * meanGzXhat)
         }
-        dbias.base[ch] += sumDx
+        dbias.base[ch] += blockSum(dxs, plane)
     }
     return [Tensor(shape: x.shape, storage: dx), Tensor(shape: [c], storage: dbias),
             Tensor(shape: [c], storage: dgamma), Tensor(shape: [c], storage: dbeta)]
+}
+
+/// Σ p[i], with four accumulators so the loop pipelines and vectorises.
+@inline(__always)
+func blockSum<S: TensorScalar>(_ p: UnsafePointer<S>, _ n: Int) -> S {
+    var (a, b, c, d): (S, S, S, S) = (0, 0, 0, 0)
+    var i = 0
+    while i + 4 <= n { a += p[i]; b += p[i + 1]; c += p[i + 2]; d += p[i + 3]; i += 4 }
+    while i < n { a += p[i]; i += 1 }
+    return (a + b) + (c + d)
+}
+
+/// Σ p[i] · (q[i] − shift).
+@inline(__always)
+func blockDot<S: TensorScalar>(_ p: UnsafePointer<S>, _ q: UnsafePointer<S>, _ n: Int, shift: S) -> S {
+    var (a, b, c, d): (S, S, S, S) = (0, 0, 0, 0)
+    var i = 0
+    while i + 4 <= n {
+        a += p[i] * (q[i] - shift); b += p[i + 1] * (q[i + 1] - shift)
+        c += p[i + 2] * (q[i + 2] - shift); d += p[i + 3] * (q[i + 3] - shift)
+        i += 4
+    }
+    while i < n { a += p[i] * (q[i] - shift); i += 1 }
+    return (a + b) + (c + d)
+}
+
+/// Mean and biased variance of a contiguous block (two passes: no cancellation).
+@inline(__always)
+func planeMoments<S: TensorScalar>(_ p: UnsafePointer<S>, _ n: Int) -> (mean: S, variance: S) {
+    let mean = blockSum(p, n) / S(n)
+    var (a, b, c, d): (S, S, S, S) = (0, 0, 0, 0)
+    var i = 0
+    while i + 4 <= n {
+        let (e0, e1, e2, e3) = (p[i] - mean, p[i + 1] - mean, p[i + 2] - mean, p[i + 3] - mean)
+        a += e0 * e0; b += e1 * e1; c += e2 * e2; d += e3 * e3
+        i += 4
+    }
+    while i < n { let e = p[i] - mean; a += e * e; i += 1 }
+    return (mean, ((a + b) + (c + d)) / S(n))
 }
 
 /// Gradients of a composed reference `f` at `inputs` with seed `grad`, keeping the graph: the

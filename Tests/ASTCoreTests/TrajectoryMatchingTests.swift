@@ -1,0 +1,49 @@
+import Testing
+@testable import ASTCore
+import TestSupport
+
+/// The constant-memory meta-gradient against central finite differences of the whole unrolled
+/// loss, in Double on a tiny network (step 1e-6; relative tolerance 1e-5).
+@Suite struct TrajectoryMatchingFiniteDifferences {
+    let net = try! ConvNet(ConvNetConfig(channels: 1, imageSize: 6, classes: 2, width: 3, depth: 1))
+
+    func problem(momentum: Double?, weight: Double, intermediate: Bool, lr: Double) -> (TrajectoryMatching<Double>, Tensor<Double>, Tensor<Double>) {
+        let start = try! Tensor<Double>(shape: [net.parameterCount], scalars: net.initialParameters(seed: 1).map(Double.init))
+        let target = try! start.adding(randomTensor([net.parameterCount], seed: 2, scale: 0.05))
+        let mid = try! start.adding(randomTensor([net.parameterCount], seed: 3, scale: 0.03))
+        let tm = TrajectoryMatching<Double>(
+            network: net, labels: [0, 0, 1, 1], learningRate: lr,
+            minibatches: [[0, 2], [1, 3], [3, 0], [2, 1]], momentum: momentum, innerLossWeight: weight,
+            intermediateTargets: intermediate ? [IntermediateTarget(step: 2, target: mid, weight: 0.5)] : [])
+        return (tm, start, target)
+    }
+
+    func check(momentum: Double?, weight: Double, intermediate: Bool) throws {
+        let lr = 0.3
+        let images = randomTensor([4, 1, 6, 6], seed: 4)
+        let (tm, start, target) = problem(momentum: momentum, weight: weight, intermediate: intermediate, lr: lr)
+        let result = try tm.run(images: images, start: start, target: target)
+        let eps = 1e-6
+        var worst = 0.0, scale = 0.0
+        let base = images.scalars
+        for k in stride(from: 0, to: base.count, by: 5) {
+            var plus = base, minus = base
+            plus[k] += eps; minus[k] -= eps
+            let lp = try tm.run(images: Tensor(shape: images.shape, scalars: plus), start: start, target: target).loss
+            let lm = try tm.run(images: Tensor(shape: images.shape, scalars: minus), start: start, target: target).loss
+            let fd = (lp - lm) / (2 * eps)
+            worst = max(worst, abs(fd - result.imageGradient.scalars[k]))
+            scale = max(scale, abs(fd))
+        }
+        #expect(worst / scale < 1e-5, "dL/dimages error \(worst / scale)")
+        var up = tm, down = tm
+        up.learningRate = lr + eps
+        down.learningRate = lr - eps
+        let fdLR = (try up.run(images: images, start: start, target: target).loss - down.run(images: images, start: start, target: target).loss) / (2 * eps)
+        #expect(abs(fdLR - result.learningRateGradient) / abs(fdLR) < 1e-5, "dL/dα \(result.learningRateGradient) vs \(fdLR)")
+    }
+
+    @Test func plainSGD() throws { try check(momentum: nil, weight: 1, intermediate: false) }
+    @Test func momentumInnerLoop() throws { try check(momentum: 0.9, weight: 1, intermediate: false) }
+    @Test func balancedLossAndIntermediateMatching() throws { try check(momentum: 0.9, weight: 1.3, intermediate: true) }
+}
