@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "ast", type: .dynamic, targets: ["ASTCAPI"]),
         .library(name: "ASTCore", targets: ["ASTCore"]),
         .library(name: "ASTData", targets: ["ASTData"]),
+        .library(name: "ASTDistill", targets: ["ASTDistill"]),
         .executable(name: "ast-bench", targets: ["ast-bench"]),
     ],
     targets: [
@@ -27,6 +28,8 @@ let package = Package(
         .target(name: "ASTCore", dependencies: ["COpenBLAS"]),
         // Labelled image sets and the file formats they come in and go out as.
         .target(name: "ASTData", dependencies: ["ASTCore", "CZlib"]),
+        // Augmentation, whitening, experts, distillation, evaluation: the AST pipeline.
+        .target(name: "ASTDistill", dependencies: ["ASTCore", "ASTData", "COpenBLAS"]),
         // The only module with C entry points -> libast.so.
         .target(
             name: "ASTCAPI",
@@ -41,11 +44,14 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "ast-bench", dependencies: ["ASTCore"]),
+        // A tiny program using the engine from Swift directly (run by scripts/test.sh).
+        .executableTarget(name: "ast-swift-example", dependencies: ["ASTCore"], path: "examples/swift"),
 
         .target(name: "TestSupport", dependencies: ["ASTCore", "ASTData"], path: "Tests/TestSupport"),
         .testTarget(name: "ASTCoreTests", dependencies: ["ASTCore", "TestSupport"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "ASTDataTests", dependencies: ["ASTData", "TestSupport"]),
+        .testTarget(name: "ASTDistillTests", dependencies: ["ASTDistill", "TestSupport"]),
         .testTarget(name: "ASTCAPITests", dependencies: ["ASTCAPI", "CAst", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -17,7 +17,7 @@ func broadcastShape(_ a: [Int], _ b: [Int], op: String) throws(ASTError) -> [Int
 }
 
 /// The broadcast shape of shapes already known to be compatible.
-func broadcastShapeUnchecked(_ a: [Int], _ b: [Int]) -> [Int] {
+package func broadcastShapeUnchecked(_ a: [Int], _ b: [Int]) -> [Int] {
     let rank = max(a.count, b.count)
     return (0..<rank).map { i in
         let da = i < rank - a.count ? 1 : a[i - (rank - a.count)]
@@ -84,7 +84,7 @@ func forEachRun(_ dims: [Int], _ strides: [Int], _ run: (Int, Int, Int, Int) -> 
 /// x broadcast to `shape` (materialised). Adjoint: sumTo.
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-func broadcastUnchecked<S>(_ x: Tensor<S>, to shape: [Int]) -> Tensor<S> {
+package func broadcastUnchecked<S>(_ x: Tensor<S>, to shape: [Int]) -> Tensor<S> {
     if x.shape == shape { return x }
     let count = shapeProduct(shape)
     let out = TensorStorage<S>(uninitializedCount: count)
@@ -103,7 +103,7 @@ func broadcastUnchecked<S>(_ x: Tensor<S>, to shape: [Int]) -> Tensor<S> {
 /// x summed over the broadcast dimensions down to `shape` (the adjoint of broadcasting).
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-func sumToUnchecked<S>(_ x: Tensor<S>, _ shape: [Int]) -> Tensor<S> {
+package func sumToUnchecked<S>(_ x: Tensor<S>, _ shape: [Int]) -> Tensor<S> {
     if x.shape == shape { return x }
     let count = shapeProduct(shape)
     let out = TensorStorage<S>(zeros: count)
@@ -157,7 +157,7 @@ extension Tensor {
 
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-func sumUnchecked<S>(_ x: Tensor<S>, axes: [Int], keepDims: Bool) -> Tensor<S> {
+package func sumUnchecked<S>(_ x: Tensor<S>, axes: [Int], keepDims: Bool) -> Tensor<S> {
     var kept = x.shape
     for a in axes { kept[a] = 1 }
     let summed = sumToUnchecked(x, kept)
@@ -166,7 +166,7 @@ func sumUnchecked<S>(_ x: Tensor<S>, axes: [Int], keepDims: Bool) -> Tensor<S> {
 
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-func meanUnchecked<S>(_ x: Tensor<S>, axes: [Int], keepDims: Bool) -> Tensor<S> {
+package func meanUnchecked<S>(_ x: Tensor<S>, axes: [Int], keepDims: Bool) -> Tensor<S> {
     let n = axes.reduce(1) { $0 * x.shape[$1] }
     return scaleUnchecked(sumUnchecked(x, axes: axes, keepDims: keepDims), 1 / S(max(n, 1)))
 }

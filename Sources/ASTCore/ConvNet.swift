@@ -156,7 +156,7 @@ public struct ConvNet: Sendable {
 
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    func forwardUnchecked<S>(_ images: Tensor<S>, _ theta: Tensor<S>) -> Tensor<S> {
+    package func forwardUnchecked<S>(_ images: Tensor<S>, _ theta: Tensor<S>) -> Tensor<S> {
         var slots = layout.makeIterator()
         func next() -> Tensor<S> {
             let s = slots.next()!
@@ -181,7 +181,7 @@ public struct ConvNet: Sendable {
         return linearUnchecked(reshapeUnchecked(h, [h.shape[0], h.count / h.shape[0]]), w, b)
     }
 
-    func checkImages(_ shape: [Int], _ name: String) throws(ASTError) {
+    package func checkImages(_ shape: [Int], _ name: String) throws(ASTError) {
         guard shape.count == 4, Array(shape.dropFirst()) == imageShape, shape[0] > 0 else {
             throw .shape("\(name): shape \(shape) does not match the network's (N, \(config.channels), \(config.imageSize), \(config.imageSize))")
         }

@@ -103,7 +103,7 @@ private func scatterPlanes<S>(_ t: UnsafePointer<S>, _ g: ConvGeometry, _ n0: In
 // x: (N, C, H, W), w: (O, C, kh, kw) -> y: (N, O, Ho, Wo)
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-func conv2dUnchecked<S>(_ x: Tensor<S>, _ w: Tensor<S>, padding: Int) -> Tensor<S> {
+package func conv2dUnchecked<S>(_ x: Tensor<S>, _ w: Tensor<S>, padding: Int) -> Tensor<S> {
     let g = ConvGeometry(batch: x.shape[0], channels: x.shape[1], height: x.shape[2], width: x.shape[3],
                          outChannels: w.shape[0], kernelH: w.shape[2], kernelW: w.shape[3], padding: padding)
     let out = TensorStorage<S>(uninitializedCount: g.batch * g.outChannels * g.outPlane)
@@ -138,7 +138,7 @@ func conv2dUnchecked<S>(_ x: Tensor<S>, _ w: Tensor<S>, padding: Int) -> Tensor<
 // dy: (N, O, Ho, Wo), w: (O, C, kh, kw) -> dx: (N, C, H, W)
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-func convInputGradUnchecked<S>(_ dy: Tensor<S>, _ w: Tensor<S>, height: Int, width: Int, padding: Int) -> Tensor<S> {
+package func convInputGradUnchecked<S>(_ dy: Tensor<S>, _ w: Tensor<S>, height: Int, width: Int, padding: Int) -> Tensor<S> {
     let g = ConvGeometry(batch: dy.shape[0], channels: w.shape[1], height: height, width: width,
                          outChannels: w.shape[0], kernelH: w.shape[2], kernelW: w.shape[3], padding: padding)
     let out = TensorStorage<S>(zeros: g.batch * g.channels * height * width)
@@ -173,7 +173,7 @@ func convInputGradUnchecked<S>(_ dy: Tensor<S>, _ w: Tensor<S>, height: Int, wid
 // x: (N, C, H, W), dy: (N, O, Ho, Wo) -> dw: (O, C, kh, kw)
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-func convWeightGradUnchecked<S>(_ x: Tensor<S>, _ dy: Tensor<S>, kernelH: Int, kernelW: Int, padding: Int) -> Tensor<S> {
+package func convWeightGradUnchecked<S>(_ x: Tensor<S>, _ dy: Tensor<S>, kernelH: Int, kernelW: Int, padding: Int) -> Tensor<S> {
     let g = ConvGeometry(batch: x.shape[0], channels: x.shape[1], height: x.shape[2], width: x.shape[3],
                          outChannels: dy.shape[1], kernelH: kernelH, kernelW: kernelW, padding: padding)
     let out = TensorStorage<S>(zeros: g.outChannels * g.kernelSize)
@@ -208,7 +208,7 @@ func convWeightGradUnchecked<S>(_ x: Tensor<S>, _ dy: Tensor<S>, kernelH: Int, k
 // x: (N, C, H, W) or (N, C), scale/shift: (C)
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-func channelAffineUnchecked<S>(_ x: Tensor<S>, scale: Tensor<S>?, shift: Tensor<S>?) -> Tensor<S> {
+package func channelAffineUnchecked<S>(_ x: Tensor<S>, scale: Tensor<S>?, shift: Tensor<S>?) -> Tensor<S> {
     let n = x.shape[0], c = x.shape[1], plane = x.shape.dropFirst(2).reduce(1, *)
     let out = TensorStorage<S>(uninitializedCount: x.count)
     let src = x.storage.base, dst = out.base

@@ -4,7 +4,7 @@ import Glibc
 
 /// Elementwise arithmetic (with broadcasting), unary functions, ReLU and reshape.
 
-enum BinaryOp { case add, subtract, multiply, divide }
+package enum BinaryOp { case add, subtract, multiply, divide }
 
 /// a ∘ b for same-shape operands: tight loop over contiguous buffers.
 @inline(__always)
@@ -38,7 +38,7 @@ private func elementwiseScalar<S: TensorScalar>(_ op: BinaryOp, _ x: UnsafePoint
 /// shape the other is walked in place (a repeated scalar or block per run), not materialised.
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-func binaryUnchecked<S>(_ op: BinaryOp, _ a: Tensor<S>, _ b: Tensor<S>) -> Tensor<S> {
+package func binaryUnchecked<S>(_ op: BinaryOp, _ a: Tensor<S>, _ b: Tensor<S>) -> Tensor<S> {
     let shape = a.shape == b.shape ? a.shape : broadcastShapeUnchecked(a.shape, b.shape)
     let count = shapeProduct(shape)
     let out = TensorStorage<S>(uninitializedCount: count)
@@ -81,21 +81,21 @@ func binaryUnchecked<S>(_ op: BinaryOp, _ a: Tensor<S>, _ b: Tensor<S>) -> Tenso
 
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-func addUnchecked<S>(_ a: Tensor<S>, _ b: Tensor<S>) -> Tensor<S> { binaryUnchecked(.add, a, b) }
+package func addUnchecked<S>(_ a: Tensor<S>, _ b: Tensor<S>) -> Tensor<S> { binaryUnchecked(.add, a, b) }
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-func subUnchecked<S>(_ a: Tensor<S>, _ b: Tensor<S>) -> Tensor<S> { binaryUnchecked(.subtract, a, b) }
+package func subUnchecked<S>(_ a: Tensor<S>, _ b: Tensor<S>) -> Tensor<S> { binaryUnchecked(.subtract, a, b) }
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-func mulUnchecked<S>(_ a: Tensor<S>, _ b: Tensor<S>) -> Tensor<S> { binaryUnchecked(.multiply, a, b) }
+package func mulUnchecked<S>(_ a: Tensor<S>, _ b: Tensor<S>) -> Tensor<S> { binaryUnchecked(.multiply, a, b) }
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-func divUnchecked<S>(_ a: Tensor<S>, _ b: Tensor<S>) -> Tensor<S> { binaryUnchecked(.divide, a, b) }
+package func divUnchecked<S>(_ a: Tensor<S>, _ b: Tensor<S>) -> Tensor<S> { binaryUnchecked(.divide, a, b) }
 
 /// c · x.
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-func scaleUnchecked<S>(_ x: Tensor<S>, _ c: S) -> Tensor<S> {
+package func scaleUnchecked<S>(_ x: Tensor<S>, _ c: S) -> Tensor<S> {
     let out = TensorStorage<S>(uninitializedCount: x.count)
     let src = x.storage.base, dst = out.base
     for i in 0..<x.count { dst[i] = c * src[i] }
@@ -105,7 +105,7 @@ func scaleUnchecked<S>(_ x: Tensor<S>, _ c: S) -> Tensor<S> {
 /// x + c.
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-func shiftUnchecked<S>(_ x: Tensor<S>, _ c: S) -> Tensor<S> {
+package func shiftUnchecked<S>(_ x: Tensor<S>, _ c: S) -> Tensor<S> {
     let out = TensorStorage<S>(uninitializedCount: x.count)
     let src = x.storage.base, dst = out.base
     for i in 0..<x.count { dst[i] = src[i] + c }
@@ -114,14 +114,14 @@ func shiftUnchecked<S>(_ x: Tensor<S>, _ c: S) -> Tensor<S> {
 
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-func negateUnchecked<S>(_ x: Tensor<S>) -> Tensor<S> { scaleUnchecked(x, -1) }
+package func negateUnchecked<S>(_ x: Tensor<S>) -> Tensor<S> { scaleUnchecked(x, -1) }
 
-enum UnaryOp { case exp, log, sqrt, rsqrt }
+package enum UnaryOp { case exp, log, sqrt, rsqrt }
 
 /// f(x) elementwise; each rule uses the output where that is cheaper (exp, sqrt, rsqrt).
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-func unaryUnchecked<S>(_ op: UnaryOp, _ x: Tensor<S>) -> Tensor<S> {
+package func unaryUnchecked<S>(_ op: UnaryOp, _ x: Tensor<S>) -> Tensor<S> {
     let out = TensorStorage<S>(uninitializedCount: x.count)
     let src = x.storage.base, dst = out.base
     switch op {
@@ -143,7 +143,7 @@ func unaryUnchecked<S>(_ op: UnaryOp, _ x: Tensor<S>) -> Tensor<S> {
 /// max(x, 0). Its derivative is a step: the mask is a constant of the graph (zero curvature a.e.).
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-func reluUnchecked<S>(_ x: Tensor<S>) -> Tensor<S> {
+package func reluUnchecked<S>(_ x: Tensor<S>) -> Tensor<S> {
     let out = TensorStorage<S>(uninitializedCount: x.count)
     let src = x.storage.base, dst = out.base
     for i in 0..<x.count { dst[i] = src[i] > 0 ? src[i] : 0 }
@@ -154,7 +154,7 @@ func reluUnchecked<S>(_ x: Tensor<S>) -> Tensor<S> {
 /// g where mask > 0, else 0. Linear in g; its adjoint is itself.
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-func maskedUnchecked<S>(_ g: Tensor<S>, by mask: TensorStorage<S>) -> Tensor<S> {
+package func maskedUnchecked<S>(_ g: Tensor<S>, by mask: TensorStorage<S>) -> Tensor<S> {
     let out = TensorStorage<S>(uninitializedCount: g.count)
     let src = g.storage.base, m = mask.base, dst = out.base
     for i in 0..<g.count { dst[i] = m[i] > 0 ? src[i] : 0 }
@@ -164,7 +164,7 @@ func maskedUnchecked<S>(_ g: Tensor<S>, by mask: TensorStorage<S>) -> Tensor<S> 
 /// Same values, new shape (shares storage).
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-func reshapeUnchecked<S>(_ x: Tensor<S>, _ shape: [Int]) -> Tensor<S> {
+package func reshapeUnchecked<S>(_ x: Tensor<S>, _ shape: [Int]) -> Tensor<S> {
     if x.shape == shape { return x }
     let inShape = x.shape
     return makeResult(shape, x.storage, "reshape", [x]) { g, _, _, _ in [reshapeUnchecked(g, inShape)] }

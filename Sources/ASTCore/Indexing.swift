@@ -4,7 +4,7 @@
 // x: (N, …) -> (B, …)
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-func gatherRowsUnchecked<S>(_ x: Tensor<S>, _ indices: [Int]) -> Tensor<S> {
+package func gatherRowsUnchecked<S>(_ x: Tensor<S>, _ indices: [Int]) -> Tensor<S> {
     let row = x.count / max(x.shape[0], 1)
     let out = TensorStorage<S>(uninitializedCount: indices.count * row)
     for (i, r) in indices.enumerated() { (out.base + i * row).initialize(from: x.storage.base + r * row, count: row) }
@@ -17,7 +17,7 @@ func gatherRowsUnchecked<S>(_ x: Tensor<S>, _ indices: [Int]) -> Tensor<S> {
 /// Rows of g added into a zero tensor of `rows` rows at `indices` (repeats accumulate).
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-func scatterRowsUnchecked<S>(_ g: Tensor<S>, _ indices: [Int], rows: Int) -> Tensor<S> {
+package func scatterRowsUnchecked<S>(_ g: Tensor<S>, _ indices: [Int], rows: Int) -> Tensor<S> {
     let row = g.count / max(g.shape[0], 1)
     let out = TensorStorage<S>(zeros: rows * row)
     for (i, r) in indices.enumerated() {
@@ -32,7 +32,7 @@ func scatterRowsUnchecked<S>(_ g: Tensor<S>, _ indices: [Int], rows: Int) -> Ten
 /// Flat elements offset..<offset+count of x, viewed as `shape`.
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-func sliceUnchecked<S>(_ x: Tensor<S>, offset: Int, shape: [Int]) -> Tensor<S> {
+package func sliceUnchecked<S>(_ x: Tensor<S>, offset: Int, shape: [Int]) -> Tensor<S> {
     let count = shapeProduct(shape)
     let out = TensorStorage<S>(uninitializedCount: count)
     out.base.initialize(from: x.storage.base + offset, count: count)
@@ -45,7 +45,7 @@ func sliceUnchecked<S>(_ x: Tensor<S>, offset: Int, shape: [Int]) -> Tensor<S> {
 /// g placed at offset in a zero tensor of `total` elements (the adjoint of slice).
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-func embedUnchecked<S>(_ g: Tensor<S>, offset: Int, total: Int, shape: [Int]) -> Tensor<S> {
+package func embedUnchecked<S>(_ g: Tensor<S>, offset: Int, total: Int, shape: [Int]) -> Tensor<S> {
     let out = TensorStorage<S>(zeros: total)
     (out.base + offset).update(from: g.storage.base, count: g.count)
     let sliceShape = g.shape
@@ -57,7 +57,7 @@ func embedUnchecked<S>(_ g: Tensor<S>, offset: Int, total: Int, shape: [Int]) ->
 /// Flat concatenation of tensors (parameter gradients back into one vector).
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-func concatFlatUnchecked<S>(_ parts: [Tensor<S>]) -> Tensor<S> {
+package func concatFlatUnchecked<S>(_ parts: [Tensor<S>]) -> Tensor<S> {
     let total = parts.reduce(0) { $0 + $1.count }
     let out = TensorStorage<S>(uninitializedCount: total)
     var offset = 0

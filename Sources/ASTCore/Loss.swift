@@ -4,7 +4,7 @@
 // z: (B, K) -> (B, K)
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-func logSoftmaxUnchecked<S>(_ z: Tensor<S>) -> Tensor<S> {
+package func logSoftmaxUnchecked<S>(_ z: Tensor<S>) -> Tensor<S> {
     let (rows, k) = (z.shape[0], z.shape[1])
     let out = TensorStorage<S>(uninitializedCount: z.count)
     let src = z.storage.base, dst = out.base
@@ -27,7 +27,7 @@ func logSoftmaxUnchecked<S>(_ z: Tensor<S>) -> Tensor<S> {
 // logits: (B, K), targets: (B, K) -> ()
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-func softCrossEntropyUnchecked<S>(_ logits: Tensor<S>, _ targets: Tensor<S>) -> Tensor<S> {
+package func softCrossEntropyUnchecked<S>(_ logits: Tensor<S>, _ targets: Tensor<S>) -> Tensor<S> {
     let batch = logits.shape[0]
     let picked = sumUnchecked(mulUnchecked(logSoftmaxUnchecked(logits), targets), axes: [0, 1], keepDims: false)
     return scaleUnchecked(picked, -1 / S(batch))
@@ -36,7 +36,7 @@ func softCrossEntropyUnchecked<S>(_ logits: Tensor<S>, _ targets: Tensor<S>) -> 
 /// One-hot rows for `labels` (already validated against `classes`).
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-func oneHot<S>(_ labels: [Int32], classes: Int) -> Tensor<S> {
+package func oneHot<S>(_ labels: [Int32], classes: Int) -> Tensor<S> {
     let out = TensorStorage<S>(zeros: labels.count * classes)
     for (b, y) in labels.enumerated() { out.base[b * classes + Int(y)] = 1 }
     return Tensor(shape: [labels.count, classes], storage: out)

@@ -4,7 +4,7 @@
 // a: (m, k) or (k, m) when transA; b: (k, n) or (n, k) when transB; out: (m, n)
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-func matmulUnchecked<S>(_ a: Tensor<S>, _ b: Tensor<S>, transA: Bool = false, transB: Bool = false) -> Tensor<S> {
+package func matmulUnchecked<S>(_ a: Tensor<S>, _ b: Tensor<S>, transA: Bool = false, transB: Bool = false) -> Tensor<S> {
     let m = transA ? a.shape[1] : a.shape[0]
     let k = transA ? a.shape[0] : a.shape[1]
     let n = transB ? b.shape[0] : b.shape[1]
@@ -54,7 +54,7 @@ extension Tensor {
 
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-func linearUnchecked<S>(_ x: Tensor<S>, _ w: Tensor<S>, _ b: Tensor<S>?) -> Tensor<S> {
+package func linearUnchecked<S>(_ x: Tensor<S>, _ w: Tensor<S>, _ b: Tensor<S>?) -> Tensor<S> {
     let y = matmulUnchecked(x, w, transA: false, transB: true)
     return b.map { addUnchecked(y, $0) } ?? y
 }

@@ -1,12 +1,12 @@
 /// Instance norm (GroupNorm with one group per channel) and training-mode batch norm, composed
 /// from differentiable ops so their second derivatives come for free.
 
-let normEpsilon = 1e-5
+package let normEpsilon = 1e-5
 
 /// (x − mean) / sqrt(var + eps) over `axes` (biased variance), then per-channel affine.
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-func standardizeUnchecked<S>(_ x: Tensor<S>, axes: [Int], gamma: Tensor<S>?, beta: Tensor<S>?) -> Tensor<S> {
+package func standardizeUnchecked<S>(_ x: Tensor<S>, axes: [Int], gamma: Tensor<S>?, beta: Tensor<S>?) -> Tensor<S> {
     let mean = meanUnchecked(x, axes: axes, keepDims: true)
     let centered = subUnchecked(x, mean)
     let variance = meanUnchecked(mulUnchecked(centered, centered), axes: axes, keepDims: true)
@@ -38,117 +38,168 @@ extension Tensor {
 }
 
 /// relu(instanceNorm(x + bias) · γ + β), fused: one pass over each (n, c) plane forward and one
-/// backward, instead of ~10 full-tensor passes. First-order gradients use the fused backward
-/// kernel; when the gradient itself must be differentiable (inputs carry a graph) the rule
-/// differentiates the composed reference instead, so second derivatives stay exact.
+/// backward, instead of ~10 full-tensor passes. The bias cancels in the normalisation (its
+/// gradient is exactly 0). The backward is three fused ops (dx, dγ, dβ) whose own rules are
+/// hand-derived fused kernels, so Hessian-vector products stay fast; third derivatives fall back
+/// to differentiating the composed reference.
 // x: (N, C, H, W), bias/gamma/beta: (C) -> (N, C, H, W)
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-func normReluUnchecked<S>(_ x: Tensor<S>, bias: Tensor<S>, gamma: Tensor<S>, beta: Tensor<S>) -> Tensor<S> {
-    let (n, c, plane) = (x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
+package func normReluUnchecked<S>(_ x: Tensor<S>, bias: Tensor<S>, gamma: Tensor<S>, beta: Tensor<S>) -> Tensor<S> {
+    let plane = x.shape[2] * x.shape[3]
     let out = TensorStorage<S>(uninitializedCount: x.count)
-    let src = x.storage.base, dst = out.base
-    let g = gamma.storage.base, be = beta.storage.base
-    let eps = S(normEpsilon)
-    for p in 0..<(n * c) {
-        let ch = p % c
-        let xs = src + p * plane, ys = dst + p * plane
-        let (mean, variance) = planeMoments(xs, plane)
-        let scale = g[ch] / (variance + eps).squareRoot(), shift = be[ch]
-        for i in 0..<plane {
-            let z = (xs[i] - mean) * scale + shift
-            ys[i] = z > 0 ? z : 0
-        }
-    }
+    let dst = out.base
+    forEachPlane(x, gamma, beta) { p, ctx in ctx.affine.relu(ctx.x, dst + p * plane, plane) }
     return makeResult(x.shape, out, "normRelu", [x, bias, gamma, beta]) { grad, inputs, _, needs in
-        if grad.requiresGrad || inputs.contains(where: { $0.requiresGrad }) {
-            return composedGradients(grad, inputs, needs) {
-                reluUnchecked(standardizeUnchecked(channelAffineUnchecked($0[0], scale: nil, shift: $0[1]),
-                                                   axes: [2, 3], gamma: $0[2], beta: $0[3]))
-            }
-        }
-        return normReluBackward(grad, inputs[0], gamma: inputs[2], beta: inputs[3])
+        let (x, gamma, beta) = (inputs[0], inputs[2], inputs[3])
+        return [needs[0] ? normReluGradUnchecked(.input, grad, x, gamma, beta) : nil,
+                needs[1] ? Tensor(shape: [x.shape[1]], storage: TensorStorage(zeros: x.shape[1])) : nil,
+                needs[2] ? normReluGradUnchecked(.gamma, grad, x, gamma, beta) : nil,
+                needs[3] ? normReluGradUnchecked(.beta, grad, x, gamma, beta) : nil]
     }
 }
 
-/// The fused first-order backward of normRelu: [dx, dbias, dgamma, dbeta] as constants.
+/// Per-plane quantities of the fused norm: x̂ = (x − μ)·s, z = γx̂ + β, mask z > 0.
+struct NormPlane<S: TensorScalar> {
+    let x: UnsafePointer<S>
+    let mean: S, inverseStd: S, gamma: S, beta: S, size: Int
+    @inline(__always) func xhat(_ i: Int) -> S { (x[i] - mean) * inverseStd }
+    @inline(__always) func z(_ i: Int) -> S { xhat(i) * gamma + beta }
+    @inline(__always) func active(_ i: Int) -> Bool { z(i) > 0 }
+    var affine: PlaneAffine<S> { PlaneAffine(mean: mean, scale: gamma * inverseStd, shift: beta) }
+    /// Σ a[i] and Σ a[i]·x̂[i].
+    @inline(__always) func sums(_ a: UnsafePointer<S>) -> (S, S) {
+        (blockSum(a, size), blockDot(a, x, size, shift: mean) * inverseStd)
+    }
+    /// P(a) = a − mean(a) − x̂·mean(a ⊙ x̂), times k, written to out (may alias a).
+    @inline(__always) func project(_ a: UnsafePointer<S>, times k: S, into out: UnsafeMutablePointer<S>) {
+        let (sa, sax) = sums(a)
+        projectPlane(a, x, size, mean: mean, inverseStd: inverseStd, meanA: sa / S(size), meanAXhat: sax / S(size),
+                     times: k, into: out)
+    }
+}
+
+/// Calls body(planeIndex, plane) for every (n, c) plane of x.
+@inline(__always)
+private func forEachPlane<S>(_ x: Tensor<S>, _ gamma: Tensor<S>, _ beta: Tensor<S>, _ body: (Int, NormPlane<S>) -> Void) {
+    let (c, plane) = (x.shape[1], x.shape[2] * x.shape[3])
+    let eps = S(normEpsilon)
+    for p in 0..<(x.shape[0] * c) {
+        let xs = UnsafePointer(x.storage.base + p * plane)
+        let (mean, variance) = planeMoments(xs, plane)
+        body(p, NormPlane(x: xs, mean: mean, inverseStd: 1 / (variance + eps).squareRoot(),
+                          gamma: gamma.storage.base[p % c], beta: beta.storage.base[p % c], size: plane))
+    }
+}
+
+package enum NormReluGradient { case input, gamma, beta }
+
+/// The backward of normRelu for incoming gradient g, with w = g ⊙ mask:
+/// .input: dx = γs·P(w) (x-shaped); .gamma: Σ w ⊙ x̂ per channel; .beta: Σ w per channel.
+// g, x: (N, C, H, W), gamma/beta: (C) -> (N, C, H, W) or (C)
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-private func normReluBackward<S>(_ grad: Tensor<S>, _ x: Tensor<S>, gamma: Tensor<S>, beta: Tensor<S>) -> [Tensor<S>?] {
-    let (n, c, plane) = (x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
-    let dx = TensorStorage<S>(uninitializedCount: x.count)
-    let dbias = TensorStorage<S>(zeros: c), dgamma = TensorStorage<S>(zeros: c), dbeta = TensorStorage<S>(zeros: c)
-    let src = x.storage.base, gs = grad.storage.base, out = dx.base
-    let g = gamma.storage.base, be = beta.storage.base
-    let invPlane = 1 / S(plane), eps = S(normEpsilon)
-    for p in 0..<(n * c) {
-        let ch = p % c
-        let xs = src + p * plane, gp = gs + p * plane, dxs = out + p * plane
-        let (mean, variance) = planeMoments(xs, plane)
-        let inverseStd = 1 / (variance + eps).squareRoot()
-        // gz = g · [z > 0]; sums for the affine parameters and the normalisation's projection.
-        for i in 0..<plane {
-            let z = (xs[i] - mean) * inverseStd * g[ch] + be[ch]
-            dxs[i] = z > 0 ? gp[i] : 0  // gz, kept for the second pass
+package func normReluGradUnchecked<S>(_ which: NormReluGradient, _ g: Tensor<S>, _ x: Tensor<S>,
+                                      _ gamma: Tensor<S>, _ beta: Tensor<S>) -> Tensor<S> {
+    let (c, plane) = (x.shape[1], x.shape[2] * x.shape[3])
+    let out = which == .input ? TensorStorage<S>(uninitializedCount: x.count) : TensorStorage<S>(zeros: c)
+    let scratch = TensorStorage<S>(uninitializedCount: plane)
+    let (gs, w, o) = (g.storage.base, scratch.base, out.base)
+    forEachPlane(x, gamma, beta) { p, ctx in
+        ctx.affine.mask(ctx.x, gs + p * plane, w, plane)
+        switch which {
+        case .input: ctx.project(w, times: ctx.gamma * ctx.inverseStd, into: o + p * plane)
+        case .gamma: o[p % c] += ctx.sums(w).1
+        case .beta: o[p % c] += blockSum(w, plane)
         }
-        let sumGz = blockSum(dxs, plane)
-        let sumGzXhat = blockDot(dxs, xs, plane, shift: mean) * inverseStd
-        dbeta.base[ch] += sumGz
-        dgamma.base[ch] += sumGzXhat
-        // dx = γσ⁻¹ (gz − mean(gz) − x̂ · mean(gz · x̂))
-        let k = g[ch] * inverseStd, meanGz = sumGz * invPlane, meanGzXhat = sumGzXhat * invPlane
-        for i in 0..<plane {
-            let xhat = (xs[i] - mean) * inverseStd
-            dxs[i] = k * (dxs[i] - meanGz - xhat * meanGzXhat)
+    }
+    return makeResult(which == .input ? x.shape : [c], out, "normReluGrad", [g, x, gamma, beta]) { u, inputs, _, needs in
+        if u.requiresGrad || inputs.contains(where: { $0.requiresGrad }) {
+            return composedGradients(u, inputs, needs) { normReluGradComposed(which, $0[0], $0[1], $0[2], $0[3]) }
         }
-        dbias.base[ch] += blockSum(dxs, plane)
+        return normReluGradAdjoint(which, u, inputs[0], inputs[1], inputs[2], inputs[3], needs)
     }
-    return [Tensor(shape: x.shape, storage: dx), Tensor(shape: [c], storage: dbias),
-            Tensor(shape: [c], storage: dgamma), Tensor(shape: [c], storage: dbeta)]
 }
 
-/// Σ p[i], with four accumulators so the loop pipelines and vectorises.
-@inline(__always)
-func blockSum<S: TensorScalar>(_ p: UnsafePointer<S>, _ n: Int) -> S {
-    var (a, b, c, d): (S, S, S, S) = (0, 0, 0, 0)
-    var i = 0
-    while i + 4 <= n { a += p[i]; b += p[i + 1]; c += p[i + 2]; d += p[i + 3]; i += 4 }
-    while i < n { a += p[i]; i += 1 }
-    return (a + b) + (c + d)
+/// First derivatives of ⟨u, normReluGrad(which, g, x, γ, β)⟩ with respect to (g, x, γ, β), as
+/// constants (hand-derived; see the comments for each case).
+@_specialize(where S == Float)
+@_specialize(where S == Double)
+private func normReluGradAdjoint<S>(_ which: NormReluGradient, _ u: Tensor<S>, _ g: Tensor<S>, _ x: Tensor<S>,
+                                    _ gamma: Tensor<S>, _ beta: Tensor<S>, _ needs: [Bool]) -> [Tensor<S>?] {
+    let (c, plane) = (x.shape[1], x.shape[2] * x.shape[3])
+    let dg = TensorStorage<S>(uninitializedCount: x.count), dx = TensorStorage<S>(uninitializedCount: x.count)
+    let dgamma = TensorStorage<S>(zeros: c)
+    let wStorage = TensorStorage<S>(uninitializedCount: plane), pwStorage = TensorStorage<S>(uninitializedCount: plane)
+    let (w, pw) = (wStorage.base, pwStorage.base)
+    let (gs, us, dgs, dxs) = (g.storage.base, u.storage.base, dg.base, dx.base)
+    let m = S(plane)
+    forEachPlane(x, gamma, beta) { p, ctx in
+        let (dgp, dxp) = (dgs + p * plane, dxs + p * plane)
+        ctx.affine.mask(ctx.x, gs + p * plane, w, plane)
+        let s = ctx.inverseStd
+        switch which {
+        case .input:
+            // Φ = γs·Σ u (w − w̄ − x̂c), c = mean(w x̂):  ∂w = γs·P(u);
+            // ∂x = −γs²/m·[(W − c·Ux)·x̂ + Ux·P(w)] − γs²c·P(u), W = Σuw − w̄·Σu, Ux = Σu x̂;  ∂γ = s(W − c·Ux).
+            let up = us + p * plane
+            let (sw, swx) = ctx.sums(w)
+            let (su, sux) = ctx.sums(up)
+            let wbar = sw / m, cw = swx / m
+            let W = blockDot(up, w, plane, shift: 0) - wbar * su
+            ctx.project(up, times: 1, into: dgp)                       // P(u), reused below
+            ctx.project(w, times: 1, into: pw)                          // P(w)
+            let k1 = -ctx.gamma * s * s / m, k2 = -ctx.gamma * s * s * cw
+            for i in 0..<plane {
+                dxp[i] = k1 * ((W - cw * sux) * ctx.xhat(i) + sux * pw[i]) + k2 * dgp[i]
+                dgp[i] = ctx.gamma * s * dgp[i]
+            }
+            ctx.affine.mask(ctx.x, dgp, dgp, plane)
+            dgamma.base[p % c] += s * (W - cw * sux)
+        case .gamma:
+            // Φ = ū_c · Σ w x̂:  ∂w = ū_c·x̂;  ∂x = ū_c·s·P(w).
+            let uc = us[p % c]
+            ctx.project(w, times: uc * s, into: dxp)
+            for i in 0..<plane { dgp[i] = uc * ctx.xhat(i) }
+            ctx.affine.mask(ctx.x, dgp, dgp, plane)
+        case .beta:
+            // Φ = ū_c · Σ w:  ∂w = ū_c;  nothing else.
+            let uc = us[p % c]
+            dgp.update(repeating: uc, count: plane)
+            ctx.affine.mask(ctx.x, dgp, dgp, plane)
+            dxp.update(repeating: 0, count: plane)
+        }
+    }
+    return [needs[0] ? Tensor(shape: x.shape, storage: dg) : nil,
+            needs[1] ? Tensor(shape: x.shape, storage: dx) : nil,
+            needs[2] ? Tensor(shape: [c], storage: dgamma) : nil,
+            needs[3] ? Tensor(shape: [c], storage: TensorStorage(zeros: c)) : nil]
 }
 
-/// Σ p[i] · (q[i] − shift).
-@inline(__always)
-func blockDot<S: TensorScalar>(_ p: UnsafePointer<S>, _ q: UnsafePointer<S>, _ n: Int, shift: S) -> S {
-    var (a, b, c, d): (S, S, S, S) = (0, 0, 0, 0)
-    var i = 0
-    while i + 4 <= n {
-        a += p[i] * (q[i] - shift); b += p[i + 1] * (q[i + 1] - shift)
-        c += p[i + 2] * (q[i + 2] - shift); d += p[i + 3] * (q[i + 3] - shift)
-        i += 4
+/// normReluGrad written with composed differentiable ops (the reference for third derivatives).
+private func normReluGradComposed<S>(_ which: NormReluGradient, _ g: Tensor<S>, _ x: Tensor<S>,
+                                     _ gamma: Tensor<S>, _ beta: Tensor<S>) -> Tensor<S> {
+    let c = x.shape[1]
+    let channel = [1, c, 1, 1]
+    let mean = meanUnchecked(x, axes: [2, 3], keepDims: true)
+    let centered = subUnchecked(x, mean)
+    let inverseStd = unaryUnchecked(.rsqrt, shiftUnchecked(meanUnchecked(mulUnchecked(centered, centered), axes: [2, 3], keepDims: true), S(normEpsilon)))
+    let xhat = mulUnchecked(centered, inverseStd)
+    let z = channelAffineUnchecked(xhat.detached(), scale: gamma.detached(), shift: beta.detached())
+    let w = maskedUnchecked(g, by: z.storage)
+    switch which {
+    case .beta: return reshapeUnchecked(sumToUnchecked(w, channel), [c])
+    case .gamma: return reshapeUnchecked(sumToUnchecked(mulUnchecked(w, xhat), channel), [c])
+    case .input:
+        let projected = subUnchecked(subUnchecked(w, meanUnchecked(w, axes: [2, 3], keepDims: true)),
+                                     mulUnchecked(xhat, meanUnchecked(mulUnchecked(w, xhat), axes: [2, 3], keepDims: true)))
+        return mulUnchecked(channelAffineUnchecked(projected, scale: gamma, shift: nil), inverseStd)
     }
-    while i < n { a += p[i] * (q[i] - shift); i += 1 }
-    return (a + b) + (c + d)
-}
-
-/// Mean and biased variance of a contiguous block (two passes: no cancellation).
-@inline(__always)
-func planeMoments<S: TensorScalar>(_ p: UnsafePointer<S>, _ n: Int) -> (mean: S, variance: S) {
-    let mean = blockSum(p, n) / S(n)
-    var (a, b, c, d): (S, S, S, S) = (0, 0, 0, 0)
-    var i = 0
-    while i + 4 <= n {
-        let (e0, e1, e2, e3) = (p[i] - mean, p[i + 1] - mean, p[i + 2] - mean, p[i + 3] - mean)
-        a += e0 * e0; b += e1 * e1; c += e2 * e2; d += e3 * e3
-        i += 4
-    }
-    while i < n { let e = p[i] - mean; a += e * e; i += 1 }
-    return (mean, ((a + b) + (c + d)) / S(n))
 }
 
 /// Gradients of a composed reference `f` at `inputs` with seed `grad`, keeping the graph: the
 /// differentiable rule of a fused op.
-func composedGradients<S>(_ grad: Tensor<S>, _ inputs: [Tensor<S>], _ needs: [Bool],
+package func composedGradients<S>(_ grad: Tensor<S>, _ inputs: [Tensor<S>], _ needs: [Bool],
                           _ f: ([Tensor<S>]) -> Tensor<S>) -> [Tensor<S>?] {
     // Inputs that carry no graph become fresh leaves so they can be differentiated against.
     let leaves = inputs.map { $0.requiresGrad ? $0 : $0.variable() }

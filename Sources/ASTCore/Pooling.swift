@@ -4,7 +4,7 @@
 // x: (N, C, H, W) -> (N, C, H/2, W/2)
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-func avgPoolUnchecked<S>(_ x: Tensor<S>) -> Tensor<S> {
+package func avgPoolUnchecked<S>(_ x: Tensor<S>) -> Tensor<S> {
     let (nc, h, w) = (x.shape[0] * x.shape[1], x.shape[2], x.shape[3])
     let (ho, wo) = (h / 2, w / 2)
     let out = TensorStorage<S>(uninitializedCount: nc * ho * wo)
@@ -25,7 +25,7 @@ func avgPoolUnchecked<S>(_ x: Tensor<S>) -> Tensor<S> {
 // g: (N, C, H/2, W/2) -> (N, C, H, W)
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-func avgPoolGradUnchecked<S>(_ g: Tensor<S>, height h: Int, width w: Int) -> Tensor<S> {
+package func avgPoolGradUnchecked<S>(_ g: Tensor<S>, height h: Int, width w: Int) -> Tensor<S> {
     let (nc, ho, wo) = (g.shape[0] * g.shape[1], g.shape[2], g.shape[3])
     let out = TensorStorage<S>(zeros: nc * h * w)
     let src = g.storage.base, dst = out.base
@@ -49,7 +49,7 @@ func avgPoolGradUnchecked<S>(_ g: Tensor<S>, height h: Int, width w: Int) -> Ten
 // x: (N, C, H, W) -> (N, C, H/2, W/2)
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-func maxPoolUnchecked<S>(_ x: Tensor<S>) -> Tensor<S> {
+package func maxPoolUnchecked<S>(_ x: Tensor<S>) -> Tensor<S> {
     let (nc, h, w) = (x.shape[0] * x.shape[1], x.shape[2], x.shape[3])
     let (ho, wo) = (h / 2, w / 2)
     let out = TensorStorage<S>(uninitializedCount: nc * ho * wo)
@@ -78,7 +78,7 @@ func maxPoolUnchecked<S>(_ x: Tensor<S>) -> Tensor<S> {
 // g: (N, C, H/2, W/2) -> (N, C, H, W)
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-func maxPoolGradUnchecked<S>(_ g: Tensor<S>, _ positions: [Int32], height h: Int, width w: Int) -> Tensor<S> {
+package func maxPoolGradUnchecked<S>(_ g: Tensor<S>, _ positions: [Int32], height h: Int, width w: Int) -> Tensor<S> {
     let (nc, plane) = (g.shape[0] * g.shape[1], g.shape[2] * g.shape[3])
     let out = TensorStorage<S>(zeros: nc * h * w)
     let src = g.storage.base, dst = out.base
@@ -94,7 +94,7 @@ func maxPoolGradUnchecked<S>(_ g: Tensor<S>, _ positions: [Int32], height h: Int
 /// Values at the argmax positions (the adjoint of maxPoolGrad).
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-func gatherPooledUnchecked<S>(_ x: Tensor<S>, _ positions: [Int32], pooledShape: [Int]) -> Tensor<S> {
+package func gatherPooledUnchecked<S>(_ x: Tensor<S>, _ positions: [Int32], pooledShape: [Int]) -> Tensor<S> {
     let (nc, h, w) = (x.shape[0] * x.shape[1], x.shape[2], x.shape[3])
     let plane = pooledShape[2] * pooledShape[3]
     let out = TensorStorage<S>(uninitializedCount: nc * plane)

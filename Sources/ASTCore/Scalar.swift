@@ -5,7 +5,7 @@ import Glibc
 
 /// The element types the engine computes in: Float for speed, Double for tight checks
 /// (finite differences, float64 reference fixtures). Each maps to its BLAS routines.
-public protocol TensorScalar: BinaryFloatingPoint, Sendable, CustomStringConvertible {
+public protocol TensorScalar: BinaryFloatingPoint, SIMDScalar, Codable, Sendable, CustomStringConvertible {
     /// C(m×n) = alpha · op(A)(m×k) · op(B)(k×n) + beta · C, row-major, leading dimensions given.
     static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Self,
                      a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,

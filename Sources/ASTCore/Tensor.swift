@@ -2,21 +2,18 @@
 
 /// One heap buffer of scalars. Immutable after the op that filled it returns, so tensors
 /// (reshapes, detached copies) may share it.
-@usableFromInline
-final class TensorStorage<Scalar: TensorScalar>: @unchecked Sendable {
-    @usableFromInline let base: UnsafeMutablePointer<Scalar>
-    @usableFromInline let count: Int
+package final class TensorStorage<Scalar: TensorScalar>: @unchecked Sendable {
+    package let base: UnsafeMutablePointer<Scalar>
+    package let count: Int
 
     /// Uninitialised storage: the creating kernel writes every element.
-    @usableFromInline
-    init(uninitializedCount count: Int) {
+    package init(uninitializedCount count: Int) {
         self.count = count
         base = BufferPool.allocate(bytes: max(count, 1) * MemoryLayout<Scalar>.stride)
             .bindMemory(to: Scalar.self, capacity: max(count, 1))
     }
 
-    @usableFromInline
-    convenience init(zeros count: Int) {
+    package convenience init(zeros count: Int) {
         self.init(uninitializedCount: count)
         base.initialize(repeating: 0, count: count)
     }
@@ -27,8 +24,8 @@ final class TensorStorage<Scalar: TensorScalar>: @unchecked Sendable {
 /// How a tensor was made: its inputs and the rule mapping the output's adjoint to the inputs'.
 /// Backward rules are written with the same differentiable ops, so they can be differentiated
 /// again (double backward).
-struct Origin<Scalar: TensorScalar> {
-    typealias Rule = (_ grad: Tensor<Scalar>, _ inputs: [Tensor<Scalar>], _ output: Tensor<Scalar>,
+package struct Origin<Scalar: TensorScalar> {
+    package typealias Rule = (_ grad: Tensor<Scalar>, _ inputs: [Tensor<Scalar>], _ output: Tensor<Scalar>,
                       _ needs: [Bool]) -> [Tensor<Scalar>?]
     let name: StaticString
     let inputs: [Tensor<Scalar>]
@@ -38,12 +35,12 @@ struct Origin<Scalar: TensorScalar> {
 /// An n-dimensional array of `Scalar` that may carry the record of how it was computed.
 public final class Tensor<Scalar: TensorScalar>: @unchecked Sendable {
     public let shape: [Int]
-    @usableFromInline let storage: TensorStorage<Scalar>
+    package let storage: TensorStorage<Scalar>
     /// True when gradients may flow to this tensor: a variable, or computed from one.
     public let requiresGrad: Bool
-    let origin: Origin<Scalar>?
+    package let origin: Origin<Scalar>?
 
-    init(shape: [Int], storage: TensorStorage<Scalar>, requiresGrad: Bool = false, origin: Origin<Scalar>? = nil) {
+    package init(shape: [Int], storage: TensorStorage<Scalar>, requiresGrad: Bool = false, origin: Origin<Scalar>? = nil) {
         self.shape = shape
         self.storage = storage
         self.requiresGrad = requiresGrad
@@ -132,7 +129,7 @@ extension Tensor: CustomStringConvertible {
 @inline(__always)
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-func makeResult<S>(_ shape: [Int], _ storage: TensorStorage<S>, _ name: StaticString,
+package func makeResult<S>(_ shape: [Int], _ storage: TensorStorage<S>, _ name: StaticString,
                    _ inputs: [Tensor<S>], _ rule: @escaping Origin<S>.Rule) -> Tensor<S> {
     if inputs.contains(where: { $0.requiresGrad }) {
         return Tensor(shape: shape, storage: storage, requiresGrad: true,
@@ -141,4 +138,4 @@ func makeResult<S>(_ shape: [Int], _ storage: TensorStorage<S>, _ name: StaticSt
     return Tensor(shape: shape, storage: storage)
 }
 
-func shapeProduct(_ shape: [Int]) -> Int { shape.reduce(1, *) }
+package func shapeProduct(_ shape: [Int]) -> Int { shape.reduce(1, *) }

@@ -189,7 +189,7 @@ public struct TrajectoryMatching<S: TensorScalar> {
 }
 
 /// Σ a[i]·b[i] for same-length tensors.
-func dotProduct<S>(_ a: Tensor<S>, _ b: Tensor<S>) -> S {
+package func dotProduct<S>(_ a: Tensor<S>, _ b: Tensor<S>) -> S {
     var s: S = 0
     let (pa, pb) = (a.storage.base, b.storage.base)
     for i in 0..<a.count { s += pa[i] * pb[i] }

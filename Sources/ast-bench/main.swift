@@ -30,6 +30,7 @@ func peakRSSMiB() -> Double {
 }
 
 let quick = CommandLine.arguments.contains("--quick")
+let onlyMTT = CommandLine.arguments.contains("--mtt-only")
 let rounds = quick ? 1 : 3
 func randomArray(_ n: Int, seed: UInt64 = 1) -> [Float] {
     var rng = SeededGenerator(seed: seed)
@@ -38,7 +39,7 @@ func randomArray(_ n: Int, seed: UInt64 = 1) -> [Float] {
 print("OpenBLAS \(BLAS.configuration), core \(BLAS.coreName), \(BLAS.threadCount) threads")
 
 // sgemm
-for n in [512, 1024, 2048] {
+for n in onlyMTT ? [] : [512, 1024, 2048] {
     let a = randomArray(n * n), b = randomArray(n * n)
     var c = [Float](repeating: 0, count: n * n)
     let t = best(rounds) {
@@ -51,7 +52,7 @@ for n in [512, 1024, 2048] {
 let batch = quick ? 64 : 256
 let config = ConvNetConfig(channels: 3, imageSize: 32, classes: 10, width: 128, depth: 3)
 let net = try ConvNet(config)
-for (cin, size) in [(3, 32), (128, 16), (128, 8)] {
+for (cin, size) in onlyMTT ? [] : [(3, 32), (128, 16), (128, 8)] {
     let x = try Tensor<Float>(shape: [batch, cin, size, size], scalars: randomArray(batch * cin * size * size)).variable()
     let w = try Tensor<Float>(shape: [128, cin, 3, 3], scalars: randomArray(128 * cin * 9)).variable()
     let flops = 2.0 * Double(batch * 128 * size * size * cin * 9)
@@ -66,7 +67,7 @@ for (cin, size) in [(3, 32), (128, 16), (128, 8)] {
 let x = try Tensor<Float>(shape: [batch, 3, 32, 32], scalars: randomArray(batch * 3 * 32 * 32))
 let labels = (0..<batch).map { Int32($0 % 10) }
 var theta = net.initialParameters(seed: 0)
-let step = try best(rounds) {
+let step = try best(onlyMTT ? 0 : rounds) {
     let th = try Tensor<Float>(shape: [net.parameterCount], scalars: theta).variable()
     let loss = try net.forward(x, parameters: th).crossEntropy(labels: labels)
     let g = try gradients(of: loss, wrt: [th])[0].scalars
@@ -74,6 +75,26 @@ let step = try best(rounds) {
 }
 print("training step, batch \(batch) (forward+backward+SGD): \(String(format2: step * 1000)) ms = \(String(format2: Double(batch) / step)) img/s")
 print("peak RSS \(String(format2: peakRSSMiB())) MiB")
+
+// One MTT iteration (constant-memory meta-gradient), 3x32x32, width 128: ipc 10 (batch 100, N 10).
+func mttIteration(ipc: Int, batchSyn: Int, steps: Int) throws {
+    let n = ipc * 10
+    let images = try Tensor<Float>(shape: [n, 3, 32, 32], scalars: randomArray(n * 3 * 32 * 32, seed: 5))
+    let labels = (0..<n).map { Int32($0 / ipc) }
+    let start = try Tensor<Float>(shape: [net.parameterCount], scalars: net.initialParameters(seed: 1))
+    let target = try start.adding(Tensor<Float>(shape: [net.parameterCount], scalars: randomArray(net.parameterCount, seed: 6).map { $0 * 0.01 }))
+    var rng = SeededGenerator(seed: 9)
+    var batches: [[Int]] = []
+    while batches.count < steps {
+        let perm = rng.permutation(n)
+        for c in stride(from: 0, to: n, by: batchSyn) where batches.count < steps { batches.append(Array(perm[c..<min(n, c + batchSyn)])) }
+    }
+    let matching = TrajectoryMatching<Float>(network: net, labels: labels, learningRate: 0.01, minibatches: batches)
+    var loss: Float = 0
+    let t = try best(quick ? 1 : 2) { loss = try matching.run(images: images, start: start, target: target).loss }
+    print("MTT iteration ipc \(ipc), batch \(batchSyn), N \(steps): \(String(format2: t)) s (loss \(loss)), peak RSS \(String(format2: peakRSSMiB())) MiB")
+}
+try mttIteration(ipc: 10, batchSyn: 100, steps: quick ? 2 : 10)
 
 extension String {
     init(format2 value: Double) {

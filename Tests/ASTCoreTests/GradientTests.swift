@@ -129,4 +129,15 @@ import TestSupport
         let composed = try x.channelAffine(scale: nil, shift: b).instanceNorm(gamma: gamma, beta: beta).relu().scalars
         #expect(zip(fused, composed).allSatisfy { abs($0 - $1) < 1e-12 })
     }
+
+    /// The fused backward ops on their own: first order checks the hand-derived adjoint kernels,
+    /// second order the composed fallback.
+    @Test(arguments: [NormReluGradient.input, .gamma, .beta])
+    func instanceNormReluBackwardOps(which: NormReluGradient) throws {
+        let g = randomTensor([2, 3, 4, 5], seed: 74), x = randomTensor([2, 3, 4, 5], seed: 75)
+        let gamma = randomTensor([3], seed: 76, scale: 0.3, offset: 1), beta = randomTensor([3], seed: 77, scale: 0.3)
+        let r = try checkGradients(inputs: [g, x, gamma, beta]) { normReluGradUnchecked(which, $0[0], $0[1], $0[2], $0[3]) }
+        #expect(r.firstOrder < 1e-6, "\(which): \(r)")
+        #expect(r.secondOrder < 1e-6, "\(which): \(r)")
+    }
 }
