@@ -48,7 +48,7 @@ let package = Package(
         .executableTarget(name: "ast-swift-example", dependencies: ["ASTCore"], path: "examples/swift"),
 
         .target(name: "TestSupport", dependencies: ["ASTCore", "ASTData"], path: "Tests/TestSupport"),
-        .testTarget(name: "ASTCoreTests", dependencies: ["ASTCore", "TestSupport"],
+        .testTarget(name: "ASTCoreTests", dependencies: ["ASTCore", "ASTData", "TestSupport"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "ASTDataTests", dependencies: ["ASTData", "TestSupport"]),
         .testTarget(name: "ASTDistillTests", dependencies: ["ASTDistill", "TestSupport"]),

@@ -1,0 +1,1 @@
+// ASTDistill: augmentation, whitening, experts, distillation and evaluation — the AST pipeline.

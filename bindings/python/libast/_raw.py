@@ -1,0 +1,225 @@
+"""Raw ctypes declarations of include/ast.h (one to one; the C prototype above each).
+
+Nothing here checks arguments beyond what ctypes does: use the classes in libast.api.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_double, c_float, c_int32,
+                    c_int64, c_uint64, c_void_p)
+from pathlib import Path
+
+# --- status codes (never renumbered) --------------------------------------------------------
+AST_OK = 0
+AST_ERR_INVALID_ARGUMENT = 1
+AST_ERR_SHAPE_MISMATCH = 2
+AST_ERR_NON_FINITE = 3
+AST_ERR_IO = 4
+AST_ERR_FORMAT = 5
+AST_ERR_CANCELLED = 6
+AST_ERR_DIVERGED = 7
+AST_ERR_OUT_OF_MEMORY = 8
+AST_ERR_UNSUPPORTED = 9
+AST_ERR_NULL_POINTER = 10
+AST_ERR_UNKNOWN_KEY = 11
+AST_ERR_OUT_OF_RANGE = 12
+AST_ERR_WRONG_TYPE = 13
+AST_ERR_INTERNAL = 99
+
+AST_STAGE_EVALUATE = 1
+
+AST_TYPE_INT = 1
+AST_TYPE_FLOAT = 2
+
+AST_NORM_NONE, AST_NORM_INSTANCE, AST_NORM_BATCH = 0, 1, 2
+AST_POOL_AVERAGE, AST_POOL_MAX = 0, 1
+
+AST_CONFIG_CHANNELS = 1
+AST_CONFIG_IMAGE_SIZE = 2
+AST_CONFIG_CLASSES = 3
+AST_CONFIG_WIDTH = 4
+AST_CONFIG_DEPTH = 5
+AST_CONFIG_NORM = 6
+AST_CONFIG_POOL = 7
+AST_CONFIG_SEED = 8
+
+AST_LABELS_INT32 = 1
+AST_LABELS_INT64 = 2
+
+AST_MAX_TENSOR_RANK = 4
+AST_ABI_VERSION = 1
+
+
+class ast_progress(Structure):
+    # typedef struct ast_progress { int32_t struct_size; int32_t stage; int64_t step;
+    #     int64_t total; double loss; double elapsed_seconds; } ast_progress;
+    _fields_ = [("struct_size", c_int32), ("stage", c_int32), ("step", c_int64),
+                ("total", c_int64), ("loss", c_double), ("elapsed_seconds", c_double)]
+
+
+class ast_bounds(Structure):
+    # typedef struct ast_bounds { int32_t key; int32_t type; const char *name;
+    #     int64_t int_min, int_max, int_default; double float_min, float_max, float_default; }
+    _fields_ = [("key", c_int32), ("type", c_int32), ("name", c_char_p),
+                ("int_min", c_int64), ("int_max", c_int64), ("int_default", c_int64),
+                ("float_min", c_double), ("float_max", c_double), ("float_default", c_double)]
+
+
+# typedef int32_t (*ast_progress_fn)(const ast_progress *progress, void *user_data);
+ast_progress_fn = CFUNCTYPE(c_int32, POINTER(ast_progress), c_void_p)
+
+c_float_p = POINTER(c_float)
+c_int32_p = POINTER(c_int32)
+c_int64_p = POINTER(c_int64)
+c_double_p = POINTER(c_double)
+handle_p = POINTER(c_void_p)
+
+
+def _candidates() -> list[Path]:
+    """Where libast.so is looked for, in order."""
+    found: list[Path] = []
+    env = os.environ.get("LIBAST_PATH")
+    if env:
+        p = Path(env)
+        found.append(p / "libast.so" if p.is_dir() else p)
+    here = Path(__file__).resolve().parent
+    found.append(here / "libast.so")
+    # bindings/python/libast -> repository root
+    repo = here.parent.parent.parent
+    found.append(repo / "build" / "lib" / "libast.so")
+    return found
+
+
+def _load() -> ctypes.CDLL:
+    tried = _candidates()
+    for path in tried:
+        if path.is_file():
+            return ctypes.CDLL(str(path))
+    raise OSError("libast.so not found; build it with scripts/build-lib.sh or set LIBAST_PATH. "
+                  "Tried: " + ", ".join(str(p) for p in tried))
+
+
+lib = _load()
+path = lib._name
+
+
+def _fn(name, restype, *argtypes):
+    f = getattr(lib, name)
+    f.restype = restype
+    f.argtypes = list(argtypes)
+    return f
+
+
+# --- versions, errors -----------------------------------------------------------------------
+# int32_t ast_version_number(void);
+ast_version_number = _fn("ast_version_number", c_int32)
+# const char *ast_version_string(void);
+ast_version_string = _fn("ast_version_string", c_char_p)
+# int32_t ast_abi_version(void);
+ast_abi_version = _fn("ast_abi_version", c_int32)
+# const char *ast_status_string(ast_status status);
+ast_status_string = _fn("ast_status_string", c_char_p, c_int32)
+# const char *ast_last_error(void);
+ast_last_error = _fn("ast_last_error", c_char_p)
+
+# --- ast_config -----------------------------------------------------------------------------
+# ast_status ast_config_create(ast_config **out);
+ast_config_create = _fn("ast_config_create", c_int32, handle_p)
+# ast_status ast_config_clone(const ast_config *config, ast_config **out);
+ast_config_clone = _fn("ast_config_clone", c_int32, c_void_p, handle_p)
+# void ast_config_free(ast_config *config);
+ast_config_free = _fn("ast_config_free", None, c_void_p)
+# const char *ast_config_last_error(const ast_config *config);
+ast_config_last_error = _fn("ast_config_last_error", c_char_p, c_void_p)
+# ast_status ast_config_set_int(ast_config *config, int32_t key, int64_t value);
+ast_config_set_int = _fn("ast_config_set_int", c_int32, c_void_p, c_int32, c_int64)
+# ast_status ast_config_get_int(const ast_config *config, int32_t key, int64_t *out);
+ast_config_get_int = _fn("ast_config_get_int", c_int32, c_void_p, c_int32, c_int64_p)
+# ast_status ast_config_set_float(ast_config *config, int32_t key, double value);
+ast_config_set_float = _fn("ast_config_set_float", c_int32, c_void_p, c_int32, c_double)
+# ast_status ast_config_get_float(const ast_config *config, int32_t key, double *out);
+ast_config_get_float = _fn("ast_config_get_float", c_int32, c_void_p, c_int32, c_double_p)
+# ast_status ast_config_bounds(int32_t key, ast_bounds *out);
+ast_config_bounds = _fn("ast_config_bounds", c_int32, c_int32, POINTER(ast_bounds))
+# ast_status ast_config_key_by_name(const char *name, int32_t *out_key);
+ast_config_key_by_name = _fn("ast_config_key_by_name", c_int32, c_char_p, c_int32_p)
+# ast_status ast_config_keys(int32_t *keys, int32_t capacity, int32_t *out_count);
+ast_config_keys = _fn("ast_config_keys", c_int32, c_int32_p, c_int32, c_int32_p)
+
+# --- ast_dataset ----------------------------------------------------------------------------
+# ast_status ast_dataset_create(const float *images, int64_t images_len,
+#                               const void *labels, int32_t label_type, int64_t labels_len,
+#                               int64_t count, int64_t channels, int64_t height,
+#                               int64_t width, int64_t classes, ast_dataset **out);
+ast_dataset_create = _fn("ast_dataset_create", c_int32, c_float_p, c_int64, c_void_p, c_int32,
+                         c_int64, c_int64, c_int64, c_int64, c_int64, c_int64, handle_p)
+# void ast_dataset_free(ast_dataset *dataset);
+ast_dataset_free = _fn("ast_dataset_free", None, c_void_p)
+# const char *ast_dataset_last_error(const ast_dataset *dataset);
+ast_dataset_last_error = _fn("ast_dataset_last_error", c_char_p, c_void_p)
+# ast_status ast_dataset_shape(const ast_dataset *dataset, int64_t *out_count,
+#     int64_t *out_channels, int64_t *out_height, int64_t *out_width, int64_t *out_classes);
+ast_dataset_shape = _fn("ast_dataset_shape", c_int32, c_void_p, c_int64_p, c_int64_p,
+                        c_int64_p, c_int64_p, c_int64_p)
+# ast_status ast_dataset_fingerprint(const ast_dataset *dataset, const char **out);
+ast_dataset_fingerprint = _fn("ast_dataset_fingerprint", c_int32, c_void_p, POINTER(c_char_p))
+# ast_status ast_dataset_copy_images(const ast_dataset *dataset, float *out, int64_t out_len);
+ast_dataset_copy_images = _fn("ast_dataset_copy_images", c_int32, c_void_p, c_float_p, c_int64)
+# ast_status ast_dataset_copy_labels(const ast_dataset *dataset, int32_t *out, int64_t out_len);
+ast_dataset_copy_labels = _fn("ast_dataset_copy_labels", c_int32, c_void_p, c_int32_p, c_int64)
+
+# --- ast_network ----------------------------------------------------------------------------
+# ast_status ast_network_create(const ast_config *config, ast_network **out);
+ast_network_create = _fn("ast_network_create", c_int32, c_void_p, handle_p)
+# void ast_network_free(ast_network *network);
+ast_network_free = _fn("ast_network_free", None, c_void_p)
+# const char *ast_network_last_error(const ast_network *network);
+ast_network_last_error = _fn("ast_network_last_error", c_char_p, c_void_p)
+# ast_status ast_network_get_config(const ast_network *network, ast_config **out);
+ast_network_get_config = _fn("ast_network_get_config", c_int32, c_void_p, handle_p)
+# ast_status ast_network_parameter_count(const ast_network *network, int64_t *out);
+ast_network_parameter_count = _fn("ast_network_parameter_count", c_int32, c_void_p, c_int64_p)
+# ast_status ast_network_tensor_count(const ast_network *network, int64_t *out);
+ast_network_tensor_count = _fn("ast_network_tensor_count", c_int32, c_void_p, c_int64_p)
+# ast_status ast_network_tensor(const ast_network *network, int64_t index,
+#     const char **out_name, int64_t *out_offset, int64_t *out_count, int32_t *out_rank,
+#     int64_t *out_shape, int32_t shape_capacity);
+ast_network_tensor = _fn("ast_network_tensor", c_int32, c_void_p, c_int64, POINTER(c_char_p),
+                         c_int64_p, c_int64_p, c_int32_p, c_int64_p, c_int32)
+# ast_status ast_network_init_parameters(const ast_network *network, uint64_t seed,
+#                                        float *out, int64_t out_len);
+ast_network_init_parameters = _fn("ast_network_init_parameters", c_int32, c_void_p, c_uint64,
+                                  c_float_p, c_int64)
+# ast_status ast_network_logits(const ast_network *network,
+#     const float *parameters, int64_t parameters_len,
+#     const float *images, int64_t images_len, int64_t count,
+#     float *out_logits, int64_t out_len);
+ast_network_logits = _fn("ast_network_logits", c_int32, c_void_p, c_float_p, c_int64,
+                         c_float_p, c_int64, c_int64, c_float_p, c_int64)
+# ast_status ast_network_loss_gradient(const ast_network *network,
+#     const float *parameters, int64_t parameters_len, const float *images, int64_t images_len,
+#     const int32_t *labels, int64_t count, float *out_loss, float *out_gradient,
+#     int64_t gradient_len);
+ast_network_loss_gradient = _fn("ast_network_loss_gradient", c_int32, c_void_p, c_float_p,
+                                c_int64, c_float_p, c_int64, c_int32_p, c_int64, c_float_p,
+                                c_float_p, c_int64)
+# ast_status ast_network_hessian_vector_product(const ast_network *network,
+#     const float *parameters, int64_t parameters_len, const float *images, int64_t images_len,
+#     const int32_t *labels, int64_t count, const float *vector, int64_t vector_len,
+#     float *out, int64_t out_len);
+ast_network_hessian_vector_product = _fn("ast_network_hessian_vector_product", c_int32,
+                                         c_void_p, c_float_p, c_int64, c_float_p, c_int64,
+                                         c_int32_p, c_int64, c_float_p, c_int64, c_float_p,
+                                         c_int64)
+# ast_status ast_network_mixed_input_product(... same arguments as above ...);
+ast_network_mixed_input_product = _fn("ast_network_mixed_input_product", c_int32, c_void_p,
+                                      c_float_p, c_int64, c_float_p, c_int64, c_int32_p,
+                                      c_int64, c_float_p, c_int64, c_float_p, c_int64)
+# ast_status ast_network_evaluate(const ast_network *network,
+#     const float *parameters, int64_t parameters_len, const ast_dataset *dataset,
+#     int64_t batch_size, ast_progress_fn progress, void *user_data,
+#     double *out_loss, double *out_accuracy);
+ast_network_evaluate = _fn("ast_network_evaluate", c_int32, c_void_p, c_float_p, c_int64,
+                           c_void_p, c_int64, ast_progress_fn, c_void_p, c_double_p, c_double_p)

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# All of libast's tests: the README's test command (and what .ci/run calls).
+#
+#   ./scripts/test.sh
+#
+# 1. installs what is missing (apt packages when run as root; numpy, pytest and the Python
+#    binding with pip),
+# 2. runs the Swift tests (release build with -enable-testing: the numeric tests are too slow
+#    in debug) and the Swift example,
+# 3. builds the self-contained libast.so (scripts/build-lib.sh) and checks it (readelf, nm),
+# 4. compiles the C examples with -std=c99 -Wall -Wextra -pedantic -Werror and runs them,
+# 5. runs the Python binding's tests (pytest) and the Python example.
+# Every example's output is checked. Exits non-zero on the first failure.
+#
+# Environment: AST_TEST_SCRATCH (SwiftPM scratch path for tests, default .build),
+# AST_BUILD_DIR (output of build-lib.sh, default build), PYTHON (default python3),
+# AST_SKIP_SWIFT_TESTS=1 (skip step 2's `swift test`, e.g. while iterating on bindings).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+scratch="${AST_TEST_SCRATCH:-$root/.build}"
+build="${AST_BUILD_DIR:-$root/build}"
+python="${PYTHON:-python3}"
+export AST_BUILD_DIR="$build"
+
+step() { printf '\n==> %s\n' "$*"; }
+die() { echo "test.sh: FAIL: $*" >&2; exit 1; }
+
+# expect_output <name> <log> <pattern>... : every pattern (grep -E) must occur in the log
+expect_output() {
+    local name="$1" log="$2"
+    shift 2
+    local pattern
+    for pattern in "$@"; do
+        grep -Eq -- "$pattern" "$log" || { cat "$log"; die "$name: expected output /$pattern/ missing"; }
+    done
+    echo "test.sh: $name: output OK ($# patterns)"
+}
+
+# ---------------------------------------------------------------------------------------------
+step "set-up: system packages"
+missing=()
+for pkg in libopenblas-dev python3-dev zlib1g-dev dataset-fashion-mnist; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    if [ "$(id -u)" -eq 0 ]; then
+        apt-get update
+        DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+    else
+        die "missing packages: ${missing[*]} (run: sudo apt-get install -y ${missing[*]})"
+    fi
+fi
+echo "test.sh: system packages present"
+
+step "set-up: Python packages"
+"$python" -c 'import numpy, pytest' 2>/dev/null || "$python" -m pip install numpy pytest
+# Install the binding (editable) unless this checkout's bindings/python is what `import libast`
+# finds. find_spec does not import: importing needs libast.so, which is built below.
+if ! "$python" -c "import importlib.util as u, sys; s = u.find_spec('libast'); sys.exit(0 if s and s.origin and s.origin.startswith('$root/bindings/python/') else 1)"; then
+    # Offline fallback: --no-build-isolation uses the installed setuptools (+ wheel).
+    "$python" -m pip install -e bindings/python \
+        || "$python" -m pip install --no-build-isolation -e bindings/python
+fi
+"$python" -c 'import importlib.util as u; print("test.sh: libast binding at", u.find_spec("libast").origin)'
+
+# ---------------------------------------------------------------------------------------------
+if [ "${AST_SKIP_SWIFT_TESTS:-0}" != 1 ]; then
+    step "swift test (release, -enable-testing)"
+    swift test -c release -Xswiftc -enable-testing --scratch-path "$scratch"
+fi
+
+step "Swift example (imports ASTCore directly)"
+log="$(mktemp)"
+swift run -c release -Xswiftc -enable-testing --scratch-path "$scratch" ast-swift-example >"$log" 2>&1 \
+    || { cat "$log"; die "ast-swift-example exited non-zero"; }
+expect_output "swift example" "$log" '^swift example: [0-9]+ parameters in [0-9]+ tensors' \
+    '^swift example: loss [0-9.]+, gradient norm' '^swift example: wrong image count -> shapeMismatch' \
+    '^swift example: done$'
+
+# ---------------------------------------------------------------------------------------------
+step "self-contained libast.so"
+scripts/build-lib.sh
+lib="$build/lib"
+
+step "C header: C99 and C++ compatible"
+gcc -std=c99 -Wall -Wextra -pedantic -Werror -fsyntax-only -x c -Iinclude include/ast.h
+g++ -std=c++11 -Wall -Wextra -pedantic -Werror -fsyntax-only -x c++ -Iinclude include/ast.h
+
+step "C examples"
+mkdir -p "$build/bin"
+for prog in demo threads misuse; do
+    gcc -std=c99 -Wall -Wextra -pedantic -Werror -O2 -Iinclude "examples/c/$prog.c" \
+        -L"$lib" -last -lm -lpthread -Wl,-rpath,'$ORIGIN/../lib' -o "$build/bin/$prog"
+done
+# env -i: no LD_LIBRARY_PATH, no Swift toolchain paths; the rpath ($ORIGIN/../lib) suffices.
+log="$(mktemp)"
+env -i "$build/bin/demo" >"$log" 2>&1 || { cat "$log"; die "demo exited non-zero"; }
+expect_output "C demo" "$log" '^demo: libast 0\.1\.0' '^demo: network with [0-9]+ parameters' \
+    '^demo: loss [0-9.]+, gradient norm [0-9.]+' '^demo: evaluate: loss [0-9.]+, accuracy' \
+    '^demo: cancelled evaluate -> cancelled \(6\)' '^demo: bad label -> invalid argument \(1\): .*labels\[3\]' \
+    '^demo: after the error the network still works' '^demo: done$'
+env -i "$build/bin/threads" >"$log" 2>&1 || { cat "$log"; die "threads exited non-zero"; }
+expect_output "C threads" "$log" '^threads: OK: 2 threads'
+env -i "$build/bin/misuse" >"$log" 2>&1 || { cat "$log"; die "misuse exited non-zero"; }
+expect_output "C misuse" "$log" '^misuse: handle still usable' '^misuse: ([0-9]+)/\1 bad calls reported correctly, process alive'
+grep -E '^misuse: (ok|FAIL)' "$log" | head -3
+
+# ---------------------------------------------------------------------------------------------
+step "Python binding: pytest"
+# No LIBAST_PATH: the binding must find build/lib/libast.so on its own.
+(cd bindings/python && env -u LIBAST_PATH "$python" -m pytest -q -p no:cacheprovider tests)
+
+step "Python example"
+env -u LIBAST_PATH "$python" examples/python/demo.py >"$log" 2>&1 || { cat "$log"; die "Python example exited non-zero"; }
+expect_output "Python example" "$log" '^python demo: libast 0\.1\.0' '^python demo: loss [0-9.]+' \
+    '^python demo: bad label -> ASTError status 1' '^python demo: wrong dtype -> ValueError' \
+    '^python demo: network still usable after errors' '^python demo: done$'
+rm -f "$log"
+
+printf '\ntest.sh: all tests passed\n'
