@@ -105,7 +105,7 @@ env -i "$build/bin/threads" >"$log" 2>&1 || { cat "$log"; die "threads exited no
 expect_output "C threads" "$log" '^threads: OK: 2 threads'
 env -i "$build/bin/misuse" >"$log" 2>&1 || { cat "$log"; die "misuse exited non-zero"; }
 expect_output "C misuse" "$log" '^misuse: handle still usable' '^misuse: ([0-9]+)/\1 bad calls reported correctly, process alive'
-grep -E '^misuse: (ok|FAIL)' "$log" | head -3
+grep -E -m 3 '^misuse: (ok|FAIL)' "$log"
 
 # ---------------------------------------------------------------------------------------------
 step "Python binding: pytest"

@@ -91,9 +91,10 @@ package func broadcastUnchecked<S>(_ x: Tensor<S>, to shape: [Int]) -> Tensor<S>
     let src = x.storage.base, dst = out.base
     forEachRun(shape, broadcastStrides(x.shape, into: shape)) { o, i, n, st in
         if st == 0 {
-            (dst + o).initialize(repeating: src[i], count: n)
+            let v = src[i]
+            for k in 0..<n { dst[o + k] = v }
         } else {
-            (dst + o).initialize(from: src + i, count: n)
+            copyElements((dst + o), src + i, n)
         }
     }
     let inShape = x.shape

@@ -34,12 +34,12 @@ private func im2col<S: TensorScalar>(_ x: UnsafePointer<S>, _ g: ConvGeometry, _
                         let dst = row + b * plane + oy * wo
                         let iy = oy + ky - p
                         if iy < 0 || iy >= h {
-                            dst.update(repeating: 0, count: wo)
+                            zeroElements(dst, wo)
                             continue
                         }
-                        if lo > 0 { dst.update(repeating: 0, count: lo) }
-                        if hi > lo { dst.advanced(by: lo).update(from: image + iy * w + lo + kx - p, count: hi - lo) }
-                        if hi < wo { dst.advanced(by: hi).update(repeating: 0, count: wo - hi) }
+                        if lo > 0 { zeroElements(dst, lo) }
+                        if hi > lo { copyElements(dst.advanced(by: lo), image + iy * w + lo + kx - p, hi - lo) }
+                        if hi < wo { zeroElements(dst.advanced(by: hi), wo - hi) }
                     }
                 }
             }
@@ -79,22 +79,24 @@ private func col2im<S: TensorScalar>(_ col: UnsafePointer<S>, _ g: ConvGeometry,
 /// Copies between NCHW planes of nb images and the gemm layout (O, nb·Ho·Wo).
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-private func gatherPlanes<S>(_ y: UnsafePointer<S>, _ g: ConvGeometry, _ n0: Int, _ nb: Int, _ out: UnsafeMutablePointer<S>) {
+private func gatherPlanes<S: TensorScalar>(_ y: UnsafePointer<S>, _ g: ConvGeometry, _ n0: Int, _ nb: Int, _ out: UnsafeMutablePointer<S>) {
     let plane = g.outPlane
     for b in 0..<nb {
         for o in 0..<g.outChannels {
-            (out + o * nb * plane + b * plane).update(from: y + ((n0 + b) * g.outChannels + o) * plane, count: plane)
+            let packed: Int = (o * nb + b) * plane, image: Int = ((n0 + b) * g.outChannels + o) * plane
+            copyElements(out + packed, y + image, plane)
         }
     }
 }
 
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-private func scatterPlanes<S>(_ t: UnsafePointer<S>, _ g: ConvGeometry, _ n0: Int, _ nb: Int, _ y: UnsafeMutablePointer<S>) {
+private func scatterPlanes<S: TensorScalar>(_ t: UnsafePointer<S>, _ g: ConvGeometry, _ n0: Int, _ nb: Int, _ y: UnsafeMutablePointer<S>) {
     let plane = g.outPlane
     for b in 0..<nb {
         for o in 0..<g.outChannels {
-            (y + ((n0 + b) * g.outChannels + o) * plane).update(from: t + o * nb * plane + b * plane, count: plane)
+            let packed: Int = (o * nb + b) * plane, image: Int = ((n0 + b) * g.outChannels + o) * plane
+            copyElements(y + image, t + packed, plane)
         }
     }
 }

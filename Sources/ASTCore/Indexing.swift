@@ -7,7 +7,7 @@
 package func gatherRowsUnchecked<S>(_ x: Tensor<S>, _ indices: [Int]) -> Tensor<S> {
     let row = x.count / max(x.shape[0], 1)
     let out = TensorStorage<S>(uninitializedCount: indices.count * row)
-    for (i, r) in indices.enumerated() { (out.base + i * row).initialize(from: x.storage.base + r * row, count: row) }
+    for (i, r) in indices.enumerated() { copyElements((out.base + i * row), x.storage.base + r * row, row) }
     let rows = x.shape[0]
     return makeResult([indices.count] + x.shape.dropFirst(), out, "gatherRows", [x]) { g, _, _, _ in
         [scatterRowsUnchecked(g, indices, rows: rows)]
@@ -35,7 +35,7 @@ package func scatterRowsUnchecked<S>(_ g: Tensor<S>, _ indices: [Int], rows: Int
 package func sliceUnchecked<S>(_ x: Tensor<S>, offset: Int, shape: [Int]) -> Tensor<S> {
     let count = shapeProduct(shape)
     let out = TensorStorage<S>(uninitializedCount: count)
-    out.base.initialize(from: x.storage.base + offset, count: count)
+    copyElements(out.base, x.storage.base + offset, count)
     let total = x.count, inShape = x.shape
     return makeResult(shape, out, "slice", [x]) { g, _, _, _ in
         [embedUnchecked(g, offset: offset, total: total, shape: inShape)]
@@ -47,7 +47,7 @@ package func sliceUnchecked<S>(_ x: Tensor<S>, offset: Int, shape: [Int]) -> Ten
 @_specialize(where S == Double)
 package func embedUnchecked<S>(_ g: Tensor<S>, offset: Int, total: Int, shape: [Int]) -> Tensor<S> {
     let out = TensorStorage<S>(zeros: total)
-    (out.base + offset).update(from: g.storage.base, count: g.count)
+    copyElements((out.base + offset), g.storage.base, g.count)
     let sliceShape = g.shape
     return makeResult(shape, out, "embed", [g]) { gg, _, _, _ in
         [sliceUnchecked(gg, offset: offset, shape: sliceShape)]
@@ -64,7 +64,7 @@ package func concatFlatUnchecked<S>(_ parts: [Tensor<S>]) -> Tensor<S> {
     var offsets: [Int] = []
     for p in parts {
         offsets.append(offset)
-        (out.base + offset).initialize(from: p.storage.base, count: p.count)
+        copyElements((out.base + offset), p.storage.base, p.count)
         offset += p.count
     }
     let shapes = parts.map(\.shape)

@@ -10,7 +10,7 @@ package func matmulUnchecked<S>(_ a: Tensor<S>, _ b: Tensor<S>, transA: Bool = f
     let n = transB ? b.shape[0] : b.shape[1]
     let out = TensorStorage<S>(uninitializedCount: m * n)
     if k == 0 {
-        out.base.initialize(repeating: 0, count: m * n)
+        zeroElements(out.base, m * n)
     } else if m > 0 && n > 0 {
         S.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 1,
                a: a.storage.base, lda: a.shape[1], b: b.storage.base, ldb: b.shape[1],

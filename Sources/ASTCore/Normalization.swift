@@ -165,9 +165,9 @@ private func normReluGradAdjoint<S>(_ which: NormReluGradient, _ u: Tensor<S>, _
         case .beta:
             // Φ = ū_c · Σ w:  ∂w = ū_c;  nothing else.
             let uc = us[p % c]
-            dgp.update(repeating: uc, count: plane)
+            for i in 0..<plane { dgp[i] = uc }
             ctx.affine.mask(ctx.x, dgp, dgp, plane)
-            dxp.update(repeating: 0, count: plane)
+            zeroElements(dxp, plane)
         }
     }
     return [needs[0] ? Tensor(shape: x.shape, storage: dg) : nil,

@@ -15,7 +15,7 @@ package final class TensorStorage<Scalar: TensorScalar>: @unchecked Sendable {
 
     package convenience init(zeros count: Int) {
         self.init(uninitializedCount: count)
-        base.initialize(repeating: 0, count: count)
+        zeroElements(base, count)
     }
 
     deinit { BufferPool.release(UnsafeMutableRawPointer(base), bytes: max(count, 1) * MemoryLayout<Scalar>.stride) }
@@ -54,7 +54,7 @@ public final class Tensor<Scalar: TensorScalar>: @unchecked Sendable {
             throw .shape("tensor: \(scalars.count) scalars given for shape \(shape) (\(count) elements)")
         }
         let storage = TensorStorage<Scalar>(uninitializedCount: count)
-        scalars.withUnsafeBufferPointer { storage.base.initialize(from: $0.baseAddress!, count: count) }
+        scalars.withUnsafeBufferPointer { copyElements(storage.base, $0.baseAddress!, count) }
         self.init(shape: shape, storage: storage)
     }
 
@@ -65,7 +65,7 @@ public final class Tensor<Scalar: TensorScalar>: @unchecked Sendable {
             throw .shape("tensor: buffer of \(buffer.count) scalars given for shape \(shape) (\(count) elements)")
         }
         let storage = TensorStorage<Scalar>(uninitializedCount: count)
-        if count > 0, let source = buffer.baseAddress { storage.base.initialize(from: source, count: count) }
+        if count > 0, let source = buffer.baseAddress { copyElements(storage.base, source, count) }
         self.init(shape: shape, storage: storage)
     }
 

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Explicitly vectorised loops over contiguous blocks (4 lanes = one SSE register on the x86-64
 /// baseline; scalar tail). Strict IEEE
 /// ordering keeps LLVM from vectorising reductions and masked selects on its own.
@@ -93,4 +97,21 @@ func projectPlane<S: TensorScalar>(_ a: UnsafePointer<S>, _ x: UnsafePointer<S>,
         i += 4
     }
     while i < n { out[i] = k * (a[i] - ma - (x[i] - mean) * s * mx); i += 1 }
+}
+
+/// memcpy of n elements (the stdlib's generic pointer copies are not always specialised).
+@inline(__always)
+package func copyElements<S: TensorScalar>(_ dst: UnsafeMutablePointer<S>, _ src: UnsafePointer<S>, _ n: Int) {
+    if n > 0 { memcpy(dst, src, n * MemoryLayout<S>.stride) }
+}
+
+@inline(__always)
+package func copyElements<S: TensorScalar>(_ dst: UnsafeMutablePointer<S>, _ src: UnsafeMutablePointer<S>, _ n: Int) {
+    copyElements(dst, UnsafePointer(src), n)
+}
+
+/// n zero elements (IEEE +0 is all zero bits).
+@inline(__always)
+package func zeroElements<S: TensorScalar>(_ dst: UnsafeMutablePointer<S>, _ n: Int) {
+    if n > 0 { memset(dst, 0, n * MemoryLayout<S>.stride) }
 }

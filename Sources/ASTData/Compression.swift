@@ -111,7 +111,10 @@ private func inflateStream(_ bytes: [UInt8], windowBits: Int32, maxOutput: Int, 
 
     // One byte beyond the cap is room to tell "exactly maxOutput" from "more than maxOutput".
     let limit = maxOutput == Int.max ? Int.max : maxOutput + 1
-    var capacity = min(limit, max(sizeHint, min(bytes.count, 1 << 24) * 4, 1 << 16))
+    // Size claims (gzip ISIZE, zip headers) are believed only up to 16x the input: a lying header
+    // then costs a bounded allocation, and real output beyond that is reached by doubling.
+    let believable = min(sizeHint, bytes.count.multipliedReportingOverflow(by: 16).overflow ? Int.max : bytes.count * 16)
+    var capacity = min(limit, max(believable, min(bytes.count, 1 << 24) * 4, 1 << 16))
     var output = [UInt8](repeating: 0, count: capacity)
     var input = bytes
     var produced = 0

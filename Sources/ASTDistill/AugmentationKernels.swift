@@ -161,23 +161,30 @@ package struct AffineSamplingPlan<S: TensorScalar>: Sendable {
     package init(thetas: [[Double]], height h: Int, width w: Int) {
         height = h
         width = w
-        let plane = h * w
-        var corners = [Int32](repeating: -1, count: thetas.count * plane * 4)
-        var weights = [S](repeating: 0, count: thetas.count * plane * 4)
+        let plane = h * w, total = thetas.count * h * w * 4
         let xs = Self.normalisedCoordinates(w), ys = Self.normalisedCoordinates(h)
         let halfW = Double(w - 1) / 2, halfH = Double(h - 1) / 2
-        var columnX = [Double](repeating: 0, count: w), columnY = columnX
-        corners.withUnsafeMutableBufferPointer { cornerBuffer in
-            weights.withUnsafeMutableBufferPointer { weightBuffer in
+        let columnX = UnsafeMutablePointer<Double>.allocate(capacity: w)
+        let columnY = UnsafeMutablePointer<Double>.allocate(capacity: w)
+        defer { columnX.deallocate(); columnY.deallocate() }
+        var corners: [Int32] = []
+        let weights = [S](unsafeUninitializedCapacity: total) { weightBuffer, weightCount in
+            corners = [Int32](unsafeUninitializedCapacity: total) { cornerBuffer, cornerCount in
+                let idx = cornerBuffer.baseAddress!, wt = weightBuffer.baseAddress!
+                for k in 0..<total {
+                    idx[k] = -1
+                    wt[k] = 0
+                }
                 for (n, t) in thetas.enumerated() {
+                    let (t0, t1, t2, t3, t4, t5) = (t[0], t[1], t[2], t[3], t[4], t[5])
                     // Source pixel coordinates, affine in (i, j): ix = ((gx + 1) / 2)·(W − 1) with
                     // gx = t0·x_j + t1·y_i + t2, split into a per-column and a per-row part.
                     for j in 0..<w {
-                        columnX[j] = t[0] * xs[j] * halfW
-                        columnY[j] = t[3] * xs[j] * halfH
+                        columnX[j] = t0 * xs[j] * halfW
+                        columnY[j] = t3 * xs[j] * halfH
                     }
                     for i in 0..<h {
-                        let rowX = (t[1] * ys[i] + t[2] + 1) * halfW, rowY = (t[4] * ys[i] + t[5] + 1) * halfH
+                        let rowX = (t1 * ys[i] + t2 + 1) * halfW, rowY = (t4 * ys[i] + t5 + 1) * halfH
                         for j in 0..<w {
                             let ix = columnX[j] + rowX, iy = columnY[j] + rowY
                             // Entirely outside (or not finite): all four corners are zero padding.
@@ -189,13 +196,15 @@ package struct AffineSamplingPlan<S: TensorScalar>: Sendable {
                                 let right = k & 1, below = k >> 1
                                 let cx = x0 + right, cy = y0 + below
                                 guard cx >= 0, cx < w, cy >= 0, cy < h else { continue }
-                                cornerBuffer[base + k] = Int32(cy * w + cx)
-                                weightBuffer[base + k] = S((right == 1 ? fx : 1 - fx) * (below == 1 ? fy : 1 - fy))
+                                idx[base + k] = Int32(cy * w + cx)
+                                wt[base + k] = S((right == 1 ? fx : 1 - fx) * (below == 1 ? fy : 1 - fy))
                             }
                         }
                     }
                 }
+                cornerCount = total
             }
+            weightCount = total
         }
         self.corners = corners
         self.weights = weights

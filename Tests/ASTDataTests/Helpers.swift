@@ -34,6 +34,9 @@ func removeTree(_ path: String) {
     rmdir(path)
 }
 
+/// Creates one directory; true on success.
+func mkdirPath(_ path: String) -> Bool { mkdir(path, 0o755) == 0 }
+
 /// Writes `bytes` to `dir/name` and returns the path.
 @discardableResult
 func writeFile(_ dir: String, _ name: String, _ bytes: [UInt8]) throws -> String {

@@ -47,7 +47,7 @@ import TestSupport
         #expect(NPYWriter.encode(try NDArray(shape: [2], float32: [1.5, -2])) == expected)
         // np.save(f, np.float64(0.25)): a 0-d array has shape ().
         let scalar = NPYWriter.encode(try NDArray(shape: [], float64: [0.25]))
-        #expect(String(decoding: scalar[10..<60], as: UTF8.self).contains("'shape': (), }"))
+        #expect(String(decoding: scalar[10..<80], as: UTF8.self).contains("'shape': (), }"))
     }
 
     @Test func conversions() throws {
@@ -68,7 +68,7 @@ import TestSupport
         expectASTError(.format) { () throws(ASTError) in _ = try NDArray(shape: [1], float64: [1e30]).int64s() }
         #expect(try NDArray(shape: [], float32: [0.5]).scalarDouble == 0.5)
         #expect(try NDArray(shape: [1, 1], int64: [9]).scalarDouble == 9)
-        expectASTError(.shapeMismatch, "[2]") { () throws(ASTError) in _ = try ints.dropFirstScalar() }
+        expectASTError(.shapeMismatch, "shape [3] has 3 elements") { () throws(ASTError) in _ = try ints.dropFirstScalar() }
         expectASTError(.shapeMismatch, "needs 8 bytes") { () throws(ASTError) in
             _ = try NDArray(shape: [2], dtype: .f4, bytes: [1, 2, 3])
         }
@@ -169,7 +169,7 @@ extension NDArray {
             .stored("alpha.npy", NPYWriter.encode(a)),
             try .deflated("beta.npy", NPYWriter.encode(b)),
             .stored("lr.npy", NPYWriter.encode(s), zip64: true),
-            .stored("notes.txt", Array("hello".utf8)),
+            .stored("notes.txt", Array("hello, this is not an array".utf8)),
         ])
         let npz = try NPZArchive(bytes: zip, source: "mixed.npz")
         #expect(npz.names == ["alpha", "beta", "lr", "notes.txt"])

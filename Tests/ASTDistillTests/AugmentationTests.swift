@@ -28,7 +28,7 @@ private func inner(_ a: Tensor<Double>, _ b: Tensor<Double>) -> Double {
 }
 
 /// The kind of ASTError `body` throws (nil when it does not throw; `.internal` for other errors).
-func errorKind(_ body: () throws -> Void) -> ASTError.Kind? {
+private func errorKind(_ body: () throws -> Void) -> ASTError.Kind? {
     do { try body(); return nil } catch let e as ASTError { return e.kind } catch { return .internal }
 }
 
@@ -165,6 +165,21 @@ private func image(_ shape: [Int], _ values: [Double]) -> Tensor<Double> {
         let x = image([1, 1, 3, 3], [1, 2, 3, 4, 5, 6, 7, 8, 9])
         let y = try apply(.rotate(radians: [Double.pi / 2]), x)
         #expect(zip(y, [3, 6, 9, 2, 5, 8, 1, 4, 7]).allSatisfy { abs($0 - $1) < 1e-12 }, "\(y)")
+    }
+
+    /// Rotation by 0.3 rad of a non-square 4 x 5 image x[i][j] = (5i + j + 1)^1.5 against an
+    /// independent float64 numpy re-implementation of torch affine_grid + grid_sample (bilinear,
+    /// zero padding, align_corners = true, ATen's corner weights), made at development time.
+    @Test func rotationMatchesGridSampleReimplementation() throws {
+        let x = image([1, 1, 4, 5], (0..<20).map { pow(Double($0 + 1), 1.5) })
+        let expected = [
+            1.3996177797343003, 3.6634303931078023, 8.083268941308303, 15.44921490771885, 10.768778870579442,
+            9.785549816344316, 16.301565326533783, 24.035311377207414, 33.937537080851904, 39.215794699912536,
+            23.502716974988783, 35.217961363702145, 45.29124779055532, 57.07213574402769, 69.54524656617986,
+            24.893742218041325, 58.68963913022678, 70.72133935290921, 66.54449950722693, 52.97598494995083,
+        ]
+        let y = try apply(.rotate(radians: [0.3]), x)
+        #expect(zip(y, expected).allSatisfy { abs($0 - $1) < 1e-12 * max(1, abs($1)) }, "\(y)")
     }
 
     /// Bilinear sampling with align_corners = true and zero padding, worked by hand for a row

@@ -152,6 +152,11 @@ enum ZCAReference {
     ]
 }
 
+/// The kind of ASTError `body` throws (nil when it does not throw; `.internal` for other errors).
+private func errorKind(_ body: () throws -> Void) -> ASTError.Kind? {
+    do { try body(); return nil } catch let e as ASTError { return e.kind } catch { return .internal }
+}
+
 /// max |a − b| over all elements.
 private func maxDifference(_ a: [Float], _ b: [Double]) -> Double {
     zip(a, b).reduce(0) { max($0, abs(Double($1.0) - $1.1)) }

@@ -34,9 +34,11 @@ def pool2x2(x, kind):
     return x.mean(axis=(3, 5)) if kind == 0 else x.max(axis=(3, 5))
 
 
-def forward(theta, images, layout, cfg):
+def forward(theta, images, layout, cfg, margins=None):
     """Logits (N, K) in float64. cfg: dict of the network's config (channels, image_size,
-    depth, norm, pool)."""
+    depth, norm, pool). If `margins` is a list, the smallest distance to a kink of each block
+    is appended to it (|pre-ReLU| values; for max pooling also the gap between the two
+    largest entries of a window)."""
     theta = np.asarray(theta, dtype=np.float64)
     t = {s.name: theta[s.offset:s.offset + s.count].reshape(s.shape) for s in layout}
     h = np.asarray(images, dtype=np.float64)
@@ -47,7 +49,16 @@ def forward(theta, images, layout, cfg):
             h = normalize(h, t[f"norm{d}.weight"], t[f"norm{d}.bias"], (2, 3))
         elif cfg["norm"] == 2:
             h = normalize(h, t[f"norm{d}.weight"], t[f"norm{d}.bias"], (0, 2, 3))
+        if margins is not None:
+            margins.append(float(np.abs(h).min()))
         h = np.maximum(h, 0)
+        if margins is not None and cfg["pool"] == 1:
+            n, c, hh, ww = h.shape
+            w = h[:, :, : hh // 2 * 2, : ww // 2 * 2].reshape(n, c, hh // 2, 2, ww // 2, 2)
+            w = np.sort(w.transpose(0, 1, 2, 4, 3, 5).reshape(n, c, hh // 2, ww // 2, 4), axis=-1)
+            top = w[..., -1]
+            gap = (top - w[..., -2])[top > 0]  # ties at 0 (dead windows) do not move the result
+            margins.append(float(gap.min()) if gap.size else np.inf)
         h = pool2x2(h, cfg["pool"])
     h = h.reshape(h.shape[0], -1)
     return h @ t["classifier.weight"].T + t["classifier.bias"]
@@ -61,3 +72,11 @@ def cross_entropy(logits, labels):
 
 def loss(theta, images, labels, layout, cfg):
     return cross_entropy(forward(theta, images, layout, cfg), labels)
+
+
+def kink_margin(theta, images, layout, cfg):
+    """Distance of the forward pass to the nearest ReLU / max-pool kink (finite differences
+    straddling a kink are meaningless, so tests pick inputs with a comfortable margin)."""
+    margins = []
+    forward(theta, images, layout, cfg, margins)
+    return min(margins)
