@@ -1,0 +1,268 @@
+import ASTCore
+import ASTData
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The outer loop of trajectory matching (§3): sample an expert segment, unroll the student on
+/// the synthetic set, and update the images and the learnable step size with the exact
+/// constant-memory meta-gradient. MTT is this loop with every AST switch off.
+
+/// Where expert trajectories come from (a trajectory store, or memory).
+public protocol ExpertSource {
+    var expertCount: Int { get }
+    /// Snapshots per expert (epochs + 1).
+    var snapshotCount: Int { get }
+    /// Snapshots `epochs` (θ*_e for each e) of expert `index`.
+    func snapshots(expert index: Int, epochs: [Int]) throws(ASTError) -> [[Float]]
+}
+
+/// Trajectories held in memory: experts[i][e] = θ*_e.
+public struct InMemoryExperts: ExpertSource, Sendable {
+    public let experts: [[[Float]]]
+    public init(_ experts: [[[Float]]]) throws(ASTError) {
+        guard let first = experts.first, !first.isEmpty else { throw .invalid("no expert trajectories given") }
+        guard experts.allSatisfy({ $0.count == first.count }) else { throw .invalid("experts have different numbers of snapshots") }
+        self.experts = experts
+    }
+    public var expertCount: Int { experts.count }
+    public var snapshotCount: Int { experts[0].count }
+    public func snapshots(expert index: Int, epochs: [Int]) throws(ASTError) -> [[Float]] {
+        epochs.map { experts[index][$0] }
+    }
+}
+
+public enum IntermediateMatching: String, Sendable, CaseIterable {
+    case off
+    /// β_k = 1.
+    case uniform
+    /// β_k = k/M.
+    case adaptive
+}
+
+public struct DistillationSettings: Sendable, Equatable {
+    public var ipc = 1
+    /// N: student steps per iteration.
+    public var syntheticSteps = 50
+    /// M: expert epochs matched.
+    public var expertEpochs = 2
+    /// T+: start epochs are drawn from 0..<maxStartEpoch.
+    public var maxStartEpoch = 2
+    public var iterations = 5000
+    public var imageLearningRate = 100.0
+    public var learningRateLearningRate = 1e-7
+    /// α_0.
+    public var initialStepSize = 0.01
+    /// Minibatch size of the synthetic set per student step; nil = all of it.
+    public var syntheticBatch: Int? = nil
+    public var imageMomentum = 0.5
+    public var stepSizeMomentum = 0.5
+    public var augmentation = DSA.defaultStrategy
+    public var initialization = SyntheticInitialization.real
+    // AST components.
+    /// μ of the momentum inner loop; nil = plain SGD (MTT).
+    public var innerMomentum: Double? = nil
+    public var balancedInnerLoss = false
+    public var intermediateMatching = IntermediateMatching.off
+    /// α_wp of the conv-kernel weight perturbation; nil = off.
+    public var weightPerturbation: Double? = nil
+    public var seed: UInt64 = 0
+
+    public init() {}
+
+    /// MTT's published settings for CIFAR-10 at ipc 1 / 10 / 50 (§3), AST switches off.
+    public static func mtt(ipc: Int) -> DistillationSettings {
+        var s = DistillationSettings()
+        s.ipc = ipc
+        switch ipc {
+        case ...1: (s.syntheticSteps, s.maxStartEpoch, s.imageLearningRate, s.learningRateLearningRate, s.initialStepSize) = (50, 2, 100, 1e-7, 0.01)
+        case ...10: (s.syntheticSteps, s.maxStartEpoch, s.imageLearningRate, s.learningRateLearningRate, s.initialStepSize) = (30, 20, 100, 1e-5, 0.001)
+        default: (s.syntheticSteps, s.maxStartEpoch, s.imageLearningRate, s.learningRateLearningRate, s.initialStepSize) = (30, 40, 1000, 1e-5, 0.001)
+        }
+        return s
+    }
+
+    /// MTT's settings with every AST component on.
+    public static func ast(ipc: Int) -> DistillationSettings {
+        var s = mtt(ipc: ipc)
+        s.innerMomentum = 0.9
+        s.balancedInnerLoss = true
+        s.intermediateMatching = .uniform
+        s.weightPerturbation = 1
+        s.initialization = .representative
+        return s
+    }
+
+    public func validate(snapshotCount: Int) throws(ASTError) {
+        func positive(_ name: String, _ v: Double) throws(ASTError) {
+            guard v.isFinite, v > 0 else { throw .invalid("\(name) \(v) must be positive and finite") }
+        }
+        guard (1...10_000).contains(ipc) else { throw .invalid("ipc \(ipc) is outside 1...10000") }
+        guard (1...10_000).contains(syntheticSteps) else { throw .invalid("syntheticSteps \(syntheticSteps) is outside 1...10000") }
+        guard expertEpochs >= 1 else { throw .invalid("expertEpochs \(expertEpochs) must be at least 1") }
+        guard maxStartEpoch >= 1 else { throw .invalid("maxStartEpoch \(maxStartEpoch) must be at least 1") }
+        guard maxStartEpoch - 1 + expertEpochs <= snapshotCount - 1 else {
+            throw .invalid("maxStartEpoch \(maxStartEpoch) + expertEpochs \(expertEpochs) reaches epoch \(maxStartEpoch - 1 + expertEpochs), beyond the \(snapshotCount - 1) stored epochs")
+        }
+        guard iterations >= 0 else { throw .invalid("iterations \(iterations) must be ≥ 0") }
+        try positive("imageLearningRate", imageLearningRate)
+        try positive("learningRateLearningRate", learningRateLearningRate)
+        try positive("initialStepSize", initialStepSize)
+        guard imageMomentum.isFinite, (0..<1).contains(imageMomentum) else { throw .invalid("imageMomentum \(imageMomentum) is outside [0, 1)") }
+        guard stepSizeMomentum.isFinite, (0..<1).contains(stepSizeMomentum) else { throw .invalid("stepSizeMomentum \(stepSizeMomentum) is outside [0, 1)") }
+        if let b = syntheticBatch { guard b >= 1 else { throw .invalid("syntheticBatch \(b) must be at least 1") } }
+        if let mu = innerMomentum { guard mu.isFinite, (0..<1).contains(mu) else { throw .invalid("innerMomentum \(mu) is outside [0, 1)") } }
+        if let wp = weightPerturbation { guard wp.isFinite, wp >= 0 else { throw .invalid("weightPerturbation \(wp) must be ≥ 0") } }
+        _ = try DSA(strategy: augmentation)
+    }
+
+    /// AST's balanced inner loss weight w(t); 1 when off.
+    public func innerLossWeight(startEpoch t: Int) -> Double {
+        guard balancedInnerLoss else { return 1 }
+        let h = maxStartEpoch / 2
+        func log5(_ x: Double) -> Double { log(x) / log(5) }
+        return t >= h ? log5(Double(t - h + 8)) : 1 / log5(Double(h - t + 8))
+    }
+}
+
+/// Everything a run needs to continue exactly: checkpointed between iterations.
+public struct DistillationState: Sendable, Equatable {
+    public var images: [Float]
+    public var labels: [Int32]
+    /// α.
+    public var stepSize: Float
+    public var imageVelocity: [Float]
+    public var stepSizeVelocity: Float
+    /// Iterations completed.
+    public var iteration: Int
+    /// The synthetic minibatch chunks still to be used (MTT pops them from the end).
+    public var pendingChunks: [[Int]]
+    public var lossHistory: [Float]
+}
+
+/// What one iteration did (progress reporting).
+public struct IterationReport: Sendable {
+    public var iteration: Int
+    public var loss: Float
+    public var stepSize: Float
+    public var expert: Int
+    public var startEpoch: Int
+}
+
+public struct Distiller {
+    public let network: ConvNet
+    public let settings: DistillationSettings
+    public let experts: any ExpertSource
+    let dsa: DSA
+
+    public init(network: ConvNet, settings: DistillationSettings, experts: any ExpertSource) throws(ASTError) {
+        try settings.validate(snapshotCount: experts.snapshotCount)
+        guard experts.expertCount >= 1 else { throw .invalid("no experts to match") }
+        self.network = network
+        self.settings = settings
+        self.experts = experts
+        dsa = try DSA(strategy: settings.augmentation)
+    }
+
+    /// The starting state from an initial synthetic set (see `SyntheticSet.initialize`).
+    public func initialState(from synthetic: ImageDataset) throws(ASTError) -> DistillationState {
+        try network.checkImages([synthetic.count, synthetic.channels, synthetic.height, synthetic.width], "synthetic images")
+        return DistillationState(images: synthetic.images, labels: synthetic.labels, stepSize: Float(settings.initialStepSize),
+                                 imageVelocity: [Float](repeating: 0, count: synthetic.images.count), stepSizeVelocity: 0,
+                                 iteration: 0, pendingChunks: [], lossHistory: [])
+    }
+
+    /// One outer iteration: on success `state` advances; on any error it is left untouched (the
+    /// last good state).
+    public func step(_ state: inout DistillationState) throws(ASTError) -> IterationReport {
+        var next = state
+        var rng = SeededGenerator(seed: derivedSeed(settings.seed, 6, UInt64(state.iteration)))
+        let n = state.labels.count
+        let expert = rng.nextInt(below: experts.expertCount)
+        let t = rng.nextInt(below: settings.maxStartEpoch)
+        let m = settings.expertEpochs
+        let epochs = Array(t...(t + m))
+        let snaps = try experts.snapshots(expert: expert, epochs: epochs)
+        var start = snaps[0]
+        if let wp = settings.weightPerturbation, wp > 0 { perturbConvKernels(&start, strength: Float(wp), using: &rng) }
+
+        // Minibatches: chunks of a permutation, popped from the end (MTT's order).
+        let batch = min(settings.syntheticBatch ?? n, n)
+        var minibatches: [[Int]] = []
+        for _ in 0..<settings.syntheticSteps {
+            if next.pendingChunks.isEmpty {
+                let perm = rng.permutation(n)
+                next.pendingChunks = stride(from: 0, to: n, by: batch).map { Array(perm[$0..<min(n, $0 + batch)]) }
+            }
+            minibatches.append(next.pendingChunks.removeLast())
+        }
+        let draws = minibatches.map { dsa.draw(count: $0.count, height: network.config.imageSize, width: network.config.imageSize, using: &rng) }
+        let augmentation = dsa
+        let transform: StepTransform<Float>? = dsa.groups.isEmpty ? nil : { x, i in
+            // Shapes match by construction (the draw was made for this minibatch).
+            (try? augmentation.apply(draws[i], to: x)) ?? x
+        }
+
+        var intermediate: [IntermediateTarget<Float>] = []
+        if settings.intermediateMatching != .off && m > 1 {
+            for k in 1..<m {
+                let stepIndex = (settings.syntheticSteps / m) * k
+                guard stepIndex >= 1, stepIndex < settings.syntheticSteps else { continue }
+                let beta: Float = settings.intermediateMatching == .uniform ? 1 : Float(k) / Float(m)
+                intermediate.append(IntermediateTarget(step: stepIndex, target: try Tensor(shape: [snaps[k].count], scalars: snaps[k]), weight: beta))
+            }
+        }
+        let matching = TrajectoryMatching<Float>(
+            network: network, labels: state.labels, learningRate: state.stepSize, minibatches: minibatches,
+            momentum: settings.innerMomentum.map(Float.init), innerLossWeight: Float(settings.innerLossWeight(startEpoch: t)),
+            intermediateTargets: intermediate, transform: transform)
+        let images = try Tensor<Float>(shape: [n] + network.imageShape, scalars: state.images)
+        let result = try matching.run(images: images, start: Tensor(shape: [start.count], scalars: start),
+                                      target: Tensor(shape: [snaps[m].count], scalars: snaps[m]))
+        guard result.loss.isFinite else { throw ASTError(.diverged, "iteration \(state.iteration): matching loss is \(result.loss)") }
+        let gLR = result.learningRateGradient
+        guard gLR.isFinite else { throw ASTError(.diverged, "iteration \(state.iteration): dL/dα is \(gLR)") }
+
+        // SGD with momentum (PyTorch semantics) on the images and on α.
+        let (lrImg, muImg) = (Float(settings.imageLearningRate), Float(settings.imageMomentum))
+        var finite = true
+        result.imageGradient.withUnsafeBufferPointer { g in
+            for i in 0..<g.count {
+                next.imageVelocity[i] = muImg * next.imageVelocity[i] + g[i]
+                next.images[i] -= lrImg * next.imageVelocity[i]
+                if !next.images[i].isFinite { finite = false }
+            }
+        }
+        guard finite else { throw ASTError(.diverged, "iteration \(state.iteration): synthetic images became non-finite (lower imageLearningRate)") }
+        next.stepSizeVelocity = Float(settings.stepSizeMomentum) * next.stepSizeVelocity + gLR
+        next.stepSize -= Float(settings.learningRateLearningRate) * next.stepSizeVelocity
+        guard next.stepSize.isFinite, next.stepSize > 0 else {
+            throw ASTError(.diverged, "iteration \(state.iteration): the learnable step size α became \(next.stepSize) (from \(state.stepSize)); lower learningRateLearningRate or imageLearningRate")
+        }
+        next.iteration += 1
+        next.lossHistory.append(result.loss)
+        state = next
+        return IterationReport(iteration: next.iteration, loss: result.loss, stepSize: next.stepSize, expert: expert, startEpoch: t)
+    }
+
+    /// AST weight perturbation: W ← W + α_wp·(d/‖d‖_F)⊙W for every conv kernel, d ~ N(0, I).
+    func perturbConvKernels<G: RandomNumberGenerator>(_ theta: inout [Float], strength: Float, using rng: inout G) {
+        for slot in network.layout where slot.name.hasPrefix("conv") && slot.name.hasSuffix(".weight") {
+            var d = (0..<slot.count).map { _ in Float(gaussian(&rng)) }
+            let norm = d.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            guard norm > 0 else { continue }
+            for i in 0..<slot.count {
+                d[i] /= norm
+                theta[slot.offset + i] += strength * d[i] * theta[slot.offset + i]
+            }
+        }
+    }
+}
+
+/// A standard normal draw from any generator (Box–Muller).
+func gaussian<G: RandomNumberGenerator>(_ rng: inout G) -> Double {
+    var u1 = Double.random(in: 0..<1, using: &rng)
+    while u1 <= 0 { u1 = Double.random(in: 0..<1, using: &rng) }
+    let u2 = Double.random(in: 0..<1, using: &rng)
+    return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+}
