@@ -23,10 +23,13 @@ private func im2col<S: TensorScalar>(_ x: UnsafePointer<S>, _ g: ConvGeometry, _
                                      _ col: UnsafeMutablePointer<S>) {
     let (ho, wo, h, w, p) = (g.outH, g.outW, g.height, g.width, g.padding)
     let plane = ho * wo, ld = nb * plane
-    for c in 0..<g.channels {
-        for ky in 0..<g.kernelH {
-            for kx in 0..<g.kernelW {
-                let row = col + ((c * g.kernelH + ky) * g.kernelW + kx) * ld
+    let taps = g.kernelH * g.kernelW
+    // Rows (c, ky, kx) are independent: split them across threads.
+    Parallel.forRanges(g.kernelSize, minimumPerThread: max(1, 65_536 / max(ld, 1))) { rows in
+        for r in rows {
+            let (c, ky, kx) = (r / taps, (r % taps) / g.kernelW, r % g.kernelW)
+            let row = col + r * ld
+            do {
                 let lo = max(0, p - kx), hi = max(lo, min(wo, w + p - kx))
                 for b in 0..<nb {
                     let image = x + ((n0 + b) * g.channels + c) * h * w
@@ -55,7 +58,9 @@ private func col2im<S: TensorScalar>(_ col: UnsafePointer<S>, _ g: ConvGeometry,
                                      _ dx: UnsafeMutablePointer<S>) {
     let (ho, wo, h, w, p) = (g.outH, g.outW, g.height, g.width, g.padding)
     let plane = ho * wo, ld = nb * plane
-    for c in 0..<g.channels {
+    // Rows of one channel add into the same image plane: split by channel across threads.
+    Parallel.forRanges(g.channels, minimumPerThread: 1) { channels in
+      for c in channels {
         for ky in 0..<g.kernelH {
             for kx in 0..<g.kernelW {
                 let row = col + ((c * g.kernelH + ky) * g.kernelW + kx) * ld
@@ -73,6 +78,7 @@ private func col2im<S: TensorScalar>(_ col: UnsafePointer<S>, _ g: ConvGeometry,
                 }
             }
         }
+    }
     }
 }
 

@@ -49,7 +49,7 @@ package func normReluUnchecked<S>(_ x: Tensor<S>, bias: Tensor<S>, gamma: Tensor
     let plane = x.shape[2] * x.shape[3]
     let out = TensorStorage<S>(uninitializedCount: x.count)
     let dst = out.base
-    forEachPlane(x, gamma, beta) { p, ctx in ctx.affine.relu(ctx.x, dst + p * plane, plane) }
+    forEachPlane(x, gamma, beta) { p, ctx, _, _ in ctx.affine.relu(ctx.x, dst + p * plane, plane) }
     return makeResult(x.shape, out, "normRelu", [x, bias, gamma, beta]) { grad, inputs, _, needs in
         let (x, gamma, beta) = (inputs[0], inputs[2], inputs[3])
         return [needs[0] ? normReluGradUnchecked(.input, grad, x, gamma, beta) : nil,
@@ -79,17 +79,31 @@ struct NormPlane<S: TensorScalar> {
     }
 }
 
-/// Calls body(planeIndex, plane) for every (n, c) plane of x.
+/// Calls body(planeIndex, plane, scratchA, scratchB) for every (n, c) plane of x, planes split
+/// across threads; each thread gets two scratch blocks of one plane.
 @inline(__always)
-private func forEachPlane<S>(_ x: Tensor<S>, _ gamma: Tensor<S>, _ beta: Tensor<S>, _ body: (Int, NormPlane<S>) -> Void) {
+private func forEachPlane<S>(_ x: Tensor<S>, _ gamma: Tensor<S>, _ beta: Tensor<S>,
+                             _ body: (Int, NormPlane<S>, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>) -> Void) {
     let (c, plane) = (x.shape[1], x.shape[2] * x.shape[3])
     let eps = S(normEpsilon)
-    for p in 0..<(x.shape[0] * c) {
-        let xs = UnsafePointer(x.storage.base + p * plane)
-        let (mean, variance) = planeMoments(xs, plane)
-        body(p, NormPlane(x: xs, mean: mean, inverseStd: 1 / (variance + eps).squareRoot(),
-                          gamma: gamma.storage.base[p % c], beta: beta.storage.base[p % c], size: plane))
+    let (xs, gs, bs) = (x.storage.base, gamma.storage.base, beta.storage.base)
+    Parallel.forRanges(x.shape[0] * c, minimumPerThread: max(1, 16_384 / max(plane, 1))) { planes in
+        let scratch = TensorStorage<S>(uninitializedCount: 2 * plane)
+        for p in planes {
+            let xp = UnsafePointer(xs + p * plane)
+            let (mean, variance) = planeMoments(xp, plane)
+            body(p, NormPlane(x: xp, mean: mean, inverseStd: 1 / (variance + eps).squareRoot(),
+                              gamma: gs[p % c], beta: bs[p % c], size: plane),
+                 scratch.base, scratch.base + plane)
+        }
     }
+}
+
+/// Per-plane values summed into per-channel totals: planes (N·C) -> (C).
+private func channelTotals<S: TensorScalar>(_ perPlane: TensorStorage<S>, channels c: Int) -> TensorStorage<S> {
+    let out = TensorStorage<S>(zeros: c)
+    for p in 0..<perPlane.count { out.base[p % c] += perPlane.base[p] }
+    return out
 }
 
 package enum NormReluGradient { case input, gamma, beta }
@@ -102,17 +116,18 @@ package enum NormReluGradient { case input, gamma, beta }
 package func normReluGradUnchecked<S>(_ which: NormReluGradient, _ g: Tensor<S>, _ x: Tensor<S>,
                                       _ gamma: Tensor<S>, _ beta: Tensor<S>) -> Tensor<S> {
     let (c, plane) = (x.shape[1], x.shape[2] * x.shape[3])
-    let out = which == .input ? TensorStorage<S>(uninitializedCount: x.count) : TensorStorage<S>(zeros: c)
-    let scratch = TensorStorage<S>(uninitializedCount: plane)
-    let (gs, w, o) = (g.storage.base, scratch.base, out.base)
-    forEachPlane(x, gamma, beta) { p, ctx in
+    // .input writes x-shaped results; the others one partial sum per plane, totalled per channel.
+    let perPlane = TensorStorage<S>(uninitializedCount: which == .input ? x.count : x.shape[0] * c)
+    let (gs, o) = (g.storage.base, perPlane.base)
+    forEachPlane(x, gamma, beta) { p, ctx, w, _ in
         ctx.affine.mask(ctx.x, gs + p * plane, w, plane)
         switch which {
         case .input: ctx.project(w, times: ctx.gamma * ctx.inverseStd, into: o + p * plane)
-        case .gamma: o[p % c] += ctx.sums(w).1
-        case .beta: o[p % c] += blockSum(w, plane)
+        case .gamma: o[p] = ctx.sums(w).1
+        case .beta: o[p] = blockSum(w, plane)
         }
     }
+    let out = which == .input ? perPlane : channelTotals(perPlane, channels: c)
     return makeResult(which == .input ? x.shape : [c], out, "normReluGrad", [g, x, gamma, beta]) { u, inputs, _, needs in
         if u.requiresGrad || inputs.contains(where: { $0.requiresGrad }) {
             return composedGradients(u, inputs, needs) { normReluGradComposed(which, $0[0], $0[1], $0[2], $0[3]) }
@@ -129,12 +144,10 @@ private func normReluGradAdjoint<S>(_ which: NormReluGradient, _ u: Tensor<S>, _
                                     _ gamma: Tensor<S>, _ beta: Tensor<S>, _ needs: [Bool]) -> [Tensor<S>?] {
     let (c, plane) = (x.shape[1], x.shape[2] * x.shape[3])
     let dg = TensorStorage<S>(uninitializedCount: x.count), dx = TensorStorage<S>(uninitializedCount: x.count)
-    let dgamma = TensorStorage<S>(zeros: c)
-    let wStorage = TensorStorage<S>(uninitializedCount: plane), pwStorage = TensorStorage<S>(uninitializedCount: plane)
-    let (w, pw) = (wStorage.base, pwStorage.base)
-    let (gs, us, dgs, dxs) = (g.storage.base, u.storage.base, dg.base, dx.base)
+    let dgammaPerPlane = TensorStorage<S>(zeros: x.shape[0] * c)
+    let (gs, us, dgs, dxs, dgam) = (g.storage.base, u.storage.base, dg.base, dx.base, dgammaPerPlane.base)
     let m = S(plane)
-    forEachPlane(x, gamma, beta) { p, ctx in
+    forEachPlane(x, gamma, beta) { p, ctx, w, pw in
         let (dgp, dxp) = (dgs + p * plane, dxs + p * plane)
         ctx.affine.mask(ctx.x, gs + p * plane, w, plane)
         let s = ctx.inverseStd
@@ -155,7 +168,7 @@ private func normReluGradAdjoint<S>(_ which: NormReluGradient, _ u: Tensor<S>, _
                 dgp[i] = ctx.gamma * s * dgp[i]
             }
             ctx.affine.mask(ctx.x, dgp, dgp, plane)
-            dgamma.base[p % c] += s * (W - cw * sux)
+            dgam[p] = s * (W - cw * sux)
         case .gamma:
             // Φ = ū_c · Σ w x̂:  ∂w = ū_c·x̂;  ∂x = ū_c·s·P(w).
             let uc = us[p % c]
@@ -172,7 +185,7 @@ private func normReluGradAdjoint<S>(_ which: NormReluGradient, _ u: Tensor<S>, _
     }
     return [needs[0] ? Tensor(shape: x.shape, storage: dg) : nil,
             needs[1] ? Tensor(shape: x.shape, storage: dx) : nil,
-            needs[2] ? Tensor(shape: [c], storage: dgamma) : nil,
+            needs[2] ? Tensor(shape: [c], storage: channelTotals(dgammaPerPlane, channels: c)) : nil,
             needs[3] ? Tensor(shape: [c], storage: TensorStorage(zeros: c)) : nil]
 }
 
