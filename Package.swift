@@ -13,6 +13,10 @@ let package = Package(
         .library(name: "ASTData", targets: ["ASTData"]),
         .library(name: "ASTDistill", targets: ["ASTDistill"]),
         .executable(name: "ast-bench", targets: ["ast-bench"]),
+        .executable(name: "ast-distill", targets: ["ast-distill"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
         // OpenBLAS (cblas + LAPACK) through pkg-config.
@@ -44,6 +48,10 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "ast-bench", dependencies: ["ASTCore"]),
+        // The command-line tool: the main job.
+        .executableTarget(name: "ast-distill", dependencies: [
+            "ASTDistill", "ASTData", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         // A tiny program using the engine from Swift directly (run by scripts/test.sh).
         .executableTarget(name: "ast-swift-example", dependencies: ["ASTCore"], path: "examples/swift"),
 

@@ -134,10 +134,22 @@ package func unaryUnchecked<S>(_ op: UnaryOp, _ x: Tensor<S>) -> Tensor<S> {
         switch op {
         case .exp: return [mulUnchecked(g, y)]
         case .log: return [divUnchecked(g, inputs[0])]
-        case .sqrt: return [divUnchecked(scaleUnchecked(g, 0.5), y)]
+        // At 0 the derivative is taken as 0 (PyTorch's norm convention), not inf·0 = NaN.
+        case .sqrt: return [divUnchecked(scaleUnchecked(g, 0.5), infinityAtZeroUnchecked(y))]
         case .rsqrt: return [mulUnchecked(g, scaleUnchecked(mulUnchecked(y, mulUnchecked(y, y)), -0.5))]
         }
     }
+}
+
+/// x where x > 0, +∞ where x ≤ 0 (x ≥ 0 here: a square root). 1 / this is 1/x with 0 at 0.
+@_specialize(where S == Float)
+@_specialize(where S == Double)
+package func infinityAtZeroUnchecked<S>(_ x: Tensor<S>) -> Tensor<S> {
+    let out = TensorStorage<S>(uninitializedCount: x.count)
+    let src = x.storage.base, dst = out.base
+    for i in 0..<x.count { dst[i] = src[i] > 0 ? src[i] : .infinity }
+    let mask = x.storage
+    return makeResult(x.shape, out, "infinityAtZero", [x]) { g, _, _, _ in [maskedUnchecked(g, by: mask)] }
 }
 
 /// max(x, 0). Its derivative is a step: the mask is a constant of the graph (zero curvature a.e.).

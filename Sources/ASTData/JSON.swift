@@ -17,6 +17,9 @@ public enum JSONValue: Sendable, Equatable {
 
     /// Nesting limit of `parse` by default: deeper input is rejected rather than recursed into.
     public static let defaultMaxDepth = 64
+    /// Largest `maxDepth` accepted: the parser recurses once per level, and this bounds its stack
+    /// use on any thread.
+    public static let maxAllowedDepth = 256
     /// Size limit of `parse` by default (128 MiB; safetensors headers are capped at 100 MB).
     public static let defaultMaxBytes = 1 << 27
 
@@ -39,10 +42,11 @@ public enum JSONValue: Sendable, Equatable {
         return nil
     }
 
-    /// The number as an Int when it is a whole number of magnitude at most 2^53 (beyond that a
-    /// Double no longer tells neighbouring integers apart, so the value would not be exact).
+    /// The number as an Int when it is a whole number of magnitude below 2^53. From 2^53 on a
+    /// Double no longer tells neighbouring integers apart (9007199254740993 parses as ...992), so
+    /// such a value is not known exactly and gives nil.
     public var int: Int? {
-        guard case .number(let v) = self, v.magnitude <= 9_007_199_254_740_992, v == v.rounded(.towardZero) else {
+        guard case .number(let v) = self, v.magnitude < 9_007_199_254_740_992, v == v.rounded(.towardZero) else {
             return nil
         }
         return Int(exactly: v)
@@ -86,7 +90,8 @@ public enum JSONValue: Sendable, Equatable {
 
     /// Parses `text` as one JSON document (RFC 8259, strict: no comments, trailing commas,
     /// leading zeros, single quotes, NaN, lone surrogates or duplicate keys). Errors are
-    /// `.format` and name `source` and the byte offset of the problem.
+    /// `.format` and name `source` and the byte offset of the problem; input longer than
+    /// `maxBytes` or nested deeper than `maxDepth` (at most `maxAllowedDepth`) is rejected.
     public static func parse(_ text: String, source: String = "JSON", maxDepth: Int = defaultMaxDepth,
                              maxBytes: Int = defaultMaxBytes) throws(ASTError) -> JSONValue {
         try parse(Array(text.utf8), source: source, maxDepth: maxDepth, maxBytes: maxBytes)
@@ -95,6 +100,9 @@ public enum JSONValue: Sendable, Equatable {
     /// Parses UTF-8 bytes as one JSON document; invalid UTF-8 is rejected.
     public static func parse(_ bytes: [UInt8], source: String = "JSON", maxDepth: Int = defaultMaxDepth,
                              maxBytes: Int = defaultMaxBytes) throws(ASTError) -> JSONValue {
+        guard (0...maxAllowedDepth).contains(maxDepth) else {
+            throw ASTError.invalid("\(source): maxDepth must be in 0...\(maxAllowedDepth), got \(maxDepth)")
+        }
         guard bytes.count <= maxBytes else {
             throw ASTError(.format, "\(source): \(bytes.count) bytes of JSON exceed the limit of \(maxBytes) bytes")
         }

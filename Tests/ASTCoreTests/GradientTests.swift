@@ -141,3 +141,13 @@ import TestSupport
         #expect(r.secondOrder < 1e-6, "\(which): \(r)")
     }
 }
+
+@Suite struct SquareRootAtZero {
+    /// d sqrt(x)/dx at x = 0 is taken as 0 (PyTorch's norm convention), so a zero input
+    /// gradient in the gradient penalty cannot turn the loss's gradient into NaN.
+    @Test func sqrtGradientAtZeroIsZero() throws {
+        let x = try Tensor<Double>(shape: [3], scalars: [0, 4, 0]).variable()
+        let g = try gradients(of: x.sqrt().sum(), wrt: [x])[0].scalars
+        #expect(g == [0, 0.25, 0])
+    }
+}

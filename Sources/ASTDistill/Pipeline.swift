@@ -1,0 +1,293 @@
+import ASTCore
+import ASTData
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The whole job as resumable steps over one output directory:
+///
+///     <out>/experts/               trajectory store (TrajectoryStore)
+///     <out>/checkpoint.safetensors distillation state, every `checkpointEvery` iterations
+///     <out>/distilled.safetensors  images, labels, α, settings and provenance
+///     <out>/distilled.png          one row per class, in pixel space
+///     <out>/report.json            settings, expert accuracies, losses, evaluation results
+///
+/// Rerunning any step continues where it stopped. A progress callback returning false stops a
+/// step cleanly (after saving what it has) with `.cancelled`.
+public enum PipelineEvent: Sendable {
+    case message(String)
+    case expertEpoch(expert: Int, epoch: Int, epochs: Int, testAccuracy: Double)
+    case distillIteration(IterationReport, total: Int)
+    case checkpoint(iteration: Int, path: String)
+    case evaluationEpoch(what: String, model: Int, models: Int, epoch: Int, epochs: Int)
+    case evaluated(what: String, result: EvaluationResult)
+}
+
+public typealias PipelineProgress = (PipelineEvent) -> Bool
+
+public struct PipelineReport: Sendable {
+    public var distilled: EvaluationResult?
+    public var baseline: EvaluationResult?
+    public var finalStepSize: Float
+    public var iterations: Int
+    public var json: JSONValue
+}
+
+public struct Pipeline {
+    public let config: RunConfiguration
+    public let outputDirectory: String
+    public var network: ConvNet
+
+    public init(config: RunConfiguration, outputDirectory: String) throws(ASTError) {
+        try config.validate()
+        guard !outputDirectory.isEmpty else { throw .invalid("output directory is empty") }
+        self.config = config
+        self.outputDirectory = outputDirectory
+        network = try ConvNet(config.network)
+    }
+
+    public var storeDirectory: String { outputDirectory + "/experts" }
+    public var checkpointPath: String { outputDirectory + "/checkpoint.safetensors" }
+
+    // MARK: Data
+
+    /// The configured dataset, checked against the network, subset and preprocessed.
+    public func loadData() throws(ASTError) -> PreparedData {
+        let dir = config.dataDirectory
+        let raw: DatasetPair
+        switch config.dataset {
+        case .fashionMNIST: raw = dir.isEmpty ? try loadFashionMNIST() : try loadFashionMNIST(directory: dir)
+        case .mnist:
+            guard !dir.isEmpty else { throw .invalid("MNIST needs data.dir: a directory with the four MNIST IDX files (see README, 'Data')") }
+            raw = try loadMNIST(directory: dir)
+        case .cifar10:
+            guard !dir.isEmpty else { throw .invalid("CIFAR-10 needs data.dir: the directory of cifar-10-batches-bin") }
+            raw = try loadCIFAR10(directory: dir)
+        case .cifar100:
+            guard !dir.isEmpty else { throw .invalid("CIFAR-100 needs data.dir: the directory of cifar-100-binary") }
+            raw = try loadCIFAR100(directory: dir)
+        }
+        let t = raw.train
+        let n = config.network
+        guard t.channels == n.channels, t.height == n.imageSize, t.width == n.imageSize, t.classes == n.classes else {
+            throw .invalid("\(config.dataset.rawValue) is \(t.channels)x\(t.height)x\(t.width) with \(t.classes) classes; the network expects \(n.channels)x\(n.imageSize)x\(n.imageSize) with \(n.classes)")
+        }
+        return try PreparedData(raw, preprocessing: config.preprocessing,
+                                trainLimit: config.trainLimit > 0 ? config.trainLimit : nil,
+                                testLimit: config.testLimit > 0 ? config.testLimit : nil, seed: config.seed)
+    }
+
+    // MARK: Experts
+
+    /// Trains experts `range` (default 0..<experts.count) into the store, skipping finished ones
+    /// and resuming a partial one from its last saved epoch.
+    @discardableResult
+    public func generateExperts(data: PreparedData, range: Range<Int>? = nil,
+                                progress: PipelineProgress = { _ in true }) throws(ASTError) -> TrajectoryStore {
+        let settings = try config.expertTraining
+        try makeDirectory(outputDirectory)
+        let store = try TrajectoryStore(directory: storeDirectory, network: network, datasetFingerprint: data.fingerprint,
+                                        settings: settings, seed: config.seed)
+        let trainer = try ExpertTrainer(network: network, settings: settings, data: data.data, seed: config.seed)
+        let indices = range ?? 0..<config.expertCount
+        guard indices.lowerBound >= 0 else { throw .invalid("expert range \(indices) starts below 0") }
+        for index in indices {
+            var start = try store.progress(of: index, totalEpochs: settings.epochs) ?? trainer.initialProgress(index: index)
+            if start.isComplete { continue }
+            if start.state.epoch > 0 { _ = progress(.message("expert \(index): resuming after epoch \(start.state.epoch)")) }
+            start = try trainer.train(from: start) { p throws(ASTError) in
+                try store.save(p, optimizer: settings)
+                guard progress(.expertEpoch(expert: index, epoch: p.state.epoch, epochs: settings.epochs,
+                                            testAccuracy: p.testAccuracies.last ?? 0)) else {
+                    throw ASTError(.cancelled, "expert generation stopped after expert \(index) epoch \(p.state.epoch) (saved; rerun to resume)")
+                }
+            }
+        }
+        return store
+    }
+
+    // MARK: Distillation
+
+    /// Runs (or resumes from the checkpoint) the distillation; returns the final state.
+    public func distill(data: PreparedData, progress: PipelineProgress = { _ in true }) throws(ASTError) -> DistillationState {
+        let store = try TrajectoryStore(readingFrom: storeDirectory, network: network, datasetFingerprint: data.fingerprint)
+        let distiller = try Distiller(network: network, settings: config.distillation, experts: store)
+        var state: DistillationState
+        if let saved = try loadCheckpoint() {
+            state = saved
+            _ = progress(.message("resuming distillation after iteration \(state.iteration)"))
+        } else {
+            let expertTheta = config.distillation.initialization == .representative
+                ? try store.snapshots(expert: 0, epochs: [store.snapshotCount - 1])[0] : nil
+            let start = try SyntheticSet.initialize(config.distillation.initialization, ipc: config.distillation.ipc,
+                                                    from: data.data.train, network: network,
+                                                    expertParameters: expertTheta, seed: config.seed)
+            state = try distiller.initialState(from: start)
+        }
+        let total = config.distillation.iterations
+        while state.iteration < total {
+            let report: IterationReport
+            do throws(ASTError) {
+                report = try distiller.step(&state)
+            } catch {
+                try saveCheckpoint(state)  // the last good state
+                throw error
+            }
+            let keepGoing = progress(.distillIteration(report, total: total))
+            if state.iteration % config.checkpointEvery == 0 || state.iteration == total || !keepGoing {
+                try saveCheckpoint(state)
+                _ = progress(.checkpoint(iteration: state.iteration, path: checkpointPath))
+            }
+            if !keepGoing {
+                throw ASTError(.cancelled, "distillation stopped after iteration \(state.iteration) (checkpoint saved; rerun to resume)")
+            }
+        }
+        return state
+    }
+
+    /// The checkpoint, or nil when there is none. One made with other settings is an error.
+    public func loadCheckpoint() throws(ASTError) -> DistillationState? {
+        guard BinaryFile.exists(checkpointPath) else { return nil }
+        let file = try SafeTensorsFile(path: checkpointPath)
+        let settings = try config.json.serialized(sortedKeys: true)
+        guard file.metadata["settings"] == settings else {
+            throw .invalid("\(checkpointPath) was made with other settings; use the same settings or another output directory")
+        }
+        let chunkSizes = try file.tensor("pending_chunk_sizes").int64s().map(Int.init)
+        let chunkFlat = try file.tensor("pending_chunks").int64s().map(Int.init)
+        var chunks: [[Int]] = []
+        var at = 0
+        for size in chunkSizes {
+            guard size >= 0, at + size <= chunkFlat.count else { throw ASTError(.format, "\(checkpointPath): bad pending chunks") }
+            chunks.append(Array(chunkFlat[at..<(at + size)]))
+            at += size
+        }
+        let scalars = try file.floats("scalars")
+        guard scalars.count == 2 else { throw ASTError(.format, "\(checkpointPath): 'scalars' must hold α and its velocity") }
+        guard let iteration = Int(file.metadata["iteration"] ?? "") else { throw ASTError(.format, "\(checkpointPath): no iteration") }
+        let state = DistillationState(images: try file.floats("images"), labels: try file.tensor("labels").int64s().map { Int32($0) },
+                                      stepSize: scalars[0], imageVelocity: try file.floats("image_velocity"),
+                                      stepSizeVelocity: scalars[1], iteration: iteration, pendingChunks: chunks,
+                                      lossHistory: try file.floats("loss_history"))
+        guard state.images.count == state.labels.count * network.imageElementCount,
+              state.imageVelocity.count == state.images.count else {
+            throw ASTError(.format, "\(checkpointPath): image, label and velocity sizes disagree")
+        }
+        return state
+    }
+
+    public func saveCheckpoint(_ state: DistillationState) throws(ASTError) {
+        try makeDirectory(outputDirectory)
+        var w = SafeTensorsWriter()
+        w.setMetadata("libast-checkpoint/1", forKey: "format")
+        w.setMetadata(try config.json.serialized(sortedKeys: true), forKey: "settings")
+        w.setMetadata(String(state.iteration), forKey: "iteration")
+        let shape = [state.labels.count] + network.imageShape
+        try w.add("images", shape: shape, floats: state.images)
+        try w.add("image_velocity", shape: shape, floats: state.imageVelocity)
+        try w.add("labels", NDArray(shape: [state.labels.count], int64: state.labels.map(Int64.init)))
+        try w.add("scalars", shape: [2], floats: [state.stepSize, state.stepSizeVelocity])
+        try w.add("pending_chunk_sizes", NDArray(shape: [state.pendingChunks.count], int64: state.pendingChunks.map { Int64($0.count) }))
+        let flat = state.pendingChunks.flatMap { $0 }.map(Int64.init)
+        try w.add("pending_chunks", NDArray(shape: [flat.count], int64: flat))
+        try w.add("loss_history", shape: [state.lossHistory.count], floats: state.lossHistory)
+        try w.write(path: checkpointPath)
+    }
+
+    // MARK: Evaluation and outputs
+
+    public func distilledDataset(_ state: DistillationState) throws(ASTError) -> ImageDataset {
+        let c = config.network
+        return try ImageDataset(images: state.images, labels: state.labels, count: state.labels.count, channels: c.channels,
+                                height: c.imageSize, width: c.imageSize, classes: c.classes)
+    }
+
+    /// The §4 protocol on the distilled set (lr = α) and, if configured, on a random real subset
+    /// of the same size (lr = baseline lr).
+    public func evaluate(data: PreparedData, state: DistillationState,
+                         progress: PipelineProgress = { _ in true }) throws(ASTError) -> (distilled: EvaluationResult, baseline: EvaluationResult?) {
+        var settings = config.evaluation
+        settings.seed = derivedSeed(config.seed, 10)
+        func run(_ what: String, _ train: ImageDataset, _ lr: Double) throws(ASTError) -> EvaluationResult {
+            let result = try Evaluation.run(network: network, train: train, test: data.data.test, learningRate: lr, settings: settings) {
+                model, epoch throws(ASTError) in
+                guard progress(.evaluationEpoch(what: what, model: model, models: settings.models, epoch: epoch, epochs: settings.epochs)) else {
+                    throw ASTError(.cancelled, "evaluation stopped")
+                }
+            }
+            _ = progress(.evaluated(what: what, result: result))
+            return result
+        }
+        let distilled = try run("distilled", distilledDataset(state), Double(state.stepSize))
+        var baseline: EvaluationResult? = nil
+        if config.evaluateBaseline {
+            let subset = try SyntheticSet.initialize(.real, ipc: config.distillation.ipc, from: data.data.train, network: network,
+                                                     seed: derivedSeed(config.seed, 11))
+            baseline = try run("random real", subset, config.baselineLearningRate)
+        }
+        return (distilled, baseline)
+    }
+
+    /// distilled.safetensors, distilled.png and report.json.
+    public func writeOutputs(data: PreparedData, state: DistillationState, store: TrajectoryStore?,
+                             evaluation: (distilled: EvaluationResult, baseline: EvaluationResult?)?) throws(ASTError) -> JSONValue {
+        try makeDirectory(outputDirectory)
+        let settingsJSON = try config.json.serialized(sortedKeys: true)
+        var w = SafeTensorsWriter()
+        w.setMetadata("libast-distilled/1", forKey: "format")
+        w.setMetadata(settingsJSON, forKey: "settings")
+        w.setMetadata(data.fingerprint, forKey: "dataset_fingerprint")
+        w.setMetadata(data.preprocessing.rawValue, forKey: "preprocessing")
+        w.setMetadata(String(state.iteration), forKey: "iterations")
+        w.setMetadata(TrajectoryStore.describe(network.config), forKey: "network")
+        let shape = [state.labels.count] + network.imageShape
+        try w.add("images", shape: shape, floats: state.images)
+        try w.add("labels", NDArray(shape: [state.labels.count], int64: state.labels.map(Int64.init)))
+        try w.add("syn_lr", shape: [], floats: [state.stepSize])
+        try w.add("images_pixel_space", shape: shape, floats: data.viewable(state.images, count: state.labels.count))
+        if let n = data.normalization {
+            try w.add("normalization_mean", shape: [n.mean.count], floats: n.mean)
+            try w.add("normalization_std", shape: [n.std.count], floats: n.std)
+        }
+        try w.write(path: outputDirectory + "/distilled.safetensors")
+
+        let ipc = config.distillation.ipc, classes = config.network.classes
+        let grid = try imageGrid(images: data.viewable(state.images, count: state.labels.count), count: state.labels.count,
+                                 channels: config.network.channels, height: config.network.imageSize, width: config.network.imageSize,
+                                 rows: classes, columns: ipc, padding: 2, normalization: .perImage)
+        try writePNG(path: outputDirectory + "/distilled.png", width: grid.width, height: grid.height,
+                     channels: config.network.channels, pixels: grid.pixels)
+
+        func summary(_ r: EvaluationResult?) -> JSONValue {
+            guard let r else { return .null }
+            return ["accuracies": .array(r.accuracies.map { .number($0) }), "mean": .number(r.mean), "std": .number(r.standardDeviation)]
+        }
+        var report = JSONObject()
+        report["format"] = "libast-report/1"
+        report["settings"] = config.json
+        report["dataset_fingerprint"] = .string(data.fingerprint)
+        report["iterations"] = .number(Double(state.iteration))
+        report["final_syn_lr"] = .number(Double(state.stepSize))
+        report["loss_history"] = .array(state.lossHistory.map { .number(Double($0)) })
+        if let store {
+            report["expert_final_test_accuracy"] = .array(try store.testAccuracies().map { .number($0.last ?? 0) })
+        }
+        report["evaluation"] = ["protocol": "final test accuracy after training from scratch on the set only (ALGORITHM.md §4)",
+                                "distilled": summary(evaluation?.distilled), "random_real": summary(evaluation?.baseline)]
+        let json = JSONValue.object(report)
+        try writeFileAtomically(path: outputDirectory + "/report.json", bytes: Array((try json.serialized(pretty: true)).utf8) + [10])
+        return json
+    }
+
+    /// Experts, distillation, evaluation, outputs.
+    public func run(progress: PipelineProgress = { _ in true }) throws(ASTError) -> PipelineReport {
+        let data = try loadData()
+        _ = progress(.message("data: \(data.data.train.count) training / \(data.data.test.count) test images, preprocessing \(data.preprocessing.rawValue)"))
+        let store = try generateExperts(data: data, progress: progress)
+        let state = try distill(data: data, progress: progress)
+        let evaluation = try evaluate(data: data, state: state, progress: progress)
+        let json = try writeOutputs(data: data, state: state, store: store, evaluation: evaluation)
+        return PipelineReport(distilled: evaluation.distilled, baseline: evaluation.baseline, finalStepSize: state.stepSize,
+                              iterations: state.iteration, json: json)
+    }
+}

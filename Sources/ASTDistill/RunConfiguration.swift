@@ -1,0 +1,330 @@
+import ASTCore
+import ASTData
+
+/// Every setting of a run (data, network, experts, distillation, evaluation) in one value, with
+/// one table of named, typed, bounded parameters that the command-line flags, config files, the
+/// C API's enum keys and the Python keyword arguments all go through.
+public struct RunConfiguration: Sendable, Equatable {
+    public enum DatasetKind: String, Sendable, CaseIterable { case fashionMNIST = "fashion-mnist", mnist, cifar10, cifar100 }
+
+    public var dataset = DatasetKind.fashionMNIST
+    /// Directory of the dataset files; empty = the dataset's default location.
+    public var dataDirectory = ""
+    public var preprocessing = Preprocessing.normalize
+    /// Keep a class-balanced random subset of this many training images (0 = all).
+    public var trainLimit = 0
+    public var testLimit = 0
+    public var network = ConvNetConfig(channels: 1, imageSize: 28, classes: 10)
+    public var seed: UInt64 = 0
+    public var expertKind = ExpertKind.ast
+    public var expertCount = 5
+    public var expertEpochs = 20
+    public var expertBatch = 256
+    public var expertAugmentation = DSA.defaultStrategy
+    public var distillation = DistillationSettings.ast(ipc: 1)
+    public var checkpointEvery = 50
+    public var evaluation = EvaluationSettings()
+    /// Evaluate a random real subset of the same size with the same protocol.
+    public var evaluateBaseline = true
+    public var baselineLearningRate = 0.01
+
+    public init() {}
+
+    /// Expert training settings of this run.
+    public var expertTraining: TrainingSettings {
+        get throws(ASTError) {
+            let dsa = try DSA(strategy: expertAugmentation)
+            var t = TrainingSettings.expert(expertKind, epochs: expertEpochs, augmentation: dsa.groups.isEmpty ? nil : dsa)
+            t.batchSize = expertBatch
+            return t
+        }
+    }
+
+    /// Cross-field checks, before any work starts.
+    public func validate() throws(ASTError) {
+        try network.validate()
+        try expertTraining.validate()
+        guard (1...100_000).contains(expertCount) else { throw .invalid("experts.count \(expertCount) is outside 1...100000") }
+        try distillation.validate(snapshotCount: expertEpochs + 1)
+        guard checkpointEvery >= 1 else { throw .invalid("distill.checkpoint_every must be at least 1") }
+        _ = try DSA(strategy: evaluation.augmentation)
+        if trainLimit > 0 && trainLimit < distillation.ipc * network.classes {
+            throw .invalid("data.train_limit \(trainLimit) leaves fewer than ipc \(distillation.ipc) images per class")
+        }
+    }
+}
+
+// MARK: - The parameter table
+
+public enum ParameterValue: Sendable, Equatable, CustomStringConvertible {
+    case int(Int64)
+    case float(Double)
+    case string(String)
+
+    public var description: String {
+        switch self {
+        case .int(let v): return String(v)
+        case .float(let v): return String(v)
+        case .string(let v): return v
+        }
+    }
+}
+
+public struct RunParameter: Sendable {
+    public enum Kind: String, Sendable { case int, float, string }
+    /// Dotted name, as in config files and `--set name=value`.
+    public let name: String
+    /// The C API's key (include/ast.h, AST_CONFIG_*).
+    public let key: Int32
+    public let kind: Kind
+    /// Bounds of ints and floats; allowed values of strings (empty: any).
+    public let minimum: Double, maximum: Double
+    public let choices: [String]
+    public let help: String
+    let get: @Sendable (RunConfiguration) -> ParameterValue
+    let set: @Sendable (inout RunConfiguration, ParameterValue) throws(ASTError) -> Void
+
+    public func value(in config: RunConfiguration) -> ParameterValue { get(config) }
+
+    /// Sets the value after checking type and bounds.
+    public func assign(_ value: ParameterValue, in config: inout RunConfiguration) throws(ASTError) {
+        switch (kind, value) {
+        case (.int, .int(let v)):
+            guard Double(v) >= minimum, Double(v) <= maximum else { throw .invalid("\(name): \(v) is outside \(Int64(minimum))...\(Int64(maximum))") }
+        case (.int, .float(let v)):
+            guard let i = Int64(exactly: v) else { throw .invalid("\(name): \(v) is not an integer") }
+            return try assign(.int(i), in: &config)
+        case (.float, .int(let v)):
+            return try assign(.float(Double(v)), in: &config)
+        case (.float, .float(let v)):
+            guard v.isFinite else { throw ASTError(.nonFinite, "\(name): \(v) is not finite") }
+            guard v >= minimum, v <= maximum else { throw .invalid("\(name): \(v) is outside \(minimum)...\(maximum)") }
+        case (.string, .string(let v)):
+            guard choices.isEmpty || choices.contains(v) else { throw .invalid("\(name): '\(v)' is not one of \(choices.joined(separator: ", "))") }
+        default:
+            throw .invalid("\(name): expects a\(kind == .int ? "n" : "") \(kind.rawValue), got '\(value)'")
+        }
+        try set(&config, value)
+    }
+
+    /// Parses text (from a flag) by this parameter's kind, then assigns.
+    public func assign(text: String, in config: inout RunConfiguration) throws(ASTError) {
+        switch kind {
+        case .int:
+            if let v = Int64(text) { return try assign(.int(v), in: &config) }
+            if text == "true" || text == "false" { return try assign(.int(text == "true" ? 1 : 0), in: &config) }
+            throw .invalid("\(name): '\(text)' is not an integer")
+        case .float:
+            guard let v = Double(text) else { throw .invalid("\(name): '\(text)' is not a number") }
+            try assign(.float(v), in: &config)
+        case .string:
+            try assign(.string(text), in: &config)
+        }
+    }
+}
+
+private func intParameter(_ name: String, _ key: Int32, _ range: ClosedRange<Int64>, _ help: String,
+                          _ path: WritableKeyPath<RunConfiguration, Int> & Sendable) -> RunParameter {
+    RunParameter(name: name, key: key, kind: .int, minimum: Double(range.lowerBound), maximum: Double(range.upperBound),
+                 choices: [], help: help, get: { .int(Int64($0[keyPath: path])) },
+                 set: { c, v throws(ASTError) in if case .int(let i) = v { c[keyPath: path] = Int(i) } })
+}
+
+private func floatParameter(_ name: String, _ key: Int32, _ range: ClosedRange<Double>, _ help: String,
+                            _ path: WritableKeyPath<RunConfiguration, Double> & Sendable) -> RunParameter {
+    RunParameter(name: name, key: key, kind: .float, minimum: range.lowerBound, maximum: range.upperBound,
+                 choices: [], help: help, get: { .float($0[keyPath: path]) },
+                 set: { c, v throws(ASTError) in if case .float(let d) = v { c[keyPath: path] = d } })
+}
+
+private func choiceParameter<E: RawRepresentable & CaseIterable & Sendable>(
+    _ name: String, _ key: Int32, _ help: String, _ path: WritableKeyPath<RunConfiguration, E> & Sendable
+) -> RunParameter where E.RawValue == String {
+    RunParameter(name: name, key: key, kind: .string, minimum: 0, maximum: 0, choices: E.allCases.map(\.rawValue),
+                 help: help, get: { .string($0[keyPath: path].rawValue) },
+                 set: { c, v throws(ASTError) in if case .string(let s) = v, let e = E(rawValue: s) { c[keyPath: path] = e } })
+}
+
+private func stringParameter(_ name: String, _ key: Int32, _ help: String,
+                             _ path: WritableKeyPath<RunConfiguration, String> & Sendable,
+                             check: @escaping @Sendable (String) throws(ASTError) -> Void = { _ throws(ASTError) in }) -> RunParameter {
+    RunParameter(name: name, key: key, kind: .string, minimum: 0, maximum: 0, choices: [], help: help,
+                 get: { .string($0[keyPath: path]) },
+                 set: { c, v throws(ASTError) in if case .string(let s) = v { try check(s); c[keyPath: path] = s } })
+}
+
+/// An int setting (0 = off) stored as an optional.
+private func optionalIntParameter(_ name: String, _ key: Int32, _ range: ClosedRange<Int64>, _ help: String,
+                                  _ path: WritableKeyPath<RunConfiguration, Int?> & Sendable) -> RunParameter {
+    RunParameter(name: name, key: key, kind: .int, minimum: Double(range.lowerBound), maximum: Double(range.upperBound),
+                 choices: [], help: help, get: { .int(Int64($0[keyPath: path] ?? 0)) },
+                 set: { c, v throws(ASTError) in if case .int(let i) = v { c[keyPath: path] = i == 0 ? nil : Int(i) } })
+}
+
+/// A float setting (0 = off) stored as an optional.
+private func optionalFloatParameter(_ name: String, _ key: Int32, _ range: ClosedRange<Double>, _ help: String,
+                                    _ path: WritableKeyPath<RunConfiguration, Double?> & Sendable) -> RunParameter {
+    RunParameter(name: name, key: key, kind: .float, minimum: range.lowerBound, maximum: range.upperBound,
+                 choices: [], help: help, get: { .float($0[keyPath: path] ?? 0) },
+                 set: { c, v throws(ASTError) in if case .float(let d) = v { c[keyPath: path] = d == 0 ? nil : d } })
+}
+
+private func boolParameter(_ name: String, _ key: Int32, _ help: String,
+                           _ path: WritableKeyPath<RunConfiguration, Bool> & Sendable) -> RunParameter {
+    RunParameter(name: name, key: key, kind: .int, minimum: 0, maximum: 1, choices: [], help: help,
+                 get: { .int($0[keyPath: path] ? 1 : 0) },
+                 set: { c, v throws(ASTError) in if case .int(let i) = v { c[keyPath: path] = i != 0 } })
+}
+
+private let checkStrategy: @Sendable (String) throws(ASTError) -> Void = { s throws(ASTError) in _ = try DSA(strategy: s) }
+
+extension RunConfiguration {
+    /// Every parameter. Keys are stable (never renumbered): they are the C ABI.
+    public static let parameters: [RunParameter] = [
+        // Network (1…99)
+        intParameter("network.channels", 1, 1...64, "input channels", \.network.channels),
+        intParameter("network.image_size", 2, 2...1024, "input height = width", \.network.imageSize),
+        intParameter("network.classes", 3, 1...100_000, "classes", \.network.classes),
+        intParameter("network.width", 4, 1...4096, "conv channels", \.network.width),
+        intParameter("network.depth", 5, 1...10, "conv blocks", \.network.depth),
+        RunParameter(name: "network.norm", key: 6, kind: .string, minimum: 0, maximum: 0, choices: ["none", "instance", "batch"],
+                     help: "normalisation", get: { .string(["none", "instance", "batch"][Int($0.network.norm.rawValue)]) },
+                     set: { c, v throws(ASTError) in if case .string(let s) = v, let i = ["none", "instance", "batch"].firstIndex(of: s) { c.network.norm = NormKind(rawValue: Int32(i))! } }),
+        RunParameter(name: "network.pool", key: 7, kind: .string, minimum: 0, maximum: 0, choices: ["average", "max"],
+                     help: "pooling", get: { .string($0.network.pool == .average ? "average" : "max") },
+                     set: { c, v throws(ASTError) in if case .string(let s) = v { c.network.pool = s == "max" ? .max : .average } }),
+        RunParameter(name: "seed", key: 8, kind: .int, minimum: 0, maximum: Double(Int64.max), choices: [],
+                     help: "base seed of every random draw", get: { .int(Int64(bitPattern: $0.seed)) },
+                     set: { c, v throws(ASTError) in if case .int(let i) = v { c.seed = UInt64(bitPattern: i) } }),
+        // Experts (100…199)
+        choiceParameter("experts.kind", 100, "mtt (plain SGD) or ast (smooth experts)", \.expertKind),
+        intParameter("experts.count", 101, 1...100_000, "experts to train", \.expertCount),
+        intParameter("experts.epochs", 102, 1...10_000, "epochs per expert", \.expertEpochs),
+        intParameter("experts.batch", 103, 1...100_000, "expert batch size", \.expertBatch),
+        stringParameter("experts.augmentation", 104, "DSA strategy of expert training", \.expertAugmentation, check: checkStrategy),
+        // Distillation (200…299)
+        intParameter("distill.ipc", 200, 1...10_000, "images per class", \.distillation.ipc),
+        intParameter("distill.syn_steps", 201, 1...10_000, "N: student steps per iteration", \.distillation.syntheticSteps),
+        intParameter("distill.expert_epochs", 202, 1...10_000, "M: expert epochs matched", \.distillation.expertEpochs),
+        intParameter("distill.max_start_epoch", 203, 1...10_000, "T+: start epochs drawn below this", \.distillation.maxStartEpoch),
+        intParameter("distill.iterations", 204, 0...10_000_000, "outer iterations", \.distillation.iterations),
+        floatParameter("distill.lr_img", 205, 1e-12...1e12, "learning rate of the images", \.distillation.imageLearningRate),
+        floatParameter("distill.lr_lr", 206, 1e-15...1e6, "learning rate of the step size α", \.distillation.learningRateLearningRate),
+        floatParameter("distill.lr_init", 207, 1e-12...1e3, "α_0", \.distillation.initialStepSize),
+        optionalIntParameter("distill.batch_syn", 208, 0...10_000_000, "synthetic minibatch (0 = all)", \.distillation.syntheticBatch),
+        choiceParameter("distill.init", 209, "initialisation: real, noise, representative", \.distillation.initialization),
+        optionalFloatParameter("distill.inner_momentum", 210, 0...0.999, "AST momentum inner loop μ (0 = off)", \.distillation.innerMomentum),
+        boolParameter("distill.balanced_loss", 211, "AST balanced inner loss", \.distillation.balancedInnerLoss),
+        choiceParameter("distill.intermediate", 212, "AST intermediate matching: off, uniform, adaptive", \.distillation.intermediateMatching),
+        optionalFloatParameter("distill.weight_perturbation", 213, 0...100, "AST weight perturbation α_wp (0 = off)", \.distillation.weightPerturbation),
+        stringParameter("distill.augmentation", 214, "DSA strategy of the inner loop", \.distillation.augmentation, check: checkStrategy),
+        intParameter("distill.checkpoint_every", 215, 1...10_000_000, "iterations between checkpoints", \.checkpointEvery),
+        floatParameter("distill.image_momentum", 216, 0...0.999, "momentum of the image and α updates", \.distillation.imageMomentum),
+        // Evaluation (300…399)
+        intParameter("eval.models", 300, 1...1000, "K networks per evaluation", \.evaluation.models),
+        intParameter("eval.epochs", 301, 1...100_000, "epochs per network", \.evaluation.epochs),
+        intParameter("eval.batch", 302, 1...100_000, "batch size", \.evaluation.batchSize),
+        stringParameter("eval.augmentation", 303, "DSA strategy of evaluation training", \.evaluation.augmentation, check: checkStrategy),
+        boolParameter("eval.baseline", 304, "also evaluate a random real subset of the same size", \.evaluateBaseline),
+        floatParameter("eval.baseline_lr", 305, 1e-9...10, "learning rate of the random-real baseline", \.baselineLearningRate),
+        // Data (400…499)
+        choiceParameter("data.dataset", 400, "fashion-mnist, mnist, cifar10, cifar100", \.dataset),
+        stringParameter("data.dir", 401, "dataset directory (empty = default location)", \.dataDirectory),
+        choiceParameter("data.preprocessing", 402, "none, normalize, zca", \.preprocessing),
+        intParameter("data.train_limit", 403, 0...100_000_000, "class-balanced training subset (0 = all)", \.trainLimit),
+        intParameter("data.test_limit", 404, 0...100_000_000, "first test images (0 = all)", \.testLimit),
+    ]
+
+    public static func parameter(named name: String) -> RunParameter? { parameters.first { $0.name == name } }
+    public static func parameter(key: Int32) -> RunParameter? { parameters.first { $0.key == key } }
+
+    public mutating func set(_ name: String, _ value: ParameterValue) throws(ASTError) {
+        guard let p = Self.parameter(named: name) else { throw .invalid("unknown setting '\(name)'") }
+        try p.assign(value, in: &self)
+    }
+
+    public mutating func set(_ name: String, text: String) throws(ASTError) {
+        guard let p = Self.parameter(named: name) else { throw .invalid("unknown setting '\(name)'") }
+        try p.assign(text: text, in: &self)
+    }
+
+    public func value(_ name: String) throws(ASTError) -> ParameterValue {
+        guard let p = Self.parameter(named: name) else { throw .invalid("unknown setting '\(name)'") }
+        return p.value(in: self)
+    }
+
+    /// Every setting as a flat JSON object (name → value).
+    public var json: JSONValue {
+        .object(JSONObject(Self.parameters.map { p in
+            switch p.value(in: self) {
+            case .int(let v): return (p.name, .number(Double(v)))
+            case .float(let v): return (p.name, .number(v))
+            case .string(let s): return (p.name, .string(s))
+            }
+        }))
+    }
+
+    /// Applies a flat JSON object of settings; unknown names and wrong types are errors.
+    public mutating func apply(json: JSONValue, source: String) throws(ASTError) {
+        guard let object = json.object else { throw ASTError(.format, "\(source): settings must be a JSON object") }
+        for (name, value) in object {
+            let v: ParameterValue
+            switch value {
+            case .number(let d): v = Int64(exactly: d).map { .int($0) } ?? .float(d)
+            case .string(let s): v = .string(s)
+            case .bool(let b): v = .int(b ? 1 : 0)
+            default: throw ASTError(.format, "\(source): '\(name)' must be a number, string or boolean")
+            }
+            do throws(ASTError) { try set(name, v) } catch { throw ASTError(error.kind, "\(source): \(error.message)") }
+        }
+    }
+}
+
+// MARK: - Presets
+
+extension RunConfiguration {
+    public static let presetNames = ["quick", "fashion-ipc1", "fashion-ipc10", "mnist-ipc1", "mnist-ipc10",
+                                     "cifar10-ipc1", "cifar10-ipc10", "cifar10-ipc50",
+                                     "cifar100-ipc1", "cifar100-ipc10", "cifar100-ipc50"]
+
+    /// Named settings: the published MTT/AST ones for CIFAR (ALGORITHM.md §3: ConvNet-3 width 128,
+    /// 50 expert epochs, 5000 iterations, ZCA), CPU-sized ones for Fashion-MNIST and MNIST, and
+    /// `quick` (the README's main job: minutes on 2 cores).
+    public static func preset(_ name: String) throws(ASTError) -> RunConfiguration {
+        var c = RunConfiguration()
+        func cpuSized(_ dataset: DatasetKind, ipc: Int) {
+            c.dataset = dataset
+            c.network = ConvNetConfig(channels: 1, imageSize: 28, classes: 10, width: 32, depth: 3)
+            (c.expertCount, c.expertEpochs, c.trainLimit) = (8, 15, 20_000)
+            c.distillation = .ast(ipc: ipc)
+            (c.distillation.syntheticSteps, c.distillation.maxStartEpoch, c.distillation.iterations) = (ipc == 1 ? 30 : 20, ipc == 1 ? 4 : 8, 400)
+            c.distillation.syntheticBatch = ipc == 1 ? nil : 50
+            c.evaluation.epochs = 500
+        }
+        switch name {
+        case "quick":
+            cpuSized(.fashionMNIST, ipc: 1)
+            (c.expertCount, c.expertEpochs, c.trainLimit, c.testLimit) = (3, 6, 5_000, 2_000)
+            c.network.width = 16
+            (c.distillation.syntheticSteps, c.distillation.maxStartEpoch, c.distillation.iterations) = (12, 3, 60)
+            c.checkpointEvery = 20
+            (c.evaluation.models, c.evaluation.epochs) = (3, 200)
+        case "fashion-ipc1": cpuSized(.fashionMNIST, ipc: 1)
+        case "fashion-ipc10": cpuSized(.fashionMNIST, ipc: 10)
+        case "mnist-ipc1": cpuSized(.mnist, ipc: 1)
+        case "mnist-ipc10": cpuSized(.mnist, ipc: 10)
+        case "cifar10-ipc1", "cifar10-ipc10", "cifar10-ipc50", "cifar100-ipc1", "cifar100-ipc10", "cifar100-ipc50":
+            let ipc = Int(name.split(separator: "c").last!)!
+            c.dataset = name.hasPrefix("cifar100") ? .cifar100 : .cifar10
+            c.network = ConvNetConfig(channels: 3, imageSize: 32, classes: c.dataset == .cifar100 ? 100 : 10)
+            c.preprocessing = .zca
+            (c.expertCount, c.expertEpochs) = (100, 50)
+            c.distillation = .ast(ipc: ipc)
+            if ipc == 10 { c.distillation.syntheticBatch = nil }
+            if ipc == 50 { c.distillation.syntheticBatch = 100 }
+        default:
+            throw .invalid("unknown preset '\(name)' (known: \(presetNames.joined(separator: ", ")))")
+        }
+        return c
+    }
+}

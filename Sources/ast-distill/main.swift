@@ -1,0 +1,182 @@
+// ast-distill: dataset distillation by AST / MTT from the command line.
+//   ast-distill run --preset quick --out out/quick
+import ArgumentParser
+import ASTCore
+import ASTData
+import ASTDistill
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct ASTDistillCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ast-distill",
+        abstract: "Dataset distillation by matching smooth expert trajectories (AST) or plain MTT.",
+        discussion: "Settings come from --preset, then --config FILE, then --set name=value. Every step resumes from what an earlier run saved in --out.",
+        subcommands: [RunAll.self, Experts.self, Distill.self, Evaluate.self, Inspect.self, Render.self, Presets.self, Settings.self])
+}
+
+/// Runs a pipeline step with the progress printer, turning ASTError into a clean exit.
+func runStep(_ body: (ProgressPrinter) throws(ASTError) -> Void) throws {
+    installInterruptHandler()
+    let printer = ProgressPrinter()
+    do throws(ASTError) {
+        try body(printer)
+    } catch {
+        printer.line("error: \(error.message)")
+        throw ExitCode(error.kind == .cancelled ? 130 : 1)
+    }
+}
+
+func printTable(_ distilled: EvaluationResult, _ baseline: EvaluationResult?, config: RunConfiguration, stepSize: Float) {
+    let ipc = config.distillation.ipc
+    print("")
+    print("| training set (\(ipc) image\(ipc == 1 ? "" : "s") per class) | test accuracy, mean ± std over \(distilled.accuracies.count) networks |")
+    print("|---|---|")
+    if let b = baseline {
+        print("| random real subset (lr \(config.baselineLearningRate)) | \(String(fixed: b.mean * 100, 2)) ± \(String(fixed: b.standardDeviation * 100, 2)) % |")
+    }
+    print("| distilled, \(config.expertKind.rawValue.uppercased()) experts (lr = learned α = \(stepSize)) | \(String(fixed: distilled.mean * 100, 2)) ± \(String(fixed: distilled.standardDeviation * 100, 2)) % |")
+    print("")
+    print("protocol: \(config.evaluation.epochs) epochs from scratch on the set only, DSA, SGD momentum 0.9, final test accuracy")
+}
+
+struct RunAll: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "The whole pipeline: experts, distillation, evaluation, outputs.")
+    @OptionGroup var settings: SettingsOptions
+
+    func run() throws {
+        let config = try settings.configuration()
+        let pipeline = try Pipeline(config: config, outputDirectory: settings.out)
+        let start = monotonicSeconds()
+        try runStep { printer throws(ASTError) in
+            let report = try pipeline.run(progress: printer.handle)
+            if let d = report.distilled { printTable(d, report.baseline, config: config, stepSize: report.finalStepSize) }
+            print("wrote \(settings.out)/distilled.safetensors, \(settings.out)/distilled.png, \(settings.out)/report.json in \(formatDuration(monotonicSeconds() - start))")
+        }
+    }
+}
+
+struct Experts: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Train expert trajectories into <out>/experts (resumes; a range lets several processes share one store).")
+    @OptionGroup var settings: SettingsOptions
+    @Option(help: "First expert index of this process.") var first: Int = 0
+    @Option(help: "Number of experts for this process (default: experts.count − first).") var count: Int?
+
+    func run() throws {
+        let config = try settings.configuration()
+        let total = count ?? (config.expertCount - first)
+        guard first >= 0, total >= 1 else { throw ValidationError("--first/--count select no experts") }
+        let pipeline = try Pipeline(config: config, outputDirectory: settings.out)
+        try runStep { printer throws(ASTError) in
+            let data = try pipeline.loadData()
+            let store = try pipeline.generateExperts(data: data, range: first..<(first + total), progress: printer.handle)
+            let accuracies = try store.testAccuracies()
+            print("\(store.expertCount) complete experts in \(store.directory); final test accuracy \(accuracies.map { String(fixed: ($0.last ?? 0) * 100, 2) + "%" }.joined(separator: ", "))")
+        }
+    }
+}
+
+struct Distill: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Distil from the experts in <out>/experts (checkpoints; resumes).")
+    @OptionGroup var settings: SettingsOptions
+
+    func run() throws {
+        let config = try settings.configuration()
+        let pipeline = try Pipeline(config: config, outputDirectory: settings.out)
+        try runStep { printer throws(ASTError) in
+            let data = try pipeline.loadData()
+            let state = try pipeline.distill(data: data, progress: printer.handle)
+            _ = try pipeline.writeOutputs(data: data, state: state, store: nil, evaluation: nil)
+            print("distilled \(state.labels.count) images in \(state.iteration) iterations, α = \(state.stepSize); wrote \(settings.out)/distilled.safetensors and distilled.png")
+        }
+    }
+}
+
+struct Evaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Evaluate the distilled set in <out> (and a random real subset) with the §4 protocol.")
+    @OptionGroup var settings: SettingsOptions
+
+    func run() throws {
+        let config = try settings.configuration()
+        let pipeline = try Pipeline(config: config, outputDirectory: settings.out)
+        try runStep { printer throws(ASTError) in
+            let data = try pipeline.loadData()
+            guard let state = try pipeline.loadCheckpoint() else {
+                throw ASTError(.io, "\(pipeline.checkpointPath): no distillation to evaluate; run `ast-distill distill` first")
+            }
+            let result = try pipeline.evaluate(data: data, state: state, progress: printer.handle)
+            _ = try pipeline.writeOutputs(data: data, state: state, store: nil, evaluation: result)
+            printTable(result.distilled, result.baseline, config: config, stepSize: state.stepSize)
+        }
+    }
+}
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Describe a trajectory store directory or a libast safetensors file.")
+    @Argument(help: "A directory of expert_*.safetensors, or a .safetensors file.") var path: String
+
+    func run() throws {
+        do throws(ASTError) {
+            if BinaryFile.isDirectory(path) {
+                let files = try listSafetensors(path)
+                print("\(path): \(files.count) safetensors files")
+                for f in files { try describe(path + "/" + f) }
+            } else {
+                try describe(path)
+            }
+        } catch {
+            print("error: \(error.message)")
+            throw ExitCode(1)
+        }
+    }
+
+    func describe(_ file: String) throws(ASTError) {
+        let st = try SafeTensorsFile(path: file)
+        print("\(file):")
+        for t in st.tensors { print("  tensor \(t.name) \(t.dtype.rawValue) \(t.shape)") }
+        for key in st.metadataKeys where key != "settings" {
+            let value = st.metadata[key] ?? ""
+            print("  \(key): \(value.count > 160 ? String(value.prefix(160)) + "…" : value)")
+        }
+        if st.metadata["settings"] != nil { print("  settings: (JSON, \(st.metadata["settings"]!.count) bytes)") }
+    }
+
+    func listSafetensors(_ dir: String) throws(ASTError) -> [String] {
+        guard let d = opendir(dir) else { throw ASTError(.io, "\(dir): cannot open directory") }
+        defer { closedir(d) }
+        var names: [String] = []
+        while let e = readdir(d) {
+            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name.hasSuffix(".safetensors") { names.append(name) }
+        }
+        return names.sorted()
+    }
+}
+
+struct Render: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Render a distilled set (distilled.safetensors) to a PNG grid, one row per class.")
+    @Argument(help: "distilled.safetensors") var input: String
+    @Argument(help: "Output PNG path.") var output: String
+
+    func run() throws {
+        do throws(ASTError) {
+            let st = try SafeTensorsFile(path: input)
+            let name = st.contains("images_pixel_space") ? "images_pixel_space" : "images"
+            guard let info = st.info(name), info.shape.count == 4 else { throw ASTError(.format, "\(input): no [N, C, H, W] 'images' tensor") }
+            let labels = try st.tensor("labels").int64s()
+            let classes = Int((labels.max() ?? 0) + 1)
+            let perClass = (0..<classes).map { c in labels.filter { $0 == Int64(c) }.count }
+            let ipc = perClass.max() ?? 1
+            let grid = try imageGrid(images: try st.floats(name), count: info.shape[0], channels: info.shape[1],
+                                     height: info.shape[2], width: info.shape[3], rows: classes, columns: ipc)
+            try writePNG(path: output, width: grid.width, height: grid.height, channels: info.shape[1], pixels: grid.pixels)
+            print("wrote \(output) (\(grid.width)x\(grid.height))")
+        } catch {
+            print("error: \(error.message)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+ASTDistillCommand.main()
