@@ -232,7 +232,7 @@ private func decode(_ png: [UInt8], sourceLocation: SourceLocation = #_sourceLoc
         // One range over all images.
         let all = try imageGrid(images: [2, 4, 6, 8, -1, -1, -1, -1], count: 2, channels: 1, height: 1, width: 4,
                                 rows: 1, columns: 2, padding: 0, normalization: .allImages)
-        #expect(all.pixels == [77, 128, 179, 255, 0, 0, 0, 0])
+        #expect(all.pixels == [85, 142, 198, 255, 0, 0, 0, 0])  // (x + 1) / 9 * 255
         let allNaN = try imageGrid(images: [.nan, .nan], count: 1, channels: 1, height: 1, width: 2, rows: 1, columns: 1,
                                    padding: 0)
         #expect(allNaN.pixels == [0, 0])
