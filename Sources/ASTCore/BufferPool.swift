@@ -11,13 +11,13 @@ public enum BufferPool {
     struct State {
         var free: [Int: [UInt]] = [:]  // byte size -> buffer addresses (plain integers: Sendable)
         var cachedBytes = 0
-        var limitBytes = 1 << 30
+        var limitBytes = 256 << 20
     }
     static let state = Mutex(State())
     /// Buffers smaller than this go straight to malloc (its own bins are fast there).
     static let minimumPooledBytes = 1 << 16
 
-    /// Upper bound on cached (free, reusable) memory; 0 disables pooling. Default 1 GiB.
+    /// Upper bound on cached (free, reusable) memory; 0 disables pooling. Default 256 MiB.
     public static var limitBytes: Int {
         get { state.withLock { $0.limitBytes } }
         set {

@@ -29,21 +29,19 @@ private func im2col<S: TensorScalar>(_ x: UnsafePointer<S>, _ g: ConvGeometry, _
         for r in rows {
             let (c, ky, kx) = (r / taps, (r % taps) / g.kernelW, r % g.kernelW)
             let row = col + r * ld
-            do {
-                let lo = max(0, p - kx), hi = max(lo, min(wo, w + p - kx))
-                for b in 0..<nb {
-                    let image = x + ((n0 + b) * g.channels + c) * h * w
-                    for oy in 0..<ho {
-                        let dst = row + b * plane + oy * wo
-                        let iy = oy + ky - p
-                        if iy < 0 || iy >= h {
-                            zeroElements(dst, wo)
-                            continue
-                        }
-                        if lo > 0 { zeroElements(dst, lo) }
-                        if hi > lo { copyElements(dst.advanced(by: lo), image + iy * w + lo + kx - p, hi - lo) }
-                        if hi < wo { zeroElements(dst.advanced(by: hi), wo - hi) }
+            let lo = max(0, p - kx), hi = max(lo, min(wo, w + p - kx))
+            for b in 0..<nb {
+                let image = x + ((n0 + b) * g.channels + c) * h * w
+                for oy in 0..<ho {
+                    let dst = row + b * plane + oy * wo
+                    let iy = oy + ky - p
+                    if iy < 0 || iy >= h {
+                        zeroElements(dst, wo)
+                        continue
                     }
+                    if lo > 0 { zeroElements(dst, lo) }
+                    if hi > lo { copyElements(dst.advanced(by: lo), image + iy * w + lo + kx - p, hi - lo) }
+                    if hi < wo { zeroElements(dst.advanced(by: hi), wo - hi) }
                 }
             }
         }
@@ -60,25 +58,25 @@ private func col2im<S: TensorScalar>(_ col: UnsafePointer<S>, _ g: ConvGeometry,
     let plane = ho * wo, ld = nb * plane
     // Rows of one channel add into the same image plane: split by channel across threads.
     Parallel.forRanges(g.channels, minimumPerThread: 1) { channels in
-      for c in channels {
-        for ky in 0..<g.kernelH {
-            for kx in 0..<g.kernelW {
-                let row = col + ((c * g.kernelH + ky) * g.kernelW + kx) * ld
-                let lo = max(0, p - kx), hi = max(lo, min(wo, w + p - kx))
-                guard hi > lo else { continue }
-                for b in 0..<nb {
-                    let image = dx + ((n0 + b) * g.channels + c) * h * w
-                    for oy in 0..<ho {
-                        let iy = oy + ky - p
-                        if iy < 0 || iy >= h { continue }
-                        let src = row + b * plane + oy * wo + lo
-                        let dst = image + iy * w + lo + kx - p
-                        for i in 0..<(hi - lo) { dst[i] += src[i] }
+        for c in channels {
+            for ky in 0..<g.kernelH {
+                for kx in 0..<g.kernelW {
+                    let row = col + ((c * g.kernelH + ky) * g.kernelW + kx) * ld
+                    let lo = max(0, p - kx), hi = max(lo, min(wo, w + p - kx))
+                    guard hi > lo else { continue }
+                    for b in 0..<nb {
+                        let image = dx + ((n0 + b) * g.channels + c) * h * w
+                        for oy in 0..<ho {
+                            let iy = oy + ky - p
+                            if iy < 0 || iy >= h { continue }
+                            let src = row + b * plane + oy * wo + lo
+                            let dst = image + iy * w + lo + kx - p
+                            for i in 0..<(hi - lo) { dst[i] += src[i] }
+                        }
                     }
                 }
             }
         }
-    }
     }
 }
 

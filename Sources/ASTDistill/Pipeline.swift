@@ -208,8 +208,9 @@ public struct Pipeline {
                          progress: PipelineProgress = { _ in true }) throws(ASTError) -> (distilled: EvaluationResult, baseline: EvaluationResult?) {
         var settings = config.evaluation
         settings.seed = derivedSeed(config.seed, 10)
+        let architecture = try ConvNet(config.evaluationArchitecture)
         func run(_ what: String, _ train: ImageDataset, _ lr: Double) throws(ASTError) -> EvaluationResult {
-            let result = try Evaluation.run(network: network, train: train, test: data.data.test, learningRate: lr, settings: settings) {
+            let result = try Evaluation.run(network: architecture, train: train, test: data.data.test, learningRate: lr, settings: settings) {
                 model, epoch throws(ASTError) in
                 guard progress(.evaluationEpoch(what: what, model: model, models: settings.models, epoch: epoch, epochs: settings.epochs)) else {
                     throw ASTError(.cancelled, "evaluation stopped")

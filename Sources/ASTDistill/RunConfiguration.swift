@@ -27,8 +27,22 @@ public struct RunConfiguration: Sendable, Equatable {
     /// Evaluate a random real subset of the same size with the same protocol.
     public var evaluateBaseline = true
     public var baselineLearningRate = 0.01
+    /// Architecture the evaluation networks use (cross-architecture numbers); nil = the
+    /// distillation network. Set through eval.width / eval.depth / eval.norm / eval.pool.
+    public var evaluationNetwork: ConvNetConfig? = nil
 
     public init() {}
+
+    /// Applies `change(evaluationConfig, distillationConfig)`; an evaluation network equal to the
+    /// distillation network is stored as nil ("same").
+    mutating func setEvaluationNetwork(_ change: (inout ConvNetConfig, ConvNetConfig) -> Void) {
+        var e = evaluationNetwork ?? network
+        change(&e, network)
+        evaluationNetwork = e == network ? nil : e
+    }
+
+    /// The architecture of the evaluation networks.
+    public var evaluationArchitecture: ConvNetConfig { evaluationNetwork ?? network }
 
     /// Expert training settings of this run.
     public var expertTraining: TrainingSettings {
@@ -43,6 +57,11 @@ public struct RunConfiguration: Sendable, Equatable {
     /// Cross-field checks, before any work starts.
     public func validate() throws(ASTError) {
         try network.validate()
+        try evaluationArchitecture.validate()
+        guard evaluationArchitecture.channels == network.channels, evaluationArchitecture.imageSize == network.imageSize,
+              evaluationArchitecture.classes == network.classes else {
+            throw .invalid("the evaluation network must take the same images and classes as the distillation network")
+        }
         try expertTraining.validate()
         guard (1...100_000).contains(expertCount) else { throw .invalid("experts.count \(expertCount) is outside 1...100000") }
         try distillation.validate(snapshotCount: expertEpochs + 1)
@@ -219,12 +238,32 @@ extension RunConfiguration {
         optionalFloatParameter("distill.weight_perturbation", 213, 0...100, "AST weight perturbation α_wp (0 = off)", \.distillation.weightPerturbation),
         stringParameter("distill.augmentation", 214, "DSA strategy of the inner loop", \.distillation.augmentation, check: checkStrategy),
         intParameter("distill.checkpoint_every", 215, 1...10_000_000, "iterations between checkpoints", \.checkpointEvery),
-        floatParameter("distill.image_momentum", 216, 0...0.999, "momentum of the image and α updates", \.distillation.imageMomentum),
+        RunParameter(name: "distill.momentum", key: 216, kind: .float, minimum: 0, maximum: 0.999, choices: [],
+                     help: "momentum of the image and α updates", get: { .float($0.distillation.imageMomentum) },
+                     set: { c, v throws(ASTError) in if case .float(let m) = v { (c.distillation.imageMomentum, c.distillation.stepSizeMomentum) = (m, m) } }),
         // Evaluation (300…399)
         intParameter("eval.models", 300, 1...1000, "K networks per evaluation", \.evaluation.models),
         intParameter("eval.epochs", 301, 1...100_000, "epochs per network", \.evaluation.epochs),
         intParameter("eval.batch", 302, 1...100_000, "batch size", \.evaluation.batchSize),
         stringParameter("eval.augmentation", 303, "DSA strategy of evaluation training", \.evaluation.augmentation, check: checkStrategy),
+        RunParameter(name: "eval.width", key: 306, kind: .int, minimum: 0, maximum: 4096, choices: [],
+                     help: "conv width of the evaluation networks (0 = the distillation network's)",
+                     get: { .int(Int64($0.evaluationNetwork?.width ?? 0)) },
+                     set: { c, v throws(ASTError) in if case .int(let i) = v { c.setEvaluationNetwork { $0.width = i == 0 ? $1.width : Int(i) } } }),
+        RunParameter(name: "eval.depth", key: 307, kind: .int, minimum: 0, maximum: 10, choices: [],
+                     help: "conv blocks of the evaluation networks (0 = the distillation network's)",
+                     get: { .int(Int64($0.evaluationNetwork?.depth ?? 0)) },
+                     set: { c, v throws(ASTError) in if case .int(let i) = v { c.setEvaluationNetwork { $0.depth = i == 0 ? $1.depth : Int(i) } } }),
+        RunParameter(name: "eval.norm", key: 308, kind: .string, minimum: 0, maximum: 0, choices: ["same", "none", "instance", "batch"],
+                     help: "normalisation of the evaluation networks",
+                     get: { c in .string(c.evaluationNetwork.map { ["none", "instance", "batch"][Int($0.norm.rawValue)] } ?? "same") },
+                     set: { c, v throws(ASTError) in
+                         if case .string(let s) = v { c.setEvaluationNetwork { e, base in e.norm = ["none", "instance", "batch"].firstIndex(of: s).map { NormKind(rawValue: Int32($0))! } ?? base.norm } } }),
+        RunParameter(name: "eval.pool", key: 309, kind: .string, minimum: 0, maximum: 0, choices: ["same", "average", "max"],
+                     help: "pooling of the evaluation networks",
+                     get: { c in .string(c.evaluationNetwork.map { $0.pool == .average ? "average" : "max" } ?? "same") },
+                     set: { c, v throws(ASTError) in
+                         if case .string(let s) = v { c.setEvaluationNetwork { e, base in e.pool = s == "same" ? base.pool : (s == "max" ? .max : .average) } } }),
         boolParameter("eval.baseline", 304, "also evaluate a random real subset of the same size", \.evaluateBaseline),
         floatParameter("eval.baseline_lr", 305, 1e-9...10, "learning rate of the random-real baseline", \.baselineLearningRate),
         // Data (400…499)

@@ -31,6 +31,17 @@ func peakRSSMiB() -> Double {
 
 let quick = CommandLine.arguments.contains("--quick")
 let onlyMTT = CommandLine.arguments.contains("--mtt-only")
+/// --pool-mib N: cap on the buffer pool's cached memory (default 256).
+if let i = CommandLine.arguments.firstIndex(of: "--pool-mib"), i + 1 < CommandLine.arguments.count, let mib = Int(CommandLine.arguments[i + 1]) {
+    BufferPool.limitBytes = mib << 20
+}
+/// --mtt ipc,batch,steps (repeatable): MTT iterations to time (default 10,100,10).
+var mttShapes: [(Int, Int, Int)] = []
+for (i, a) in CommandLine.arguments.enumerated() where a == "--mtt" && i + 1 < CommandLine.arguments.count {
+    let v = CommandLine.arguments[i + 1].split(separator: ",").compactMap { Int($0) }
+    if v.count == 3 { mttShapes.append((v[0], v[1], v[2])) }
+}
+if mttShapes.isEmpty { mttShapes = [(10, 100, 10)] }
 let rounds = quick ? 1 : 3
 func randomArray(_ n: Int, seed: UInt64 = 1) -> [Float] {
     var rng = SeededGenerator(seed: seed)
@@ -94,7 +105,7 @@ func mttIteration(ipc: Int, batchSyn: Int, steps: Int) throws {
     let t = try best(quick ? 1 : 2) { loss = try matching.run(images: images, start: start, target: target).loss }
     print("MTT iteration ipc \(ipc), batch \(batchSyn), N \(steps): \(String(format2: t)) s (loss \(loss)), peak RSS \(String(format2: peakRSSMiB())) MiB")
 }
-try mttIteration(ipc: 10, batchSyn: 100, steps: quick ? 2 : 10)
+for (ipc, batch, steps) in mttShapes { try mttIteration(ipc: ipc, batchSyn: batch, steps: quick ? 2 : steps) }
 
 extension String {
     init(format2 value: Double) {

@@ -140,6 +140,22 @@ func tinyRun() throws -> (RunConfiguration, PreparedData) {
         #expect(throws: ASTError.self) { try d.apply(json: ["distill.ipc": "x"], source: "test") }
     }
 
+    /// Cross-architecture evaluation: eval.* architecture settings change only the evaluation
+    /// networks; "same" (or 0) restores the distillation network's.
+    @Test func evaluationArchitectureOverrides() throws {
+        var c = try RunConfiguration.preset("quick")
+        try c.set("eval.norm", text: "batch")
+        try c.set("eval.pool", text: "max")
+        try c.set("eval.width", text: "32")
+        #expect(c.evaluationArchitecture.norm == .batch && c.evaluationArchitecture.pool == .max && c.evaluationArchitecture.width == 32)
+        #expect(c.network.norm == .instance && c.network.width == 16)
+        try c.validate()
+        try c.set("eval.norm", text: "same")
+        try c.set("eval.pool", text: "same")
+        try c.set("eval.width", text: "0")
+        #expect(c.evaluationNetwork == nil)
+    }
+
     @Test func contradictorySettingsFailValidation() throws {
         var c = try RunConfiguration.preset("quick")
         c.distillation.maxStartEpoch = c.expertEpochs  // + M goes beyond the stored epochs
