@@ -37,7 +37,7 @@ let package = Package(
         // The only module with C entry points -> libast.so.
         .target(
             name: "ASTCAPI",
-            dependencies: ["ASTCore", "ASTData", "CAst"],
+            dependencies: ["ASTCore", "ASTData", "ASTDistill", "CAst"],
             exclude: ["exports.map"],
             linkerSettings: [
                 .unsafeFlags([
@@ -47,7 +47,7 @@ let package = Package(
                 ], .when(platforms: [.linux])),
             ]
         ),
-        .executableTarget(name: "ast-bench", dependencies: ["ASTCore"]),
+        .executableTarget(name: "ast-bench", dependencies: ["ASTCore", "ASTData", "ASTDistill"]),
         // The command-line tool: the main job.
         .executableTarget(name: "ast-distill", dependencies: [
             "ASTDistill", "ASTData", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -60,7 +60,7 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "ASTDataTests", dependencies: ["ASTData", "TestSupport"]),
         .testTarget(name: "ASTDistillTests", dependencies: ["ASTDistill", "TestSupport"]),
-        .testTarget(name: "ASTCAPITests", dependencies: ["ASTCAPI", "CAst", "TestSupport"]),
+        .testTarget(name: "ASTCAPITests", dependencies: ["ASTCAPI", "ASTDistill", "CAst", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

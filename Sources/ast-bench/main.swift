@@ -1,6 +1,8 @@
 // ast-bench: prints the engine's throughput on this machine (a program, not a test).
 //   swift run -c release ast-bench [--quick]
 import ASTCore
+import ASTData
+import ASTDistill
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,8 +13,14 @@ func now() -> Double {
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }
 
-/// Best wall time of `rounds` runs of `body` after one warm-up.
+/// Best wall time of `rounds` runs of `body` after one warm-up (with `--once`: the time of one
+/// cold run).
 func best(_ rounds: Int, _ body: () throws -> Void) rethrows -> Double {
+    if CommandLine.arguments.contains("--once") {
+        let start = now()
+        try body()
+        return now() - start
+    }
     try body()
     var t = Double.infinity
     for _ in 0..<rounds {
@@ -30,7 +38,8 @@ func peakRSSMiB() -> Double {
 }
 
 let quick = CommandLine.arguments.contains("--quick")
-let onlyMTT = CommandLine.arguments.contains("--mtt-only")
+let onlyMTT = CommandLine.arguments.contains("--mtt-only") || CommandLine.arguments.contains("--experts-only")
+let onlyExperts = CommandLine.arguments.contains("--experts-only")
 /// --pool-mib N: cap on the buffer pool's cached memory (default 256).
 if let i = CommandLine.arguments.firstIndex(of: "--pool-mib"), i + 1 < CommandLine.arguments.count, let mib = Int(CommandLine.arguments[i + 1]) {
     BufferPool.limitBytes = mib << 20
@@ -105,7 +114,27 @@ func mttIteration(ipc: Int, batchSyn: Int, steps: Int) throws {
     let t = try best(quick ? 1 : 2) { loss = try matching.run(images: images, start: start, target: target).loss }
     print("MTT iteration ipc \(ipc), batch \(batchSyn), N \(steps): \(String(format2: t)) s (loss \(loss)), peak RSS \(String(format2: peakRSSMiB())) MiB")
 }
-for (ipc, batch, steps) in mttShapes { try mttIteration(ipc: ipc, batchSyn: batch, steps: quick ? 2 : steps) }
+// Expert training throughput on Fashion-MNIST (1x28x28, first conv padded by 3), ConvNet-3
+// width 128, batch 256, DSA: MTT experts (plain SGD) and AST experts (+ gradient penalty).
+func expertThroughput() throws {
+    let pair = try loadFashionMNIST()
+    let images = quick ? 512 : 2560
+    let subset = try pair.train.subset(Array(0..<images))
+    let fmnist = try ConvNet(ConvNetConfig(channels: 1, imageSize: 28, classes: 10, width: 128, depth: 3))
+    for kind in ExpertKind.allCases {
+        let settings = TrainingSettings.expert(kind, epochs: 1, augmentation: try DSA())
+        let trainer = try NetworkTrainer(network: fmnist, settings: settings, data: subset)
+        var state = TrainerState(parameters: fmnist.initialParameters(seed: 1))
+        let t = try best(quick ? 1 : 2) {
+            state.epoch = 0
+            _ = try trainer.runEpoch(&state, seed: 3)
+        }
+        print("expert epoch, Fashion-MNIST, \(kind.rawValue.uppercased()) expert, width 128, batch 256, DSA: \(String(format2: Double(images) / t)) img/s")
+    }
+}
+if CommandLine.arguments.contains("--experts") || onlyExperts { try expertThroughput() }
+
+for (ipc, batch, steps) in onlyExperts ? [] : mttShapes { try mttIteration(ipc: ipc, batchSyn: batch, steps: quick ? 2 : steps) }
 
 extension String {
     init(format2 value: Double) {

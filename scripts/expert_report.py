@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""Compares expert trajectory stores made with the same seeds (e.g. MTT vs AST experts):
+final test accuracy and smoothness (per-epoch step length ||theta_{e+1} - theta_e||), as a
+markdown table. Reads the safetensors files with numpy only (no libast, no safetensors package).
+
+    python3 scripts/expert_report.py results/experts-mtt/experts results/experts-ast/experts
+"""
+import glob, json, os, struct, sys
+import numpy as np
+
+def load(path):
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n))
+        data = f.read()
+    meta = header.pop("__metadata__", {})
+    out = {}
+    for name, info in header.items():
+        dtype = {"F32": np.float32, "F64": np.float64, "I64": np.int64}[info["dtype"]]
+        a, b = info["data_offsets"]
+        out[name] = np.frombuffer(data[a:b], dtype=dtype).reshape(info["shape"])
+    return out, meta
+
+def summarize(directory):
+    files = sorted(f for f in glob.glob(os.path.join(directory, "expert_*.safetensors")) if ".partial" not in f)
+    steps, finals, meta = [], [], {}
+    for f in files:
+        t, meta = load(f)
+        traj = t["trajectory"].astype(np.float64)
+        steps.append(np.linalg.norm(np.diff(traj, axis=0), axis=1))
+        finals.append(t["test_accuracy"][-1])
+    return np.array(steps), np.array(finals), meta, len(files)
+
+rows = []
+for d in sys.argv[1:]:
+    steps, finals, meta, n = summarize(d)
+    rows.append((d, steps, finals, meta, n))
+epochs = rows[0][1].shape[1]
+print("| experts | n | final test accuracy | mean step ‖θ_{e+1} − θ_e‖ per epoch (1 … %d) | max/min step |" % epochs)
+print("|---|---|---|---|---|")
+for d, steps, finals, meta, n in rows:
+    mean = steps.mean(axis=0)
+    kind = meta.get("optimizer", "")
+    label = "AST (smooth)" if "gradient_penalty=2" in kind else "MTT (plain SGD)" if "momentum=0.0" in kind else d
+    print(f"| {label} | {n} | {100*finals.mean():.2f} ± {100*finals.std(ddof=1) if n > 1 else 0:.2f} % | "
+          + " ".join(f"{v:.2f}" for v in mean) + f" | {mean.max()/mean.min():.2f} |")
