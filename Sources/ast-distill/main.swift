@@ -28,6 +28,16 @@ func runStep(_ body: (ProgressPrinter) throws(ASTError) -> Void) throws {
     }
 }
 
+/// The configured pipeline and its prepared data, handed to a step.
+func runWithData(_ settings: SettingsOptions,
+                 _ body: (RunConfiguration, Pipeline, PreparedData, ProgressPrinter) throws(ASTError) -> Void) throws {
+    let config = try settings.configuration()
+    let pipeline = try Pipeline(config: config, outputDirectory: settings.out)
+    try runStep { printer throws(ASTError) in
+        try body(config, pipeline, try pipeline.loadData(), printer)
+    }
+}
+
 func printTable(_ distilled: EvaluationResult, _ baseline: EvaluationResult?, config: RunConfiguration, stepSize: Float) {
     let ipc = config.distillation.ipc
     print("")
@@ -64,12 +74,9 @@ struct Experts: ParsableCommand {
     @Option(help: "Number of experts for this process (default: experts.count − first).") var count: Int?
 
     func run() throws {
-        let config = try settings.configuration()
-        let total = count ?? (config.expertCount - first)
+        let total = try count ?? (settings.configuration().expertCount - first)
         guard first >= 0, total >= 1 else { throw ValidationError("--first/--count select no experts") }
-        let pipeline = try Pipeline(config: config, outputDirectory: settings.out)
-        try runStep { printer throws(ASTError) in
-            let data = try pipeline.loadData()
+        try runWithData(settings) { _, pipeline, data, printer throws(ASTError) in
             let store = try pipeline.generateExperts(data: data, range: first..<(first + total), progress: printer.handle)
             let accuracies = try store.testAccuracies()
             print("\(store.expertCount) complete experts in \(store.directory); final test accuracy \(accuracies.map { String(fixed: ($0.last ?? 0) * 100, 2) + "%" }.joined(separator: ", "))")
@@ -82,10 +89,7 @@ struct Distill: ParsableCommand {
     @OptionGroup var settings: SettingsOptions
 
     func run() throws {
-        let config = try settings.configuration()
-        let pipeline = try Pipeline(config: config, outputDirectory: settings.out)
-        try runStep { printer throws(ASTError) in
-            let data = try pipeline.loadData()
+        try runWithData(settings) { _, pipeline, data, printer throws(ASTError) in
             let state = try pipeline.distill(data: data, progress: printer.handle)
             _ = try pipeline.writeOutputs(data: data, state: state, store: nil, evaluation: nil)
             print("distilled \(state.labels.count) images in \(state.iteration) iterations, α = \(state.stepSize); wrote \(settings.out)/distilled.safetensors and distilled.png")
@@ -98,10 +102,7 @@ struct Evaluate: ParsableCommand {
     @OptionGroup var settings: SettingsOptions
 
     func run() throws {
-        let config = try settings.configuration()
-        let pipeline = try Pipeline(config: config, outputDirectory: settings.out)
-        try runStep { printer throws(ASTError) in
-            let data = try pipeline.loadData()
+        try runWithData(settings) { config, pipeline, data, printer throws(ASTError) in
             guard let state = try pipeline.loadCheckpoint() else {
                 throw ASTError(.io, "\(pipeline.checkpointPath): no distillation to evaluate; run `ast-distill distill` first")
             }
