@@ -7,6 +7,9 @@
 // NPY.swift, NPZ.swift  NumPy .npy / .npz reading and writing
 // IDX.swift           MNIST-family IDX files and loaders
 // CIFAR.swift         CIFAR-10/100 binary batches and loaders
+// JSON.swift          strict JSON parser and deterministic serializer (configs, reports, metadata)
+// SafeTensors.swift   safetensors reading (streamed per tensor) and atomic writing
+// PNG.swift           PNG encoding and image grids
 //
 // Every parser reads from memory, checks header-claimed sizes against the bytes actually present
 // before allocating, and throws ASTError naming the file and the problem; none traps on any input.
