@@ -27,6 +27,8 @@ public struct MatchingResult<S: TensorScalar>: Sendable {
     public var finalParameters: Tensor<S>
     /// The (weighted) inner cross-entropy of every step.
     public var stepLosses: [S]
+    /// dL/d soft labels (n, K) when soft labels were used, else nil.
+    public var softLabelGradient: Tensor<S>?
 }
 
 /// Replays a step's augmentation: must return the same differentiable function of x whenever it
@@ -37,7 +39,7 @@ public struct TrajectoryMatching<S: TensorScalar> {
     public var network: ConvNet
     /// Hard labels of the synthetic images, or nil when `softLabels` are used.
     public var labels: [Int32]?
-    /// Probability rows (n, K) for learnable soft labels (their gradient is not returned here).
+    /// Probability rows (n, K) for learnable soft labels (their gradient is returned).
     public var softLabels: Tensor<S>?
     /// Student step size α.
     public var learningRate: S
@@ -100,13 +102,14 @@ public struct TrajectoryMatching<S: TensorScalar> {
         }
     }
 
-    /// Inner loss of step i at parameters θ on the (transformed) minibatch x.
-    private func stepLoss(_ x: Tensor<S>, _ theta: Tensor<S>, step i: Int) -> Tensor<S> {
+    /// Inner loss of step i at parameters θ on the (transformed) minibatch x, against the hard
+    /// labels or rows of `soft` (the soft labels, possibly a variable).
+    private func stepLoss(_ x: Tensor<S>, _ theta: Tensor<S>, step i: Int, soft: Tensor<S>?) -> Tensor<S> {
         let input = transform.map { $0(x, i) } ?? x
         let logits = network.forwardUnchecked(input, theta)
         let batch = minibatches[i]
         let targets: Tensor<S> = labels.map { all in oneHot(batch.map { all[$0] }, classes: network.config.classes) }
-            ?? gatherRowsUnchecked(softLabels!.detached(), batch)
+            ?? gatherRowsUnchecked(soft!, batch)
         let ce = softCrossEntropyUnchecked(logits, targets)
         return innerLossWeight == 1 ? ce : scaleUnchecked(ce, innerLossWeight)
     }
@@ -133,7 +136,7 @@ public struct TrajectoryMatching<S: TensorScalar> {
         thetas.reserveCapacity(n + 1)
         for i in 0..<n {
             let theta = thetas[i].variable()
-            let loss = stepLoss(gatherRowsUnchecked(x0, minibatches[i]), theta, step: i)
+            let loss = stepLoss(gatherRowsUnchecked(x0, minibatches[i]), theta, step: i, soft: softLabels?.detached())
             guard loss.item.isFinite else { throw ASTError(.diverged, "inner loss is \(loss.item) at student step \(i)") }
             stepLosses.append(loss.item)
             let g = try gradients(of: loss, wrt: [theta])[0]
@@ -168,6 +171,8 @@ public struct TrajectoryMatching<S: TensorScalar> {
         var directionBar: Tensor<S>? = nil
         var alphaBar: S = 0
         var imageBar = Tensor<S>(shape: x0.shape, storage: TensorStorage(zeros: x0.count))
+        let soft = labels == nil ? softLabels?.detached().variable() : nil
+        var softBar = soft.map { Tensor<S>(shape: $0.shape, storage: TensorStorage(zeros: $0.count)) }
         for i in stride(from: n - 1, through: 0, by: -1) {
             // v: the adjoint of g_i. ᾱ += −b_i·θ̄_{i+1}.
             alphaBar -= dotProduct(directions[i], thetaBar)
@@ -176,15 +181,16 @@ public struct TrajectoryMatching<S: TensorScalar> {
             if let mu = momentum { directionBar = scaleUnchecked(v, mu) }
             let theta = thetas[i].variable()
             let x = gatherRowsUnchecked(x0, minibatches[i]).variable()
-            let g = try gradients(of: stepLoss(x, theta, step: i), wrt: [theta], createGraph: true)[0]
+            let g = try gradients(of: stepLoss(x, theta, step: i, soft: soft), wrt: [theta], createGraph: true)[0]
             let h = sumUnchecked(mulUnchecked(g, v), axes: [0], keepDims: false)
-            let second = try gradients(of: h, wrt: [theta, x])
+            let second = try gradients(of: h, wrt: [theta, x] + (soft.map { [$0] } ?? []))
+            if let bar = softBar { softBar = addUnchecked(bar, second[2]) }
             thetaBar = addUnchecked(thetaBar, second[0])
             if let extra = extraAdjoints[i], i > 0 { thetaBar = addUnchecked(thetaBar, extra) }
             imageBar = addUnchecked(imageBar, scatterRowsUnchecked(second[1], minibatches[i], rows: x0.shape[0]))
         }
         return MatchingResult(loss: loss, imageGradient: imageBar, learningRateGradient: alphaBar,
-                              finalParameters: thetas[n], stepLosses: stepLosses)
+                              finalParameters: thetas[n], stepLosses: stepLosses, softLabelGradient: softBar)
     }
 }
 

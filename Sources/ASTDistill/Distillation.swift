@@ -66,6 +66,10 @@ public struct DistillationSettings: Sendable, Equatable {
     public var intermediateMatching = IntermediateMatching.off
     /// α_wp of the conv-kernel weight perturbation; nil = off.
     public var weightPerturbation: Double? = nil
+    /// Learn soft labels (DATM/TESLA option): per-image logits, initialised from an expert's
+    /// logits on the initial images, trained with SGD (momentum 0.9) at `labelLearningRate`.
+    public var learnSoftLabels = false
+    public var labelLearningRate = 5.0
     public var seed: UInt64 = 0
 
     public init() {}
@@ -113,6 +117,7 @@ public struct DistillationSettings: Sendable, Equatable {
         if let b = syntheticBatch { guard b >= 1 else { throw .invalid("syntheticBatch \(b) must be at least 1") } }
         if let mu = innerMomentum { guard mu.isFinite, (0..<1).contains(mu) else { throw .invalid("innerMomentum \(mu) is outside [0, 1)") } }
         if let wp = weightPerturbation { guard wp.isFinite, wp >= 0 else { throw .invalid("weightPerturbation \(wp) must be ≥ 0") } }
+        if learnSoftLabels { try positive("labelLearningRate", labelLearningRate) }
         _ = try DSA(strategy: augmentation)
     }
 
@@ -138,6 +143,24 @@ public struct DistillationState: Sendable, Equatable {
     /// The synthetic minibatch chunks still to be used (MTT pops them from the end).
     public var pendingChunks: [[Int]]
     public var lossHistory: [Float]
+    /// Learnable soft labels: logits (n × K) and their SGD velocity; nil with hard labels.
+    public var labelLogits: [Float]? = nil
+    public var labelVelocity: [Float]? = nil
+
+    /// softmax of the label logits, row by row (the soft targets), or nil.
+    public func softLabels(classes k: Int) -> [Float]? {
+        labelLogits.map { logits in
+            var p = logits
+            for r in 0..<(logits.count / k) {
+                let row = logits[(r * k)..<((r + 1) * k)]
+                let m = row.max() ?? 0
+                let e = row.map { expf($0 - m) }
+                let total = e.reduce(0, +)
+                for j in 0..<k { p[r * k + j] = e[j] / total }
+            }
+            return p
+        }
+    }
 }
 
 /// What one iteration did (progress reporting).
@@ -167,9 +190,15 @@ public struct Distiller {
     /// The starting state from an initial synthetic set (see `SyntheticSet.initialize`).
     public func initialState(from synthetic: ImageDataset) throws(ASTError) -> DistillationState {
         try network.checkImages([synthetic.count, synthetic.channels, synthetic.height, synthetic.width], "synthetic images")
-        return DistillationState(images: synthetic.images, labels: synthetic.labels, stepSize: Float(settings.initialStepSize),
-                                 imageVelocity: [Float](repeating: 0, count: synthetic.images.count), stepSizeVelocity: 0,
-                                 iteration: 0, pendingChunks: [], lossHistory: [])
+        var state = DistillationState(images: synthetic.images, labels: synthetic.labels, stepSize: Float(settings.initialStepSize),
+                                      imageVelocity: [Float](repeating: 0, count: synthetic.images.count), stepSizeVelocity: 0,
+                                      iteration: 0, pendingChunks: [], lossHistory: [])
+        if settings.learnSoftLabels {
+            let expert = try experts.snapshots(expert: 0, epochs: [experts.snapshotCount - 1])[0]
+            state.labelLogits = try network.logits(images: synthetic.images, count: synthetic.count, parameters: expert)
+            state.labelVelocity = [Float](repeating: 0, count: state.labelLogits!.count)
+        }
+        return state
     }
 
     /// One outer iteration: on success `state` advances; on any error it is left untouched (the
@@ -212,8 +241,11 @@ public struct Distiller {
                 intermediate.append(IntermediateTarget(step: stepIndex, target: try Tensor(shape: [snaps[k].count], scalars: snaps[k]), weight: beta))
             }
         }
+        let k = network.config.classes
+        let soft = try state.softLabels(classes: k).map { p throws(ASTError) in try Tensor<Float>(shape: [n, k], scalars: p) }
         let matching = TrajectoryMatching<Float>(
-            network: network, labels: state.labels, learningRate: state.stepSize, minibatches: minibatches,
+            network: network, labels: soft == nil ? state.labels : nil, softLabels: soft,
+            learningRate: state.stepSize, minibatches: minibatches,
             momentum: settings.innerMomentum.map(Float.init), innerLossWeight: Float(settings.innerLossWeight(startEpoch: t)),
             intermediateTargets: intermediate, transform: transform)
         let images = try Tensor<Float>(shape: [n] + network.imageShape, scalars: state.images)
@@ -238,6 +270,22 @@ public struct Distiller {
         next.stepSize -= Float(settings.learningRateLearningRate) * next.stepSizeVelocity
         guard next.stepSize.isFinite, next.stepSize > 0 else {
             throw ASTError(.diverged, "iteration \(state.iteration): the learnable step size α became \(next.stepSize) (from \(state.stepSize)); lower learningRateLearningRate or imageLearningRate")
+        }
+        if let p = soft, let gp = result.softLabelGradient, var logits = next.labelLogits, var velocity = next.labelVelocity {
+            // Through the row softmax: dL/dz = p ⊙ (dL/dp − Σ_j p_j dL/dp_j).
+            let (pv, gv) = (p.scalars, gp.scalars)
+            let lr = Float(settings.labelLearningRate)
+            for r in 0..<n {
+                var dot: Float = 0
+                for j in 0..<k { dot += pv[r * k + j] * gv[r * k + j] }
+                for j in 0..<k {
+                    let i = r * k + j
+                    velocity[i] = 0.9 * velocity[i] + pv[i] * (gv[i] - dot)
+                    logits[i] -= lr * velocity[i]
+                }
+            }
+            guard logits.allSatisfy(\.isFinite) else { throw ASTError(.diverged, "iteration \(state.iteration): soft labels became non-finite") }
+            (next.labelLogits, next.labelVelocity) = (logits, velocity)
         }
         next.iteration += 1
         next.lossHistory.append(result.loss)

@@ -165,10 +165,18 @@ public struct Pipeline {
         let scalars = try file.floats("scalars")
         guard scalars.count == 2 else { throw ASTError(.format, "\(checkpointPath): 'scalars' must hold α and its velocity") }
         guard let iteration = Int(file.metadata["iteration"] ?? "") else { throw ASTError(.format, "\(checkpointPath): no iteration") }
-        let state = DistillationState(images: try file.floats("images"), labels: try file.tensor("labels").int64s().map { Int32($0) },
+        var state = DistillationState(images: try file.floats("images"), labels: try file.tensor("labels").int64s().map { Int32($0) },
                                       stepSize: scalars[0], imageVelocity: try file.floats("image_velocity"),
                                       stepSizeVelocity: scalars[1], iteration: iteration, pendingChunks: chunks,
                                       lossHistory: try file.floats("loss_history"))
+        if file.contains("label_logits") {
+            state.labelLogits = try file.floats("label_logits")
+            state.labelVelocity = try file.floats("label_velocity")
+            guard state.labelLogits?.count == state.labels.count * network.config.classes,
+                  state.labelVelocity?.count == state.labelLogits?.count else {
+                throw ASTError(.format, "\(checkpointPath): soft label sizes disagree with the labels")
+            }
+        }
         guard state.images.count == state.labels.count * network.imageElementCount,
               state.imageVelocity.count == state.images.count else {
             throw ASTError(.format, "\(checkpointPath): image, label and velocity sizes disagree")
@@ -191,6 +199,10 @@ public struct Pipeline {
         let flat = state.pendingChunks.flatMap { $0 }.map(Int64.init)
         try w.add("pending_chunks", NDArray(shape: [flat.count], int64: flat))
         try w.add("loss_history", shape: [state.lossHistory.count], floats: state.lossHistory)
+        if let logits = state.labelLogits, let velocity = state.labelVelocity {
+            try w.add("label_logits", shape: [state.labels.count, network.config.classes], floats: logits)
+            try w.add("label_velocity", shape: [state.labels.count, network.config.classes], floats: velocity)
+        }
         try w.write(path: checkpointPath)
     }
 
@@ -209,8 +221,9 @@ public struct Pipeline {
         var settings = config.evaluation
         settings.seed = derivedSeed(config.seed, 10)
         let architecture = try ConvNet(config.evaluationArchitecture)
-        func run(_ what: String, _ train: ImageDataset, _ lr: Double) throws(ASTError) -> EvaluationResult {
-            let result = try Evaluation.run(network: architecture, train: train, test: data.data.test, learningRate: lr, settings: settings) {
+        func run(_ what: String, _ train: ImageDataset, _ lr: Double, soft: [Float]? = nil) throws(ASTError) -> EvaluationResult {
+            let result = try Evaluation.run(network: architecture, train: train, test: data.data.test, learningRate: lr,
+                                            settings: settings, softLabels: soft) {
                 model, epoch throws(ASTError) in
                 guard progress(.evaluationEpoch(what: what, model: model, models: settings.models, epoch: epoch, epochs: settings.epochs)) else {
                     throw ASTError(.cancelled, "evaluation stopped")
@@ -219,7 +232,8 @@ public struct Pipeline {
             _ = progress(.evaluated(what: what, result: result))
             return result
         }
-        let distilled = try run("distilled", distilledDataset(state), Double(state.stepSize))
+        let distilled = try run("distilled", distilledDataset(state), Double(state.stepSize),
+                                soft: state.softLabels(classes: config.network.classes))
         var baseline: EvaluationResult? = nil
         if config.evaluateBaseline {
             let subset = try SyntheticSet.initialize(.real, ipc: config.distillation.ipc, from: data.data.train, network: network,
@@ -245,6 +259,9 @@ public struct Pipeline {
         try w.add("images", shape: shape, floats: state.images)
         try w.add("labels", NDArray(shape: [state.labels.count], int64: state.labels.map(Int64.init)))
         try w.add("syn_lr", shape: [], floats: [state.stepSize])
+        if let soft = state.softLabels(classes: config.network.classes) {
+            try w.add("soft_labels", shape: [state.labels.count, config.network.classes], floats: soft)
+        }
         try w.add("images_pixel_space", shape: shape, floats: data.viewable(state.images, count: state.labels.count))
         if let n = data.normalization {
             try w.add("normalization_mean", shape: [n.mean.count], floats: n.mean)

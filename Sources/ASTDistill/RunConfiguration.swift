@@ -241,6 +241,8 @@ extension RunConfiguration {
         RunParameter(name: "distill.momentum", key: 216, kind: .float, minimum: 0, maximum: 0.999, choices: [],
                      help: "momentum of the image and α updates", get: { .float($0.distillation.imageMomentum) },
                      set: { c, v throws(ASTError) in if case .float(let m) = v { (c.distillation.imageMomentum, c.distillation.stepSizeMomentum) = (m, m) } }),
+        boolParameter("distill.soft_labels", 217, "learn soft labels (initialised from an expert's logits)", \.distillation.learnSoftLabels),
+        floatParameter("distill.lr_labels", 218, 1e-9...1e6, "learning rate of the soft-label logits", \.distillation.labelLearningRate),
         // Evaluation (300…399)
         intParameter("eval.models", 300, 1...1000, "K networks per evaluation", \.evaluation.models),
         intParameter("eval.epochs", 301, 1...100_000, "epochs per network", \.evaluation.epochs),

@@ -43,6 +43,27 @@ import TestSupport
         #expect(abs(fdLR - result.learningRateGradient) / abs(fdLR) < 1e-5, "dL/dα \(result.learningRateGradient) vs \(fdLR)")
     }
 
+    /// dL/d soft labels (the learnable-label option) against finite differences.
+    @Test func softLabelGradient() throws {
+        let images = randomTensor([4, 1, 6, 6], seed: 4)
+        var (tm, start, target) = problem(momentum: 0.9, weight: 1, intermediate: false, lr: 0.3)
+        let probabilities: [Double] = [0.8, 0.2, 0.6, 0.4, 0.3, 0.7, 0.1, 0.9]
+        tm.labels = nil
+        tm.softLabels = try Tensor(shape: [4, 2], scalars: probabilities)
+        let result = try tm.run(images: images, start: start, target: target)
+        let analytic = try #require(result.softLabelGradient).scalars
+        let eps = 1e-6
+        for k in 0..<probabilities.count {
+            var plus = probabilities, minus = probabilities
+            plus[k] += eps; minus[k] -= eps
+            var up = tm, down = tm
+            up.softLabels = try Tensor(shape: [4, 2], scalars: plus)
+            down.softLabels = try Tensor(shape: [4, 2], scalars: minus)
+            let fd = (try up.run(images: images, start: start, target: target).loss - down.run(images: images, start: start, target: target).loss) / (2 * eps)
+            #expect(abs(fd - analytic[k]) <= 1e-5 * max(1, abs(fd)), "soft label \(k): \(analytic[k]) vs \(fd)")
+        }
+    }
+
     @Test func plainSGD() throws { try check(momentum: nil, weight: 1, intermediate: false) }
     @Test func momentumInnerLoop() throws { try check(momentum: 0.9, weight: 1, intermediate: false) }
     @Test func balancedLossAndIntermediateMatching() throws { try check(momentum: 0.9, weight: 1.3, intermediate: true) }

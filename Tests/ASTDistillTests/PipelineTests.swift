@@ -83,6 +83,28 @@ func tinyRun() throws -> (RunConfiguration, PreparedData) {
         #expect(report["evaluation"]?["distilled"]?["accuracies"]?.array?.count == 2)
     }
 
+    /// With learnable soft labels the run still resumes exactly, and the labels move.
+    @Test func softLabelsResumeExactly() throws {
+        var (c, data) = try tinyRun()
+        c.distillation.learnSoftLabels = true
+        let a = try Pipeline(config: c, outputDirectory: temporaryDirectory("soft-a"))
+        try a.generateExperts(data: data)
+        let straight = try a.distill(data: data)
+        let b = try Pipeline(config: c, outputDirectory: temporaryDirectory("soft-b"))
+        try b.generateExperts(data: data)
+        _ = try? b.distill(data: data) { event in
+            if case .distillIteration(let r, _) = event { return r.iteration < 2 }
+            return true
+        }
+        let resumed = try b.distill(data: data)
+        #expect(resumed == straight)
+        #expect(straight.labelVelocity?.contains { $0 != 0 } == true)
+        let soft = try #require(straight.softLabels(classes: 3))
+        #expect(abs(soft[0..<3].reduce(0, +) - 1) < 1e-5)
+        let evaluation = try a.evaluate(data: data, state: straight)
+        #expect(evaluation.distilled.accuracies.count == 2)
+    }
+
     /// A checkpoint made with other settings, and a store made for another network, are errors.
     @Test func mismatchedCheckpointsAndStoresAreRejected() throws {
         var (c, data) = try tinyRun()
