@@ -93,3 +93,5 @@ for kind in ("ast", "mtt"):
     secs = int(open(f"{out}/experts-{kind}.log.seconds").read())
     print(f"\n{kind.upper()} experts: {secs // 60}m{secs % 60:02d}s; {open(f'{out}/experts-{kind}.log').read().strip()}")
 PY
+echo
+python3 "$root/scripts/expert_report.py" "$out/experts-mtt/experts" "$out/experts-ast/experts"
