@@ -8,8 +8,9 @@
 # 2. runs the Swift tests (release build with -enable-testing: the numeric tests are too slow
 #    in debug) and the Swift example,
 # 3. builds the self-contained libast.so (scripts/build-lib.sh) and checks it (readelf, nm),
-# 4. compiles the C examples with -std=c99 -Wall -Wextra -pedantic -Werror and runs them,
-# 5. runs the Python binding's tests (pytest) and the Python example.
+# 4. compiles the C examples with -std=c99 -Wall -Wextra -pedantic -Werror and runs them
+#    (demo, threads, misuse, and pipeline: the whole pipeline on a Fashion-MNIST subset),
+# 5. runs the Python binding's tests (pytest) and the Python examples (demo, pipeline).
 # Every example's output is checked. Exits non-zero on the first failure.
 #
 # Environment: AST_TEST_SCRATCH (SwiftPM scratch path for tests, default .build),
@@ -90,7 +91,7 @@ g++ -std=c++11 -Wall -Wextra -pedantic -Werror -fsyntax-only -x c++ -Iinclude in
 
 step "C examples"
 mkdir -p "$build/bin"
-for prog in demo threads misuse; do
+for prog in demo threads misuse pipeline; do
     gcc -std=c99 -Wall -Wextra -pedantic -Werror -O2 -Iinclude "examples/c/$prog.c" \
         -L"$lib" -last -lm -lpthread -Wl,-rpath,'$ORIGIN/../lib' -o "$build/bin/$prog"
 done
@@ -104,8 +105,26 @@ expect_output "C demo" "$log" '^demo: libast 0\.1\.0' '^demo: network with [0-9]
 env -i "$build/bin/threads" >"$log" 2>&1 || { cat "$log"; die "threads exited non-zero"; }
 expect_output "C threads" "$log" '^threads: OK: 2 threads'
 env -i "$build/bin/misuse" >"$log" 2>&1 || { cat "$log"; die "misuse exited non-zero"; }
-expect_output "C misuse" "$log" '^misuse: handle still usable' '^misuse: ([0-9]+)/\1 bad calls reported correctly, process alive'
+expect_output "C misuse" "$log" '^misuse: handle still usable' '^misuse: ([0-9]+)/\1 bad calls reported correctly, process alive' \
+    '^misuse: ok +ast_run_generate_experts\(NULL' '^misuse: ok +ast_matching_step\(NULL' \
+    '^misuse: ok +ast_config_set_string\(cfg, AST_CONFIG_EXPERTS_KIND, "adam"\) -> out of range' \
+    '^misuse: matching step still works: loss [0-9.]+'
 grep -E -m 3 '^misuse: (ok|FAIL)' "$log"
+rm -rf /tmp/libast-misuse-run
+# The whole pipeline on a small Fashion-MNIST subset (experts, cancelled + resumed distillation,
+# evaluation, outputs) through the header.
+out="$(mktemp -d)"
+env -i "$build/bin/pipeline" "$out/run" >"$log" 2>&1 || { cat "$log"; rm -rf "$out"; die "pipeline exited non-zero"; }
+rm -rf "$out"
+expect_output "C pipeline" "$log" '^pipeline: expert 1 epoch 3/3: test accuracy 0\.[0-9]+' \
+    '^pipeline: 2 complete experts \(6 epochs trained\)' \
+    '^pipeline: cancelled distill -> cancelled \(6\)' '^pipeline: checkpoint holds 4 iterations' \
+    '^pipeline: message: resuming distillation after iteration 4' \
+    '^pipeline: resumed and finished: 10 iterations, learned alpha [0-9.]+' \
+    '^pipeline: distilled [0-9.]+ \+- [0-9.]+ %, random real [0-9.]+ \+- [0-9.]+ % \(2 models' \
+    '^pipeline: wrote distilled.safetensors yes, distilled.png yes, report.json yes' \
+    '^pipeline: distilled set 10 x 1 x 28 x 28, 10 classes, labels 0 1 2 3 4 5 6 7 8 9' \
+    '^pipeline: small buffer -> shape mismatch' '^pipeline: done$'
 
 # ---------------------------------------------------------------------------------------------
 step "Python binding: pytest"
@@ -117,6 +136,20 @@ env -u LIBAST_PATH "$python" examples/python/demo.py >"$log" 2>&1 || { cat "$log
 expect_output "Python example" "$log" '^python demo: libast 0\.1\.0' '^python demo: loss [0-9.]+' \
     '^python demo: bad label -> ASTError status 1' '^python demo: wrong dtype -> ValueError' \
     '^python demo: network still usable after errors' '^python demo: done$'
+
+step "Python pipeline example (Fashion-MNIST subset, numpy in, distilled arrays out)"
+out="$(mktemp -d)"
+env -u LIBAST_PATH "$python" examples/python/pipeline.py "$out/run" >"$log" 2>&1 \
+    || { cat "$log"; rm -rf "$out"; die "Python pipeline example exited non-zero"; }
+rm -rf "$out"
+expect_output "Python pipeline" "$log" '^python pipeline: numpy in: train \(3000, 1, 28, 28\) float32' \
+    '^python pipeline: 1 expert\(s\) after the first range' \
+    '^python pipeline: cancelled -> ASTError status 6 \(cancelled\), checkpoint at iteration 4' \
+    '^python pipeline: distilled arrays out: images \(10, 1, 28, 28\) float32, labels \[0, 1, 2, 3, 4, 5, 6, 7, 8, 9\], alpha [0-9.]+, 10 iterations' \
+    '^python pipeline: matching loss [0-9.]+ -> [0-9.]+ over iterations \[5, 6, 7, 8, 9, 10\]' \
+    '^python pipeline: evaluation: distilled [0-9.]+ \+- [0-9.]+ %, random real [0-9.]+ \+- [0-9.]+ %' \
+    "^python pipeline: outputs: \\['checkpoint.safetensors', 'distilled.png', 'distilled.safetensors', 'report.json'\\]" \
+    '^python pipeline: matching_step: loss [0-9.]+' '^python pipeline: done$'
 rm -f "$log"
 
 printf '\ntest.sh: all tests passed\n'

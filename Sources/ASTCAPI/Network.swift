@@ -1,23 +1,25 @@
 // ast_network: the ConvNet as a pure function of caller-owned parameter buffers.
 
 import ASTCore
+import ASTDistill
 import CAst
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// Largest number of activations of one conv layer a single call may create (about 8 GiB).
-private let maxActivations = Int(Int32.max)
+let maxActivations = Int(Int32.max)
 
 final class NetworkBox: HandleBox {
     override class var staticTypeName: StaticString { "ast_network" }
     let network: ConvNet
-    let values: ConfigValues
+    /// The whole configuration the network was made from (ast_network_get_config).
+    let run: RunConfiguration
     let names: CStringTable
 
-    init(_ network: ConvNet, values: ConfigValues) {
+    init(_ network: ConvNet, run: RunConfiguration) {
         self.network = network
-        self.values = values
+        self.run = run
         self.names = CStringTable(network.layout.map(\.name))
     }
 
@@ -25,24 +27,8 @@ final class NetworkBox: HandleBox {
     var config: ConvNetConfig { network.config }
 }
 
-extension ConfigValues {
-    /// The engine's network configuration (values are within their key bounds already).
-    func convNetConfig() throws(CFailure) -> ConvNetConfig {
-        guard let norm = NormKind(rawValue: Int32(truncatingIfNeeded: int(AST_CONFIG_NORM))),
-              let pool = PoolKind(rawValue: Int32(truncatingIfNeeded: int(AST_CONFIG_POOL))) else {
-            throw CFailure(Status.internal, "ast_network_create: norm/pool value outside the engine's enums")
-        }
-        return ConvNetConfig(channels: Int(int(AST_CONFIG_CHANNELS)),
-                             imageSize: Int(int(AST_CONFIG_IMAGE_SIZE)),
-                             classes: Int(int(AST_CONFIG_CLASSES)),
-                             width: Int(int(AST_CONFIG_WIDTH)),
-                             depth: Int(int(AST_CONFIG_DEPTH)),
-                             norm: norm, pool: pool)
-    }
-}
-
 /// Validated inputs shared by the engine calls.
-private struct Batch {
+struct Batch {
     var images: [Float]
     var count: Int
     var parameters: [Float]
@@ -50,7 +36,7 @@ private struct Batch {
 
 extension Arguments {
     /// Checks theta and the images of a batch for `box`'s network and copies them.
-    fileprivate func batch(_ box: NetworkBox, _ parameters: UnsafePointer<Float>?, _ parametersLen: Int64,
+    func batch(_ box: NetworkBox, _ parameters: UnsafePointer<Float>?, _ parametersLen: Int64,
                            _ images: UnsafePointer<Float>?, _ imagesLen: Int64,
                            _ count: Int64) throws(CFailure) -> Batch {
         let parameters = try required(parameters, "parameters")
@@ -79,7 +65,7 @@ extension Arguments {
     }
 }
 
-private func monotonicSeconds() -> Double {
+func monotonicSeconds() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
@@ -93,10 +79,9 @@ public func ast_network_create(_ config: OpaquePointer!, _ out: UnsafeMutablePoi
     let args = Arguments("ast_network_create")
     return entry("ast_network_create", config, as: ConfigBox.self, argument: "config") { cfg throws(CFailure) in
         let out = try args.required(out, "out")
-        let engineConfig = try cfg.values.convNetConfig()
         let network: ConvNet
         do throws(ASTError) {
-            network = try ConvNet(engineConfig)
+            network = try ConvNet(cfg.run.network)
         } catch {
             throw args.engine(error)
         }
@@ -104,7 +89,7 @@ public func ast_network_create(_ config: OpaquePointer!, _ out: UnsafeMutablePoi
             throw args.fail(Status.outOfMemory,
                             "the network would have \(network.parameterCount) parameters, more than \(maxElements)")
         }
-        out.pointee = retainedHandle(NetworkBox(network, values: cfg.values))
+        out.pointee = retainedHandle(NetworkBox(network, run: cfg.run))
     }
 }
 
@@ -123,7 +108,7 @@ public func ast_network_get_config(_ network: OpaquePointer!, _ out: UnsafeMutab
     out?.pointee = nil
     return entry("ast_network_get_config", network, as: NetworkBox.self, argument: "network") { box throws(CFailure) in
         let out = try Arguments("ast_network_get_config").required(out, "out")
-        out.pointee = retainedHandle(ConfigBox(box.values))
+        out.pointee = retainedHandle(ConfigBox(box.run))
     }
 }
 
@@ -356,7 +341,8 @@ public func ast_network_evaluate(_ network: OpaquePointer!,
                 var report = ast_progress(
                     struct_size: Int32(MemoryLayout<ast_progress>.size), stage: Int32(AST_STAGE_EVALUATE),
                     step: Int64(done), total: Int64(data.count), loss: lossSum / Double(done),
-                    elapsed_seconds: monotonicSeconds() - start)
+                    elapsed_seconds: monotonicSeconds() - start, index: 0, count: 0, accuracy: .nan,
+                    accuracy_std: .nan, step_size: .nan, start_epoch: 0, message: nil)
                 if progress(&report, userData) != 0 {
                     throw args.fail(Status.cancelled, "cancelled by the progress callback after \(done) of \(data.count) images")
                 }

@@ -70,6 +70,8 @@ public struct DistillationSettings: Sendable, Equatable {
     /// logits on the initial images, trained with SGD (momentum 0.9) at `labelLearningRate`.
     public var learnSoftLabels = false
     public var labelLearningRate = 5.0
+    /// Seed of every draw of the outer loop (expert, start epoch, minibatches, DSA, perturbation).
+    /// `Pipeline` derives it from `RunConfiguration.seed`.
     public var seed: UInt64 = 0
 
     public init() {}

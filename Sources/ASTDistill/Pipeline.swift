@@ -111,7 +111,9 @@ public struct Pipeline {
     /// Runs (or resumes from the checkpoint) the distillation; returns the final state.
     public func distill(data: PreparedData, progress: PipelineProgress = { _ in true }) throws(ASTError) -> DistillationState {
         let store = try TrajectoryStore(readingFrom: storeDirectory, network: network, datasetFingerprint: data.fingerprint)
-        let distiller = try Distiller(network: network, settings: config.distillation, experts: store)
+        var settings = config.distillation
+        settings.seed = derivedSeed(config.seed, 12)  // the run's seed drives every distillation draw
+        let distiller = try Distiller(network: network, settings: settings, experts: store)
         var state: DistillationState
         if let saved = try loadCheckpoint() {
             state = saved

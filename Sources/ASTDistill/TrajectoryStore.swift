@@ -94,6 +94,11 @@ public final class TrajectoryStore: ExpertSource, @unchecked Sendable {
         return "\(directory)/expert_\(String(repeating: "0", count: max(0, 5 - digits.count)))\(digits)\(partial ? ".partial" : "").safetensors"
     }
 
+    /// Indices of the complete expert files in `directory`, ascending (an error if it cannot be read).
+    public static func completeExpertIndices(in directory: String) throws(ASTError) -> [Int] {
+        try listExperts(directory)
+    }
+
     /// Indices with a complete file, ascending.
     static func listExperts(_ directory: String) throws(ASTError) -> [Int] {
         guard let dir = opendir(directory) else {

@@ -75,10 +75,12 @@ private func randomFloats(_ n: Int, seed: UInt64) -> [Float] {
     #expect(ast_config_keys(nil, 0, &count) == AST_OK_)
     var keys = [Int32](repeating: 0, count: Int(count))
     #expect(ast_config_keys(&keys, count, &count) == AST_OK_)
-    #expect(keys == (1...8).map(Int32.init))
+    #expect(Array(keys.prefix(8)) == (1...8).map(Int32.init))
+    #expect(keys == keys.sorted())
     for key in keys {
         var b = ast_bounds()
         #expect(ast_config_bounds(key, &b) == AST_OK_)
+        guard b.type == Int32(AST_TYPE_INT) else { continue }  // float/string keys: PipelineAPITests
         var value: Int64 = -1
         #expect(ast_config_get_int(cfg, key, &value) == AST_OK_)
         #expect(value == b.int_default)

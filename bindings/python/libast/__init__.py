@@ -9,13 +9,24 @@ this package's classes wrap them with numpy arrays, context managers and one exc
         x = np.zeros((2, 1, 8, 8), np.float32)
         loss, grad = net.loss_gradient(theta, x, np.array([0, 2], np.int32))
 
+    # The whole AST pipeline, numpy arrays in, distilled arrays out:
+    cfg = libast.Config(preset="quick", **{"data.train_limit": 600})
+    with libast.Run(cfg, "out", train=(x_train, y_train), test=(x_test, y_test)) as run:
+        result = run.run_all()            # result["distilled"].images, ["evaluation"]
+
+    # One meta-gradient for your own loop:
+    r = libast.matching_step(net, theta_t, theta_t_plus_m, syn_images, syn_labels,
+                             step_size=0.01, steps=20, inner_momentum=0.9)
+
 Errors raise libast.ASTError(status, message); bad numpy arguments raise ValueError.
 """
 
 from ._raw import path as library_path
-from .api import (ASTError, Bounds, Config, Dataset, Network, Progress, Tensor, abi_version,
+from .api import (ASTError, Bounds, Config, Dataset, Distilled, MatchingResult, Network,
+                  Progress, Run, Tensor, abi_version, matching_minibatches, matching_step,
                   status_name, version)
 
-__all__ = ["ASTError", "Bounds", "Config", "Dataset", "Network", "Progress", "Tensor",
-           "abi_version", "status_name", "version", "library_path"]
+__all__ = ["ASTError", "Bounds", "Config", "Dataset", "Distilled", "MatchingResult", "Network",
+           "Progress", "Run", "Tensor", "abi_version", "matching_minibatches", "matching_step",
+           "status_name", "version", "library_path"]
 __version__ = "0.1.0"

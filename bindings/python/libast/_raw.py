@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import ctypes
 import os
-from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_double, c_float, c_int32,
-                    c_int64, c_uint64, c_void_p)
+from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_double, c_float,
+                    c_int32, c_int64, c_uint64, c_void_p)
 from pathlib import Path
 
 # --- status codes (never renumbered) --------------------------------------------------------
@@ -29,9 +29,17 @@ AST_ERR_WRONG_TYPE = 13
 AST_ERR_INTERNAL = 99
 
 AST_STAGE_EVALUATE = 1
+AST_STAGE_EXPERT_EPOCH = 2
+AST_STAGE_DISTILL_ITERATION = 3
+AST_STAGE_CHECKPOINT = 4
+AST_STAGE_EVALUATION_EPOCH = 5
+AST_STAGE_EVALUATED = 6
+AST_STAGE_MESSAGE = 7
 
 AST_TYPE_INT = 1
 AST_TYPE_FLOAT = 2
+AST_TYPE_STRING = 3
+AST_MAX_STRING_LENGTH = 4095
 
 AST_NORM_NONE, AST_NORM_INSTANCE, AST_NORM_BATCH = 0, 1, 2
 AST_POOL_AVERAGE, AST_POOL_MAX = 0, 1
@@ -44,19 +52,76 @@ AST_CONFIG_DEPTH = 5
 AST_CONFIG_NORM = 6
 AST_CONFIG_POOL = 7
 AST_CONFIG_SEED = 8
+AST_CONFIG_EXPERTS_KIND = 100
+AST_CONFIG_EXPERTS_COUNT = 101
+AST_CONFIG_EXPERTS_EPOCHS = 102
+AST_CONFIG_EXPERTS_BATCH = 103
+AST_CONFIG_EXPERTS_AUGMENTATION = 104
+AST_CONFIG_DISTILL_IPC = 200
+AST_CONFIG_DISTILL_SYN_STEPS = 201
+AST_CONFIG_DISTILL_EXPERT_EPOCHS = 202
+AST_CONFIG_DISTILL_MAX_START_EPOCH = 203
+AST_CONFIG_DISTILL_ITERATIONS = 204
+AST_CONFIG_DISTILL_LR_IMG = 205
+AST_CONFIG_DISTILL_LR_LR = 206
+AST_CONFIG_DISTILL_LR_INIT = 207
+AST_CONFIG_DISTILL_BATCH_SYN = 208
+AST_CONFIG_DISTILL_INIT = 209
+AST_CONFIG_DISTILL_INNER_MOMENTUM = 210
+AST_CONFIG_DISTILL_BALANCED_LOSS = 211
+AST_CONFIG_DISTILL_INTERMEDIATE = 212
+AST_CONFIG_DISTILL_WEIGHT_PERTURBATION = 213
+AST_CONFIG_DISTILL_AUGMENTATION = 214
+AST_CONFIG_DISTILL_CHECKPOINT_EVERY = 215
+AST_CONFIG_DISTILL_MOMENTUM = 216
+AST_CONFIG_DISTILL_SOFT_LABELS = 217
+AST_CONFIG_DISTILL_LR_LABELS = 218
+AST_CONFIG_EVAL_MODELS = 300
+AST_CONFIG_EVAL_EPOCHS = 301
+AST_CONFIG_EVAL_BATCH = 302
+AST_CONFIG_EVAL_AUGMENTATION = 303
+AST_CONFIG_EVAL_BASELINE = 304
+AST_CONFIG_EVAL_BASELINE_LR = 305
+AST_CONFIG_EVAL_WIDTH = 306
+AST_CONFIG_EVAL_DEPTH = 307
+AST_CONFIG_EVAL_NORM = 308
+AST_CONFIG_EVAL_POOL = 309
+AST_CONFIG_DATA_DATASET = 400
+AST_CONFIG_DATA_DIR = 401
+AST_CONFIG_DATA_PREPROCESSING = 402
+AST_CONFIG_DATA_TRAIN_LIMIT = 403
+AST_CONFIG_DATA_TEST_LIMIT = 404
 
 AST_LABELS_INT32 = 1
 AST_LABELS_INT64 = 2
 
 AST_MAX_TENSOR_RANK = 4
+AST_IMAGES_TRAINING, AST_IMAGES_PIXEL = 0, 1
+AST_RESULT_DISTILLED, AST_RESULT_RANDOM_REAL = 0, 1
 AST_ABI_VERSION = 1
 
 
 class ast_progress(Structure):
     # typedef struct ast_progress { int32_t struct_size; int32_t stage; int64_t step;
-    #     int64_t total; double loss; double elapsed_seconds; } ast_progress;
+    #     int64_t total; double loss; double elapsed_seconds;
+    #     int64_t index; int64_t count; double accuracy; double accuracy_std;
+    #     double step_size; int64_t start_epoch; const char *message; } ast_progress;
     _fields_ = [("struct_size", c_int32), ("stage", c_int32), ("step", c_int64),
-                ("total", c_int64), ("loss", c_double), ("elapsed_seconds", c_double)]
+                ("total", c_int64), ("loss", c_double), ("elapsed_seconds", c_double),
+                ("index", c_int64), ("count", c_int64), ("accuracy", c_double),
+                ("accuracy_std", c_double), ("step_size", c_double), ("start_epoch", c_int64),
+                ("message", c_char_p)]
+
+
+class ast_matching_options(Structure):
+    # typedef struct ast_matching_options { int32_t struct_size; int32_t intermediate_count;
+    #     double inner_momentum; double inner_loss_weight; const float *intermediate_targets;
+    #     const int64_t *intermediate_steps; const float *intermediate_weights;
+    #     const char *augmentation; } ast_matching_options;
+    _fields_ = [("struct_size", c_int32), ("intermediate_count", c_int32),
+                ("inner_momentum", c_double), ("inner_loss_weight", c_double),
+                ("intermediate_targets", POINTER(c_float)), ("intermediate_steps", POINTER(c_int64)),
+                ("intermediate_weights", POINTER(c_float)), ("augmentation", c_char_p)]
 
 
 class ast_bounds(Structure):
@@ -223,3 +288,100 @@ ast_network_mixed_input_product = _fn("ast_network_mixed_input_product", c_int32
 #     double *out_loss, double *out_accuracy);
 ast_network_evaluate = _fn("ast_network_evaluate", c_int32, c_void_p, c_float_p, c_int64,
                            c_void_p, c_int64, ast_progress_fn, c_void_p, c_double_p, c_double_p)
+
+# --- ast_config: strings, names, presets, JSON -----------------------------------------------
+c_char_buf = POINTER(c_char)
+# ast_status ast_config_set_string(ast_config *config, int32_t key, const char *value);
+ast_config_set_string = _fn("ast_config_set_string", c_int32, c_void_p, c_int32, c_char_p)
+# ast_status ast_config_get_string(const ast_config *config, int32_t key, char *buffer,
+#                                  int64_t capacity, int64_t *out_length);
+ast_config_get_string = _fn("ast_config_get_string", c_int32, c_void_p, c_int32, c_char_buf,
+                            c_int64, c_int64_p)
+# ast_status ast_config_describe(int32_t key, const char **out_name, const char **out_help,
+#                                const char **out_choices);
+ast_config_describe = _fn("ast_config_describe", c_int32, c_int32, POINTER(c_char_p),
+                          POINTER(c_char_p), POINTER(c_char_p))
+# ast_status ast_config_load_preset(ast_config *config, const char *name);
+ast_config_load_preset = _fn("ast_config_load_preset", c_int32, c_void_p, c_char_p)
+# ast_status ast_config_presets(const char **names, int32_t capacity, int32_t *out_count);
+ast_config_presets = _fn("ast_config_presets", c_int32, POINTER(c_char_p), c_int32, c_int32_p)
+# ast_status ast_config_load_json(ast_config *config, const char *path);
+ast_config_load_json = _fn("ast_config_load_json", c_int32, c_void_p, c_char_p)
+# ast_status ast_config_apply_json(ast_config *config, const char *json);
+ast_config_apply_json = _fn("ast_config_apply_json", c_int32, c_void_p, c_char_p)
+# ast_status ast_config_to_json(const ast_config *config, char *buffer, int64_t capacity,
+#                               int64_t *out_length);
+ast_config_to_json = _fn("ast_config_to_json", c_int32, c_void_p, c_char_buf, c_int64, c_int64_p)
+
+# --- ast_run --------------------------------------------------------------------------------
+# ast_status ast_run_create(const ast_config *config, const char *output_directory,
+#                           ast_run **out);
+ast_run_create = _fn("ast_run_create", c_int32, c_void_p, c_char_p, handle_p)
+# ast_status ast_run_create_with_data(const ast_config *config, const char *output_directory,
+#                                     const ast_dataset *train, const ast_dataset *test,
+#                                     ast_run **out);
+ast_run_create_with_data = _fn("ast_run_create_with_data", c_int32, c_void_p, c_char_p, c_void_p,
+                               c_void_p, handle_p)
+# void ast_run_free(ast_run *run);
+ast_run_free = _fn("ast_run_free", None, c_void_p)
+# const char *ast_run_last_error(const ast_run *run);
+ast_run_last_error = _fn("ast_run_last_error", c_char_p, c_void_p)
+# ast_status ast_run_get_config(const ast_run *run, ast_config **out);
+ast_run_get_config = _fn("ast_run_get_config", c_int32, c_void_p, handle_p)
+# ast_status ast_run_generate_experts(ast_run *run, int64_t first, int64_t count,
+#                                     ast_progress_fn progress, void *user_data);
+ast_run_generate_experts = _fn("ast_run_generate_experts", c_int32, c_void_p, c_int64, c_int64,
+                               ast_progress_fn, c_void_p)
+# ast_status ast_run_distill(ast_run *run, ast_progress_fn progress, void *user_data);
+ast_run_distill = _fn("ast_run_distill", c_int32, c_void_p, ast_progress_fn, c_void_p)
+# ast_status ast_run_evaluate(ast_run *run, ast_progress_fn progress, void *user_data,
+#     double *out_distilled_mean, double *out_distilled_std, double *out_baseline_mean,
+#     double *out_baseline_std);
+ast_run_evaluate = _fn("ast_run_evaluate", c_int32, c_void_p, ast_progress_fn, c_void_p,
+                       c_double_p, c_double_p, c_double_p, c_double_p)
+# ast_status ast_run_write_outputs(ast_run *run);
+ast_run_write_outputs = _fn("ast_run_write_outputs", c_int32, c_void_p)
+# ast_status ast_run_all(ast_run *run, ast_progress_fn progress, void *user_data);
+ast_run_all = _fn("ast_run_all", c_int32, c_void_p, ast_progress_fn, c_void_p)
+# ast_status ast_run_complete_experts(const ast_run *run, int64_t *out);
+ast_run_complete_experts = _fn("ast_run_complete_experts", c_int32, c_void_p, c_int64_p)
+# ast_status ast_run_distilled_shape(const ast_run *run, int64_t *out_count,
+#     int64_t *out_channels, int64_t *out_height, int64_t *out_width, int64_t *out_classes);
+ast_run_distilled_shape = _fn("ast_run_distilled_shape", c_int32, c_void_p, c_int64_p, c_int64_p,
+                              c_int64_p, c_int64_p, c_int64_p)
+# ast_status ast_run_copy_distilled_images(const ast_run *run, int32_t space, float *out,
+#                                          int64_t out_len);
+ast_run_copy_distilled_images = _fn("ast_run_copy_distilled_images", c_int32, c_void_p, c_int32,
+                                    c_float_p, c_int64)
+# ast_status ast_run_copy_distilled_labels(const ast_run *run, int32_t *out, int64_t out_len);
+ast_run_copy_distilled_labels = _fn("ast_run_copy_distilled_labels", c_int32, c_void_p, c_int32_p,
+                                    c_int64)
+# ast_status ast_run_copy_soft_labels(const ast_run *run, float *out, int64_t out_len,
+#                                     int32_t *out_present);
+ast_run_copy_soft_labels = _fn("ast_run_copy_soft_labels", c_int32, c_void_p, c_float_p, c_int64, c_int32_p)
+# ast_status ast_run_step_size(const ast_run *run, float *out_step_size, int64_t *out_iterations);
+ast_run_step_size = _fn("ast_run_step_size", c_int32, c_void_p, c_float_p, c_int64_p)
+# ast_status ast_run_loss_history(const ast_run *run, float *out, int64_t capacity,
+#                                 int64_t *out_count);
+ast_run_loss_history = _fn("ast_run_loss_history", c_int32, c_void_p, c_float_p, c_int64, c_int64_p)
+# ast_status ast_run_evaluation(const ast_run *run, int32_t which, double *out_mean,
+#     double *out_std, double *accuracies, int64_t capacity, int64_t *out_count);
+ast_run_evaluation = _fn("ast_run_evaluation", c_int32, c_void_p, c_int32, c_double_p, c_double_p,
+                         c_double_p, c_int64, c_int64_p)
+
+# --- trajectory matching --------------------------------------------------------------------
+# ast_status ast_matching_step(const ast_network *network, const float *start,
+#     const float *target, int64_t parameters_len, const float *images, int64_t images_len,
+#     const int32_t *labels, int64_t count, float step_size, int64_t steps, int64_t batch_syn,
+#     uint64_t seed, const int64_t *minibatches, int64_t minibatches_len,
+#     const ast_matching_options *options, float *out_loss, float *out_image_gradient,
+#     int64_t image_gradient_len, float *out_step_size_gradient, float *out_final_parameters,
+#     int64_t final_parameters_len);
+ast_matching_step = _fn("ast_matching_step", c_int32, c_void_p, c_float_p, c_float_p, c_int64,
+                        c_float_p, c_int64, c_int32_p, c_int64, c_float, c_int64, c_int64, c_uint64,
+                        c_int64_p, c_int64, POINTER(ast_matching_options), c_float_p, c_float_p,
+                        c_int64, c_float_p, c_float_p, c_int64)
+# ast_status ast_matching_minibatches(int64_t count, int64_t batch_syn, int64_t steps,
+#                                     uint64_t seed, int64_t *out, int64_t out_len);
+ast_matching_minibatches = _fn("ast_matching_minibatches", c_int32, c_int64, c_int64, c_int64,
+                               c_uint64, c_int64_p, c_int64)

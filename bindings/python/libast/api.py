@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ctypes
+import json
+import math
+import os
 import weakref
 from ctypes import byref, c_char_p, c_double, c_float, c_int32, c_int64, c_void_p
 from typing import Any, Callable, NamedTuple, Optional, Union
@@ -11,7 +14,8 @@ import numpy as np
 
 from . import _raw
 
-__all__ = ["ASTError", "Config", "Dataset", "Network", "Tensor", "Bounds", "Progress",
+__all__ = ["ASTError", "Config", "Dataset", "Network", "Tensor", "Bounds", "Progress", "Run",
+           "Distilled", "MatchingResult", "matching_step", "matching_minibatches",
            "version", "abi_version", "status_name"]
 
 
@@ -141,20 +145,61 @@ def _new_handle(create: Callable[[Any], int]) -> c_void_p:
 class Bounds(NamedTuple):
     key: int
     name: str
-    type: str  # "int" or "float"
-    min: Union[int, float]
-    max: Union[int, float]
-    default: Union[int, float]
+    type: str  # "int", "float" or "string"
+    min: Union[int, float, None]
+    max: Union[int, float, None]
+    default: Union[int, float, str]
+    choices: tuple = ()  # allowed values of a string key (empty: any / a DSA strategy)
 
 
 KeyLike = Union[str, int]
 
+# First segment of a dotted name: `distill_ipc=3` means "distill.ipc".
+_SECTIONS = ("network", "experts", "distill", "eval", "data")
+
+
+def _read_string(fn, *args) -> str:
+    """Calls a ...(args, char *buffer, int64_t capacity, int64_t *out_length) function twice."""
+    n = c_int64()
+    _check(fn(*args, None, 0, byref(n)))
+    buf = ctypes.create_string_buffer(n.value + 1)
+    _check(fn(*args, buf, len(buf), byref(n)))
+    return buf.value.decode("utf-8", "replace")
+
+
+class _Section:
+    """`cfg.distill.ipc` / `cfg.distill.ipc = 3`: attribute access by dotted name."""
+
+    def __init__(self, config: "Config", prefix: str):
+        object.__setattr__(self, "_config", config)
+        object.__setattr__(self, "_prefix", prefix)
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self._config.get(f"{self._prefix}.{name}")
+        except ASTError as e:
+            if e.status == _raw.AST_ERR_UNKNOWN_KEY:
+                raise AttributeError(f"no setting {self._prefix}.{name}") from None
+            raise
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._config.set(f"{self._prefix}.{name}", value)
+
+    def __dir__(self):
+        return [n.split(".", 1)[1] for n in json.loads(self._config.to_json()) if n.startswith(self._prefix + ".")]
+
 
 class Config(_Handle):
-    """ast_config: typed settings with defaults and bounds.
+    """ast_config: every setting of a run, typed, with defaults and bounds.
 
-        cfg = Config(channels=1, image_size=28, classes=10, width=64)
-        cfg["depth"] = 2; cfg["norm"] = "instance"   # enum keys accept names too
+        cfg = Config(preset="quick", width=8, distill_ipc=1, **{"data.train_limit": 600})
+        cfg["distill.iterations"] = 20; cfg.eval.models = 2; cfg["norm"] = "batch"
+        cfg.to_json(); Config.from_json("settings.json"); Config.presets()
+
+    Names are the dotted names of the command-line tool ("distill.ipc"); the network keys also
+    take their short names ("width"); keyword arguments may write the first dot as "_".
     """
 
     _free = staticmethod(_raw.ast_config_free)
@@ -166,10 +211,23 @@ class Config(_Handle):
     POOLS = {"average": _raw.AST_POOL_AVERAGE, "avg": _raw.AST_POOL_AVERAGE,
              "max": _raw.AST_POOL_MAX}
 
-    def __init__(self, _handle: Optional[c_void_p] = None, **values: Any):
+    def __init__(self, _handle: Optional[c_void_p] = None, *, preset: Optional[str] = None,
+                 **values: Any):
         super().__init__(_handle if _handle is not None else _new_handle(_raw.ast_config_create))
+        if preset is not None:
+            self.load_preset(preset)
         for name, value in values.items():
-            self.set(name, value)
+            self.set(self._kwarg_name(name), value)
+
+    @staticmethod
+    def _kwarg_name(name: str) -> str:
+        head, _, rest = name.partition("_")
+        if head in _SECTIONS and rest:
+            dotted = f"{head}.{rest}"
+            out = c_int32()
+            if _raw.ast_config_key_by_name(dotted.encode(), byref(out)) == _raw.AST_OK:
+                return dotted
+        return name
 
     @staticmethod
     def key(key: KeyLike) -> int:
@@ -183,57 +241,154 @@ class Config(_Handle):
         raise ValueError(f"key must be a key name (str) or number (int), got {type(key).__name__}")
 
     @staticmethod
+    def describe(key: KeyLike) -> tuple:
+        """(dotted name, help text, allowed values of a string key as a tuple)."""
+        name, help_, choices = c_char_p(), c_char_p(), c_char_p()
+        _check(_raw.ast_config_describe(Config.key(key), byref(name), byref(help_), byref(choices)))
+        c = choices.value.decode()
+        return name.value.decode(), help_.value.decode(), tuple(c.split("|")) if c else ()
+
+    @staticmethod
     def bounds(key: KeyLike) -> Bounds:
         b = _raw.ast_bounds()
         _check(_raw.ast_config_bounds(Config.key(key), byref(b)))
         if b.type == _raw.AST_TYPE_INT:
             return Bounds(b.key, b.name.decode(), "int", b.int_min, b.int_max, b.int_default)
-        return Bounds(b.key, b.name.decode(), "float", b.float_min, b.float_max, b.float_default)
+        if b.type == _raw.AST_TYPE_FLOAT:
+            return Bounds(b.key, b.name.decode(), "float", b.float_min, b.float_max, b.float_default)
+        with Config() as fresh:
+            default = fresh.get(b.key)
+        return Bounds(b.key, b.name.decode(), "string", None, None, default,
+                      Config.describe(b.key)[2])
 
     @staticmethod
     def keys() -> list:
-        """Names of all keys, in key order."""
+        """Names of all keys in key order, as in ast_bounds.name: the short names of the
+        network keys ("width", as in release 0.1), the dotted names of the others."""
         n = c_int32()
         _check(_raw.ast_config_keys(None, 0, byref(n)))
         arr = (c_int32 * n.value)()
         _check(_raw.ast_config_keys(arr, n.value, byref(n)))
-        return [Config.bounds(k).name for k in arr]
+        return [Config._raw_bounds(k).name.decode() for k in arr]
+
+    @staticmethod
+    def presets() -> list:
+        """Names of the presets (ast_config_presets)."""
+        n = c_int32()
+        _check(_raw.ast_config_presets(None, 0, byref(n)))
+        arr = (c_char_p * n.value)()
+        _check(_raw.ast_config_presets(arr, n.value, byref(n)))
+        return [v.decode() for v in arr]
+
+    @classmethod
+    def from_json(cls, path: str) -> "Config":
+        """Defaults + the settings of a JSON file (as written by to_json / the CLI's --config)."""
+        cfg = cls()
+        try:
+            cfg.load_json(path)
+        except BaseException:
+            cfg.close()
+            raise
+        return cfg
+
+    def load_preset(self, name: str) -> "Config":
+        """Replaces every value by the named preset's (Config.presets())."""
+        if not isinstance(name, str):
+            raise ValueError(f"preset must be a str, got {type(name).__name__}")
+        _check(_raw.ast_config_load_preset(self._handle, name.encode()))
+        return self
+
+    def load_json(self, path: str) -> "Config":
+        """Applies the settings of a JSON file (all or nothing)."""
+        _check(_raw.ast_config_load_json(self._handle, os.fsencode(path)))
+        return self
+
+    def update(self, settings: Optional[dict] = None, **values: Any) -> "Config":
+        """Sets several keys at once (all or nothing, through ast_config_apply_json)."""
+        merged = dict(settings or {})
+        merged.update({self._kwarg_name(k): v for k, v in values.items()})
+        for k, v in merged.items():
+            if isinstance(v, float) and not math.isfinite(v):
+                self.set(k, v)  # raises the library's non-finite error naming the key
+        _check(_raw.ast_config_apply_json(self._handle, json.dumps(merged).encode()))
+        return self
+
+    def to_json(self) -> str:
+        """Every setting as JSON text (dotted name -> value)."""
+        return _read_string(_raw.ast_config_to_json, self._handle)
 
     def set(self, key: KeyLike, value: Any) -> "Config":
         k = self.key(key)
-        b = self.bounds(k)
+        b = self._raw_bounds(k)
+        name = b.name.decode()
+        if b.type == _raw.AST_TYPE_STRING:
+            if not isinstance(value, str):
+                raise ValueError(f"key {name!r} takes a str, got {type(value).__name__}")
+            _check(_raw.ast_config_set_string(self._handle, k, value.encode("utf-8")))
+            return self
         if isinstance(value, str):
-            table = {"norm": self.NORMS, "pool": self.POOLS}.get(b.name)
+            table = {_raw.AST_CONFIG_NORM: self.NORMS, _raw.AST_CONFIG_POOL: self.POOLS}.get(k)
             if table is None or value not in table:
                 choices = ", ".join(table) if table else "numbers only"
-                raise ValueError(f"value {value!r} for key {b.name!r} is not one of: {choices}")
+                raise ValueError(f"value {value!r} for key {name!r} is not one of: {choices}")
             value = table[value]
-        if b.type == "int":
+        if b.type == _raw.AST_TYPE_INT:
+            if isinstance(value, (bool, np.bool_)) and (b.int_min, b.int_max) == (0, 1):
+                value = int(value)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise ValueError(f"key {b.name!r} takes an int, got {type(value).__name__}")
+                raise ValueError(f"key {name!r} takes an int, got {type(value).__name__}")
             if not (-(2**63) <= int(value) < 2**63):
-                raise ValueError(f"value {value} for key {b.name!r} does not fit in int64")
+                raise ValueError(f"value {value} for key {name!r} does not fit in int64")
             _check(_raw.ast_config_set_int(self._handle, k, int(value)))
         else:
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+                raise ValueError(f"key {name!r} takes a float, got {type(value).__name__}")
             _check(_raw.ast_config_set_float(self._handle, k, float(value)))
         return self
 
-    def get(self, key: KeyLike) -> Union[int, float]:
+    @staticmethod
+    def _raw_bounds(key: int):
+        b = _raw.ast_bounds()
+        _check(_raw.ast_config_bounds(key, byref(b)))
+        return b
+
+    def get(self, key: KeyLike) -> Union[int, float, str]:
         k = self.key(key)
-        if self.bounds(k).type == "int":
+        t = self._raw_bounds(k).type
+        if t == _raw.AST_TYPE_INT:
             out = c_int64()
             _check(_raw.ast_config_get_int(self._handle, k, byref(out)))
             return out.value
-        out_f = c_double()
-        _check(_raw.ast_config_get_float(self._handle, k, byref(out_f)))
-        return out_f.value
+        if t == _raw.AST_TYPE_FLOAT:
+            out_f = c_double()
+            _check(_raw.ast_config_get_float(self._handle, k, byref(out_f)))
+            return out_f.value
+        return _read_string(_raw.ast_config_get_string, self._handle, k)
 
     __getitem__ = get
 
     def __setitem__(self, key: KeyLike, value: Any) -> None:
         self.set(key, value)
 
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name in _SECTIONS:
+            return _Section(self, name)
+        out = c_int32()
+        if _raw.ast_config_key_by_name(name.encode(), byref(out)) == _raw.AST_OK:
+            return self.get(name)
+        raise AttributeError(f"Config has no setting or section {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_") or hasattr(type(self), name):
+            object.__setattr__(self, name, value)
+        else:
+            self.set(name, value)
+
     def to_dict(self) -> dict:
+        """Every setting, name (as in keys()) -> value (norm/pool as their int codes); the
+        dotted-name view is json.loads(cfg.to_json())."""
         return {name: self.get(name) for name in self.keys()}
 
     def clone(self) -> "Config":
@@ -244,7 +399,7 @@ class Config(_Handle):
     def __repr__(self) -> str:
         if self.closed:
             return "Config(<closed>)"
-        return "Config(" + ", ".join(f"{k}={v}" for k, v in self.to_dict().items()) + ")"
+        return "Config(" + ", ".join(f"{k}={v!r}" for k, v in json.loads(self.to_json()).items()) + ")"
 
 
 class Dataset(_Handle):
@@ -313,47 +468,104 @@ class Tensor(NamedTuple):
     count: int
 
 
+_STAGE_NAMES = {_raw.AST_STAGE_EVALUATE: "evaluate", _raw.AST_STAGE_EXPERT_EPOCH: "expert_epoch",
+                _raw.AST_STAGE_DISTILL_ITERATION: "distill_iteration",
+                _raw.AST_STAGE_CHECKPOINT: "checkpoint",
+                _raw.AST_STAGE_EVALUATION_EPOCH: "evaluation_epoch",
+                _raw.AST_STAGE_EVALUATED: "evaluated", _raw.AST_STAGE_MESSAGE: "message"}
+
+
 class Progress(NamedTuple):
+    """One ast_progress report. `kind` names the stage ("expert_epoch", "distill_iteration",
+    "checkpoint", "evaluation_epoch", "evaluated", "message", "evaluate"); the fields a stage
+    does not describe are 0, NaN or None (see include/ast.h, AST_STAGE_*)."""
     stage: int
     step: int
     total: int
     loss: float
     elapsed_seconds: float
+    index: int = 0
+    count: int = 0
+    accuracy: float = math.nan
+    accuracy_std: float = math.nan
+    step_size: float = math.nan
+    start_epoch: int = 0
+    message: Optional[str] = None
+
+    @property
+    def kind(self) -> str:
+        return _STAGE_NAMES.get(self.stage, f"stage {self.stage}")
 
 
 ProgressArg = Union[None, bool, Callable[[Progress], Optional[bool]]]
 
 
+def _tqdm():
+    try:
+        from tqdm.auto import tqdm  # optional dependency
+        return tqdm
+    except ImportError:
+        return None
+
+
 class _ProgressBridge:
     """Turns `progress=` into an ast_progress_fn. Python exceptions raised by a user callback
     cancel the C call and are re-raised after it returns; the CFUNCTYPE object is kept alive
-    for the whole call."""
+    for the whole call. progress=True shows tqdm bars (one per expert, distillation and
+    evaluation model) when tqdm is installed."""
 
     def __init__(self, progress: ProgressArg, description: str):
         self.error: Optional[BaseException] = None
         self.bar = None
+        self.bar_key = None
+        self.tqdm = None
         self.user = None
+        self.description = description
         if progress is True:
-            try:
-                from tqdm.auto import tqdm  # optional dependency
-                self.bar = tqdm(desc=description, unit="img", leave=False)
-            except ImportError:
-                pass
+            self.tqdm = _tqdm()
         elif callable(progress):
             self.user = progress
         elif progress not in (None, False):
             raise ValueError("progress must be None, a bool or a callable")
-        self.fn = (_raw.ast_progress_fn(self._call) if (self.bar is not None or self.user is not None)
+        self.fn = (_raw.ast_progress_fn(self._call) if (self.tqdm is not None or self.user is not None)
                    else ctypes.cast(None, _raw.ast_progress_fn))
+
+    def _show(self, p: Progress) -> None:
+        if p.stage in (_raw.AST_STAGE_MESSAGE, _raw.AST_STAGE_EVALUATED, _raw.AST_STAGE_CHECKPOINT):
+            if p.stage == _raw.AST_STAGE_EVALUATED:
+                self.tqdm.write(f"{p.message}: {100 * p.accuracy:.2f} +- {100 * p.accuracy_std:.2f} %")
+            elif p.stage == _raw.AST_STAGE_MESSAGE:
+                self.tqdm.write(p.message or "")
+            return
+        key = {_raw.AST_STAGE_EXPERT_EPOCH: ("expert", p.index),
+               _raw.AST_STAGE_DISTILL_ITERATION: ("distill", 0),
+               _raw.AST_STAGE_EVALUATION_EPOCH: (p.message, p.index)}.get(p.stage, (self.description, 0))
+        if key != self.bar_key:
+            if self.bar is not None:
+                self.bar.close()
+            name = f"{key[0]} {key[1]}" if p.stage != _raw.AST_STAGE_DISTILL_ITERATION else "distill"
+            self.bar = self.tqdm(desc=name if p.stage != _raw.AST_STAGE_EVALUATE else self.description,
+                                 total=p.total, leave=False)
+            self.bar_key = key
+        self.bar.total = p.total
+        self.bar.update(p.step - self.bar.n)
+        if p.stage == _raw.AST_STAGE_DISTILL_ITERATION:
+            self.bar.set_postfix(loss=f"{p.loss:.4f}", alpha=f"{p.step_size:.4g}")
+        elif p.stage == _raw.AST_STAGE_EXPERT_EPOCH:
+            self.bar.set_postfix(test_acc=f"{p.accuracy:.3f}")
+        elif p.stage == _raw.AST_STAGE_EVALUATE:
+            self.bar.set_postfix(loss=f"{p.loss:.4f}")
 
     def _call(self, report, _user_data) -> int:
         try:
             r = report.contents
-            p = Progress(r.stage, r.step, r.total, r.loss, r.elapsed_seconds)
-            if self.bar is not None:
-                self.bar.total = p.total
-                self.bar.update(p.step - self.bar.n)
-                self.bar.set_postfix(loss=f"{p.loss:.4f}")
+            extended = r.struct_size >= ctypes.sizeof(_raw.ast_progress)
+            p = Progress(r.stage, r.step, r.total, r.loss, r.elapsed_seconds,
+                         *((r.index, r.count, r.accuracy, r.accuracy_std, r.step_size, r.start_epoch,
+                            r.message.decode("utf-8", "replace") if r.message else None)
+                           if extended else ()))
+            if self.tqdm is not None:
+                self._show(p)
             if self.user is not None and self.user(p) is False:
                 return 1
             return 0
@@ -505,3 +717,273 @@ class Network(_Handle):
                                            byref(loss), byref(acc))
         bridge.finish(status)
         return loss.value, acc.value
+
+
+# ---------------------------------------------------------------------------------------------
+# Runs: the whole pipeline
+
+
+class Distilled(NamedTuple):
+    """The distilled set of a run."""
+    images: np.ndarray         # (ipc * classes, C, H, W) float32, in `space`
+    labels: np.ndarray         # (ipc * classes,) int32, class-major
+    step_size: float           # the learned alpha (the evaluation's learning rate)
+    iterations: int
+    loss_history: np.ndarray   # (iterations,) float32 matching losses
+    soft_labels: Optional[np.ndarray] = None  # (ipc * classes, classes) probabilities, if learned
+
+
+def _as_dataset(name: str, data: Any, classes: int) -> tuple:
+    """(Dataset, owned) from a Dataset or an (images, labels) pair of numpy arrays."""
+    if isinstance(data, Dataset):
+        return data, False
+    if isinstance(data, tuple) and len(data) == 2:
+        try:
+            return Dataset(data[0], data[1], classes=classes), True
+        except ValueError as e:
+            raise ValueError(f"{name}: {e}") from None
+    raise ValueError(f"{name} must be a libast.Dataset or an (images, labels) tuple of numpy arrays")
+
+
+class Run(_Handle):
+    """ast_run: the AST pipeline over one output directory, in resumable steps.
+
+        with libast.Run(libast.Config(preset="quick"), "out") as run:      # data.dataset
+            run.run_all()                          # experts, distillation, evaluation, outputs
+        with libast.Run(cfg, "out", train=(x, y), test=(xt, yt)) as run:  # numpy arrays in
+            run.generate_experts(); d = run.distill(); print(run.evaluate())
+
+    Every step resumes (a rerun continues where the last one stopped); a progress callable
+    receives Progress reports and cancels by returning False or raising (the exception is
+    re-raised after the library saved its state); progress=True shows tqdm bars if installed.
+    """
+
+    _free = staticmethod(_raw.ast_run_free)
+    _last_error_fn = staticmethod(_raw.ast_run_last_error)
+    _kind = "Run"
+
+    def __init__(self, config: Union[Config, dict, None] = None, output_dir: Union[str, os.PathLike] = "out",
+                 *, train: Any = None, test: Any = None, **settings: Any):
+        if (train is None) != (test is None):
+            raise ValueError("pass both train and test, or neither (then data.dataset is used)")
+        own_config = not isinstance(config, Config)
+        if own_config:
+            if config is not None and not isinstance(config, dict):
+                raise ValueError(f"config must be a libast.Config or a dict, got {type(config).__name__}")
+            cfg = Config(**(config or {}))
+        else:
+            cfg = config
+        try:
+            if own_config:
+                cfg.update(settings)
+            elif settings:
+                raise ValueError("pass either a Config or keyword settings, not both")
+            directory = os.fsencode(output_dir)
+            if train is None:
+                handle = _new_handle(lambda out: _raw.ast_run_create(cfg._handle, directory, out))
+            else:
+                classes = cfg["network.classes"]
+                tr, own_tr = _as_dataset("train", train, classes)
+                te, own_te = _as_dataset("test", test, classes)
+                try:
+                    handle = _new_handle(lambda out: _raw.ast_run_create_with_data(
+                        cfg._handle, directory, tr._handle, te._handle, out))
+                finally:  # the run copied them
+                    if own_tr:
+                        tr.close()
+                    if own_te:
+                        te.close()
+        finally:
+            if own_config:
+                cfg.close()
+        super().__init__(handle)
+        self.output_dir = os.fsdecode(directory)
+
+    def config(self) -> Config:
+        """A new Config holding the run's settings."""
+        h = c_void_p()
+        _check(_raw.ast_run_get_config(self._handle, byref(h)))
+        return Config(_handle=h)
+
+    def generate_experts(self, first: int = 0, count: Optional[int] = None,
+                         progress: ProgressArg = True) -> int:
+        """Trains experts first ... first+count-1 (count None: up to experts.count - 1),
+        skipping finished ones; returns the number of complete experts in the store."""
+        first = _int_arg("first", first)
+        count = -1 if count is None else _int_arg("count", count)
+        bridge = _ProgressBridge(progress, "experts")
+        bridge.finish(_raw.ast_run_generate_experts(self._handle, first, count, bridge.fn, None))
+        return self.complete_experts
+
+    @property
+    def complete_experts(self) -> int:
+        n = c_int64()
+        _check(_raw.ast_run_complete_experts(self._handle, byref(n)))
+        return n.value
+
+    def distill(self, progress: ProgressArg = True) -> Distilled:
+        """Distils (or resumes from the checkpoint); returns the distilled set."""
+        bridge = _ProgressBridge(progress, "distill")
+        bridge.finish(_raw.ast_run_distill(self._handle, bridge.fn, None))
+        return self.distilled()
+
+    def evaluate(self, progress: ProgressArg = True) -> dict:
+        """The evaluation protocol on the distilled set (and the random-real baseline):
+        {"distilled": {"mean", "std", "accuracies"}, "random_real": {...} or None}."""
+        bridge = _ProgressBridge(progress, "evaluate")
+        bridge.finish(_raw.ast_run_evaluate(self._handle, bridge.fn, None, None, None, None, None))
+        return self.evaluation()
+
+    def write_outputs(self) -> None:
+        """distilled.safetensors, distilled.png and report.json in the output directory."""
+        _check(_raw.ast_run_write_outputs(self._handle))
+
+    def run_all(self, progress: ProgressArg = True) -> dict:
+        """The whole pipeline; returns {"distilled": Distilled, "evaluation": {...}}."""
+        bridge = _ProgressBridge(progress, "run")
+        bridge.finish(_raw.ast_run_all(self._handle, bridge.fn, None))
+        return {"distilled": self.distilled(), "evaluation": self.evaluation()}
+
+    def distilled(self, space: str = "training") -> Distilled:
+        """The distilled set; space "training" (preprocessed, as distilled) or "pixel"."""
+        spaces = {"training": _raw.AST_IMAGES_TRAINING, "pixel": _raw.AST_IMAGES_PIXEL}
+        if space not in spaces:
+            raise ValueError(f"space must be one of {', '.join(spaces)}, got {space!r}")
+        v = [c_int64() for _ in range(5)]
+        _check(_raw.ast_run_distilled_shape(self._handle, *(byref(x) for x in v)))
+        n, c, h, w = (x.value for x in v[:4])
+        images = np.empty((n, c, h, w), np.float32)
+        _check(_raw.ast_run_copy_distilled_images(self._handle, spaces[space], _fp(images), images.size))
+        labels = np.empty(n, np.int32)
+        _check(_raw.ast_run_copy_distilled_labels(self._handle, _ip(labels), labels.size))
+        alpha, iterations = c_float(), c_int64()
+        _check(_raw.ast_run_step_size(self._handle, byref(alpha), byref(iterations)))
+        count = c_int64()
+        _check(_raw.ast_run_loss_history(self._handle, None, 0, byref(count)))
+        history = np.empty(count.value, np.float32)
+        _check(_raw.ast_run_loss_history(self._handle, _fp(history), history.size, byref(count)))
+        classes = v[4].value
+        soft = np.empty((n, classes), np.float32)
+        present = c_int32()
+        _check(_raw.ast_run_copy_soft_labels(self._handle, _fp(soft), soft.size, byref(present)))
+        return Distilled(images, labels, float(alpha.value), iterations.value, history,
+                         soft if present.value else None)
+
+    def _result(self, which: int) -> Optional[dict]:
+        mean, std, count = c_double(), c_double(), c_int64()
+        status = _raw.ast_run_evaluation(self._handle, which, byref(mean), byref(std), None, 0,
+                                         byref(count))
+        if status != _raw.AST_OK:
+            if which == _raw.AST_RESULT_RANDOM_REAL and "eval.baseline" in self.last_error:
+                return None
+            _check(status)
+        acc = np.empty(count.value, np.float64)
+        _check(_raw.ast_run_evaluation(self._handle, which, None, None,
+                                       acc.ctypes.data_as(_raw.c_double_p), acc.size, byref(count)))
+        return {"mean": mean.value, "std": std.value, "accuracies": acc}
+
+    def evaluation(self) -> dict:
+        """Results of this run's last evaluate()."""
+        return {"distilled": self._result(_raw.AST_RESULT_DISTILLED),
+                "random_real": self._result(_raw.AST_RESULT_RANDOM_REAL)}
+
+
+def _int_arg(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an int, got {type(value).__name__}")
+    if not (-(2**63) <= int(value) < 2**63):
+        raise ValueError(f"{name} does not fit in int64")
+    return int(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Trajectory matching, one step
+
+
+class MatchingResult(NamedTuple):
+    loss: float
+    image_gradient: np.ndarray          # dL/dimages, shaped like the images
+    step_size_gradient: float           # dL/dalpha
+    final_parameters: np.ndarray        # theta_N
+
+
+def matching_minibatches(count: int, batch_syn: int, steps: int, seed: int = 0) -> np.ndarray:
+    """The (steps, b) int64 minibatch indices matching_step draws from `seed` (b =
+    min(batch_syn, count), 0 = all; rows padded with -1 when a chunk is shorter)."""
+    count, batch_syn, steps = (_int_arg(n, v) for n, v in
+                               (("count", count), ("batch_syn", batch_syn), ("steps", steps)))
+    if not isinstance(seed, (int, np.integer)) or not (0 <= int(seed) < 2**64):
+        raise ValueError(f"seed must be an int in [0, 2^64), got {seed!r}")
+    b = count if batch_syn == 0 else min(batch_syn, count)
+    out = np.empty((max(steps, 0), max(b, 0)), np.int64)
+    _check(_raw.ast_matching_minibatches(count, batch_syn, steps, int(seed),
+                                         out.ctypes.data_as(_raw.c_int64_p), out.size))
+    return out
+
+
+def matching_step(network: Network, start: np.ndarray, target: np.ndarray, images: np.ndarray,
+                  labels: np.ndarray, step_size: float, steps: int, batch_syn: int = 0,
+                  seed: int = 0, minibatches: Optional[np.ndarray] = None,
+                  inner_momentum: float = 0.0, inner_loss_weight: float = 1.0,
+                  intermediate: Any = (), augmentation: Optional[str] = None) -> MatchingResult:
+    """One trajectory-matching meta-gradient (ast_matching_step): unroll `steps` student steps
+    from `start` on minibatches of `images` with step size alpha = `step_size` (momentum
+    `inner_momentum` > 0: AST's inner loop), L = ||theta_N - target||^2 / ||start - target||^2
+    (+ the `intermediate` terms, a sequence of (step, target_k, beta_k)), and its exact
+    gradients with respect to the images and alpha.
+
+    minibatches: None (drawn from `seed` like the distiller; see matching_minibatches) or a
+    (steps, b) int array of indices with -1 paddings."""
+    if not isinstance(network, Network):
+        raise ValueError(f"network must be a libast.Network, got {type(network).__name__}")
+    theta0 = network._parameters(start, "start")
+    theta1 = network._parameters(target, "target")
+    x = network._images(images)
+    n = x.shape[0]
+    y = _labels("labels", labels, n)
+    steps, batch_syn = _int_arg("steps", steps), _int_arg("batch_syn", batch_syn)
+    if not isinstance(seed, (int, np.integer)) or not (0 <= int(seed) < 2**64):
+        raise ValueError(f"seed must be an int in [0, 2^64), got {seed!r}")
+    if isinstance(step_size, bool) or not isinstance(step_size, (int, float, np.integer, np.floating)):
+        raise ValueError(f"step_size must be a float, got {type(step_size).__name__}")
+    mb_ptr, mb_len, mb = None, 0, None
+    if minibatches is not None:
+        if not isinstance(minibatches, np.ndarray) or minibatches.dtype.kind not in "iu":
+            raise ValueError("minibatches must be a numpy integer array of shape (steps, b)")
+        b = n if batch_syn == 0 else min(max(batch_syn, 0), n)
+        if minibatches.shape != (steps, b):
+            raise ValueError(f"minibatches must have shape ({steps}, {b}), got {minibatches.shape}")
+        mb = np.ascontiguousarray(minibatches, dtype=np.int64)
+        mb_ptr, mb_len = mb.ctypes.data_as(_raw.c_int64_p), mb.size
+    opts = _raw.ast_matching_options()
+    opts.struct_size = ctypes.sizeof(_raw.ast_matching_options)
+    opts.inner_momentum = float(inner_momentum)
+    opts.inner_loss_weight = float(inner_loss_weight)
+    keep = []  # arrays the options point to, alive during the call
+    items = list(intermediate)
+    if items:
+        try:
+            steps_k = np.array([int(s) for s, _, _ in items], np.int64)
+            weights_k = np.array([float(w) for _, _, w in items], np.float32)
+        except (TypeError, ValueError):
+            raise ValueError("intermediate must be a sequence of (step, target, weight)") from None
+        targets_k = np.ascontiguousarray(np.stack([network._parameters(t, "intermediate target")
+                                                   for _, t, _ in items]))
+        keep += [steps_k, weights_k, targets_k]
+        opts.intermediate_count = len(items)
+        opts.intermediate_targets = _fp(targets_k)
+        opts.intermediate_steps = steps_k.ctypes.data_as(_raw.c_int64_p)
+        opts.intermediate_weights = _fp(weights_k)
+    if augmentation is not None:
+        if not isinstance(augmentation, str):
+            raise ValueError("augmentation must be a DSA strategy string or None")
+        opts.augmentation = augmentation.encode("utf-8")
+    loss, d_alpha = c_float(), c_float()
+    d_images = np.empty_like(x)
+    final = np.empty(network.parameter_count, np.float32)
+    _check(_raw.ast_matching_step(network._handle, _fp(theta0), _fp(theta1), theta0.size, _fp(x),
+                                  x.size, _ip(y), n, float(step_size), steps, batch_syn, int(seed),
+                                  mb_ptr, mb_len, byref(opts), byref(loss), _fp(d_images),
+                                  d_images.size, byref(d_alpha), _fp(final), final.size))
+    del keep, mb
+    return MatchingResult(float(loss.value), d_images, float(d_alpha.value), final)

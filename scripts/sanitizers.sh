@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The Swift tests under ThreadSanitizer and AddressSanitizer (release, -enable-testing, as in
+# scripts/test.sh), each in its own scratch path.
+#
+#   scripts/sanitizers.sh [thread|address]... [-- swift-test-args...]   (default: thread address)
+#   e.g. scripts/sanitizers.sh thread -- --filter ASTDataTests
+#
+# - thread:  --sanitize=thread, scratch .build-tsan, TSAN_OPTIONS=halt_on_error=1. OpenBLAS is not
+#            instrumented, so its own worker threads are pinned to one (OPENBLAS_NUM_THREADS=1);
+#            libast's own parallel loops (ASTCore/Parallel.swift) and the C API's handles still
+#            run on several threads.
+# - address: --sanitize=address, scratch .build-asan, leak detection on.
+# Any sanitizer report fails the run (the test process aborts with the report and stack).
+# Environment: AST_SANITIZER_SCRATCH_PREFIX (default <repo>/.build-; scratch = prefix + tsan/asan).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+prefix="${AST_SANITIZER_SCRATCH_PREFIX:-$root/.build-}"
+
+kinds=()
+while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do kinds+=("$1"); shift; done
+[ "${1:-}" = "--" ] && shift
+[ "${#kinds[@]}" -gt 0 ] || kinds=(thread address)
+
+for kind in "${kinds[@]}"; do
+    case "$kind" in
+        thread)
+            scratch="${prefix}tsan"
+            export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:history_size=4"
+            env=(OPENBLAS_NUM_THREADS=1) ;;
+        address)
+            scratch="${prefix}asan"
+            export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:detect_stack_use_after_return=0"
+            env=() ;;
+        *) echo "sanitizers.sh: unknown sanitizer '$kind' (thread, address)" >&2; exit 2 ;;
+    esac
+    printf '\n==> swift test --sanitize=%s (scratch %s)\n' "$kind" "$scratch"
+    start=$(date +%s)
+    env "${env[@]}" SWIFT_BACKTRACE=enable=no \
+        swift test -c release -Xswiftc -enable-testing --sanitize="$kind" --scratch-path "$scratch" "$@"
+    echo "sanitizers.sh: $kind: passed in $(( $(date +%s) - start )) s"
+done
+echo "sanitizers.sh: all passed (${kinds[*]})"
