@@ -6,8 +6,9 @@
 # 1. Reference: experts then distill, uninterrupted, on a shrunk `quick` preset (3 experts x 5
 #    epochs, width 4, 60 distillation iterations, a checkpoint every iteration).
 # 2. For each step, in a fresh output directory: start it, SIGKILL it after a random delay
-#    (uniform in [0, the step's reference wall time], from a seeded generator, counted from the
-#    run's first progress line so kills land in the work, not the data loading), and restart it,
+#    (uniform in [0, the reference run's work time], from a seeded generator, counted from the
+#    run's first progress line so kills land in the work, not the data loading; halved after a
+#    round that finished before any kill), and restart it,
 #    until it completes; rounds repeat until N kills per step (default 15) have happened.
 #    After every kill: every *.safetensors under a final name (complete experts, partial experts,
 #    checkpoint, distilled set) parses completely (scripts/crash-check.py verify). On every
@@ -78,12 +79,20 @@ elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 # ---------------------------------------------------------------------------------------------
 ref="$work/reference"
 declare -A ref_time
+# started_work <pid> <log>: waits for the run's first progress line (data loaded, work begun).
+progress_pattern='^(expert [0-9]+|distill [0-9]+/|resuming)'
+started_work() {
+    while kill -0 "$1" 2>/dev/null && ! grep -Eq "$progress_pattern" "$2"; do sleep 0.05; done
+}
 for step in experts distill; do
+    "$bin" "$step" "${settings[@]}" --out "$ref" >"$work/ref-$step.log" 2>&1 &
+    pid=$!
+    started_work "$pid" "$work/ref-$step.log"
     start="$(now)"
-    "$bin" "$step" "${settings[@]}" --out "$ref" >"$work/ref-$step.log" 2>&1 \
-        || { cat "$work/ref-$step.log"; die "reference $step failed"; }
+    wait "$pid" || { cat "$work/ref-$step.log"; die "reference $step failed"; }
+    # The work's wall time, from the first progress line to the exit: the range of kill delays.
     ref_time[$step]="$(elapsed "$start")"
-    say "reference $step: ${ref_time[$step]} s"
+    say "reference $step: ${ref_time[$step]} s of work after loading the data"
 done
 check verify "$ref" >/dev/null
 
@@ -115,10 +124,8 @@ killed_round() {
         if [ "$step_kills" -lt "$kills" ]; then
             # Count from the first progress line (data loaded, work started) so that the kills
             # land in the work and the writes, not in the data loading, however busy the machine.
-            while kill -0 "$pid" 2>/dev/null && ! grep -Eq '^(expert [0-9]+|distill [0-9]+/|resuming)' "$log"; do
-                sleep 0.05
-            done
-            delay="$(awk -v u="$(random_unit)" -v t="${ref_time[$step]}" 'BEGIN { printf "%.3f", u * t }')"
+            started_work "$pid" "$log"
+            delay="$(awk -v u="$(random_unit)" -v t="${ref_time[$step]}" -v f="$scale" 'BEGIN { printf "%.3f", u * t * f }')"
             sleep "$delay"
             if kill -KILL "$pid" 2>/dev/null; then
                 wait "$pid" 2>/dev/null || true
@@ -144,6 +151,7 @@ killed_round() {
 for step in experts distill; do
     step_kills=0
     resumed=0
+    scale=1
     round=0
     while [ "$step_kills" -lt "$kills" ]; do
         round=$((round + 1))
@@ -153,6 +161,9 @@ for step in experts distill; do
         [ "$step" = distill ] && cp -r "$ref/experts" "$out/experts"
         before="$step_kills"
         killed_round "$step" "$out"
+        # A round the process finished before any kill: the machine is faster than during the
+        # reference run; aim the next round's delays earlier.
+        [ "$step_kills" -gt "$before" ] || scale="$(awk -v f="$scale" 'BEGIN { print f / 2 }')"
         check verify "$out" >/dev/null
         check compare "$ref/experts" "$out/experts" >/dev/null || die "$step round $round: experts differ from the reference"
         if [ "$step" = distill ]; then

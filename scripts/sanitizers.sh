@@ -5,6 +5,14 @@
 #   scripts/sanitizers.sh [thread|address]... [-- swift-test-args...]   (default: thread address)
 #   e.g. scripts/sanitizers.sh thread -- --filter ASTDataTests
 #
+# Per sanitizer, two steps:
+#  a. the CLI under the sanitizer: `ast-distill experts` + `distill` on a tiny run (the whole
+#     pipeline: data loading, parallel training loops, safetensors writes, checkpoints);
+#  b. `swift test` under the sanitizer. With Swift 6.3.1 on Linux this aborts inside the toolchain
+#     before any test runs (swift-testing's test enumeration -> swift_getTypeName: ASan
+#     "bad-free", TSan "CHECK failed: sanitizer_allocator_secondary.h:297"), so step b runs only
+#     with AST_SANITIZE_SWIFT_TEST=1 (README "Reliability").
+#
 # - thread:  --sanitize=thread, scratch .build-tsan, TSAN_OPTIONS=halt_on_error=1. OpenBLAS is not
 #            instrumented, so its own worker threads are pinned to one (OPENBLAS_NUM_THREADS=1);
 #            libast's own parallel loops (ASTCore/Parallel.swift) and the C API's handles still
@@ -35,10 +43,25 @@ for kind in "${kinds[@]}"; do
             env=() ;;
         *) echo "sanitizers.sh: unknown sanitizer '$kind' (thread, address)" >&2; exit 2 ;;
     esac
-    printf '\n==> swift test --sanitize=%s (scratch %s)\n' "$kind" "$scratch"
+    printf '\n==> ast-distill under --sanitize=%s (scratch %s)\n' "$kind" "$scratch"
     start=$(date +%s)
-    env "${env[@]}" SWIFT_BACKTRACE=enable=no \
-        swift test -c release -Xswiftc -enable-testing --sanitize="$kind" --scratch-path "$scratch" "$@"
-    echo "sanitizers.sh: $kind: passed in $(( $(date +%s) - start )) s"
+    swift build -c release -Xswiftc -enable-testing --sanitize="$kind" --scratch-path "$scratch" --product ast-distill
+    out="$(mktemp -d "${TMPDIR:-/tmp}/libast-sanitize.XXXXXX")"
+    tiny=(--preset quick --set data.train_limit=300 --set data.test_limit=100 --set network.width=4
+          --set experts.count=2 --set experts.epochs=2 --set distill.iterations=4 --set distill.checkpoint_every=2
+          --set distill.syn_steps=3 --set distill.max_start_epoch=1 --set distill.expert_epochs=1)
+    for step in experts distill; do
+        env "${env[@]}" SWIFT_BACKTRACE=enable=no "$scratch/release/ast-distill" "$step" "${tiny[@]}" --out "$out" \
+            || { rm -rf "$out"; echo "sanitizers.sh: FAIL: ast-distill $step under $kind" >&2; exit 1; }
+    done
+    rm -rf "$out"
+    echo "sanitizers.sh: $kind: ast-distill experts + distill clean in $(( $(date +%s) - start )) s"
+    if [ "${AST_SANITIZE_SWIFT_TEST:-0}" = 1 ]; then
+        printf '\n==> swift test --sanitize=%s (scratch %s)\n' "$kind" "$scratch"
+        start=$(date +%s)
+        env "${env[@]}" SWIFT_BACKTRACE=enable=no \
+            swift test -c release -Xswiftc -enable-testing --sanitize="$kind" --scratch-path "$scratch" "$@"
+        echo "sanitizers.sh: $kind: swift test passed in $(( $(date +%s) - start )) s"
+    fi
 done
 echo "sanitizers.sh: all passed (${kinds[*]})"
