@@ -53,7 +53,7 @@ public struct NPZArchive: Sendable {
     }
 
     /// Whether the archive holds an array called `name` (with or without `.npy`).
-    public func contains(_ name: String) -> Bool { entries[arrayName(name)] != nil }
+    public func contains(_ name: String) -> Bool { entry(name) != nil }
 
     /// Decodes the array `name` (`"theta_start"` or `"theta_start.npy"`).
     public func array(_ name: String) throws(ASTError) -> NDArray {
@@ -71,9 +71,13 @@ public struct NPZArchive: Sendable {
         name.hasSuffix(".npy") ? String(name.dropLast(4)) : name
     }
 
+    /// The member listed as `name` (as `names` spells it), else the one `name` minus ".npy" names:
+    /// a member "x.npy.npy" (np.savez(f, **{"x.npy": a})) is found as "x.npy".
+    private func entry(_ name: String) -> Entry? { entries[name] ?? entries[arrayName(name)] }
+
     /// The uncompressed .npy bytes of member `name` and a label for error messages.
     private func memberBytes(_ name: String) throws(ASTError) -> ([UInt8], String) {
-        guard let entry = entries[arrayName(name)] else {
+        guard let entry = entry(name) else {
             throw ASTError.invalid("\(source): no array named '\(arrayName(name))'; it holds "
                 + names.map { "'\($0)'" }.joined(separator: ", "))
         }

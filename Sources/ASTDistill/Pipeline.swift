@@ -92,6 +92,9 @@ public struct Pipeline {
         let indices = range ?? 0..<config.expertCount
         guard indices.lowerBound >= 0 else { throw .invalid("expert range \(indices) starts below 0") }
         for index in indices {
+            // This process owns these experts' files: clear what a killed earlier run left mid-write.
+            removeStaleTemporaryFiles(of: store.path(index, partial: true))
+            removeStaleTemporaryFiles(of: store.path(index, partial: false))
             var start = try store.progress(of: index, totalEpochs: settings.epochs) ?? trainer.initialProgress(index: index)
             if start.isComplete { continue }
             if start.state.epoch > 0 { _ = progress(.message("expert \(index): resuming after epoch \(start.state.epoch)")) }
@@ -115,6 +118,7 @@ public struct Pipeline {
         settings.seed = derivedSeed(config.seed, 12)  // the run's seed drives every distillation draw
         let distiller = try Distiller(network: network, settings: settings, experts: store)
         var state: DistillationState
+        removeStaleTemporaryFiles(of: checkpointPath)  // one distiller per output directory
         if let saved = try loadCheckpoint() {
             state = saved
             _ = progress(.message("resuming distillation after iteration \(state.iteration)"))

@@ -65,20 +65,16 @@ private func corpusFiles(_ target: String) -> [(name: String, bytes: [UInt8])]? 
         }
     }
 
-    /// Fuzz finding 1: np.savez(f, **{"x.npy": a}) stores member "x.npy.npy"; numpy lists it as
-    /// "x.npy", NPZArchive.names does too, but contains/array strip ".npy" again and look up "x".
-    /// Reproducer: fuzz/corpus/npz/finding-1-name-ending-npy. When this is fixed the known issue
-    /// stops being recorded and this test fails: then drop withKnownIssue (and the skip in
-    /// fuzz/harness/npz.swift).
+    /// Fuzz finding 1 (fixed): np.savez(f, **{"x.npy": a}) stores member "x.npy.npy"; numpy lists
+    /// it as "x.npy", and so does NPZArchive.names; lookups by that name must find it.
+    /// Reproducer: fuzz/corpus/npz/finding-1-name-ending-npy.
     @Test func npzMemberNameEndingInNpy() throws {
         guard let files = corpusFiles("npz"),
               let repro = files.first(where: { $0.name == "finding-1-name-ending-npy" }) else { return }
         let archive = try NPZArchive(bytes: repro.bytes, source: "repro")
         #expect(archive.names == ["x.npy"])
-        withKnownIssue("NPZArchive strips .npy twice (fuzz finding 1)") {
-            #expect(archive.contains("x.npy"))
-            #expect((try? archive.array("x.npy"))?.count == 3)
-        }
+        #expect(archive.contains("x.npy"))
+        #expect((try? archive.array("x.npy"))?.count == 3)
     }
 }
 

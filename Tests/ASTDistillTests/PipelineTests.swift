@@ -105,6 +105,21 @@ func tinyRun() throws -> (RunConfiguration, PreparedData) {
         #expect(evaluation.distilled.accuracies.count == 2)
     }
 
+    /// Temporary files a killed run left mid-write are removed when the step restarts.
+    @Test func staleTemporaryFilesAreRemovedOnRestart() throws {
+        let (c, data) = try tinyRun()
+        let p = try Pipeline(config: c, outputDirectory: temporaryDirectory("stale"))
+        try makeDirectory(p.storeDirectory)
+        let staleExpert = p.storeDirectory + "/.expert_00001.partial.safetensors.tmp.AbC123"
+        let staleCheckpoint = p.outputDirectory + "/.checkpoint.safetensors.tmp.XyZ789"
+        try writeFileAtomically(path: staleExpert, bytes: [1, 2, 3])
+        try writeFileAtomically(path: staleCheckpoint, bytes: [4, 5])
+        try p.generateExperts(data: data)
+        #expect(!BinaryFile.exists(staleExpert))
+        _ = try p.distill(data: data)
+        #expect(!BinaryFile.exists(staleCheckpoint))
+    }
+
     /// A checkpoint made with other settings, and a store made for another network, are errors.
     @Test func mismatchedCheckpointsAndStoresAreRejected() throws {
         var (c, data) = try tinyRun()
