@@ -41,19 +41,7 @@ expect_output() {
 
 # ---------------------------------------------------------------------------------------------
 step "set-up: system packages"
-missing=()
-for pkg in libopenblas-dev python3-dev zlib1g-dev dataset-fashion-mnist; do
-    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-    if [ "$(id -u)" -eq 0 ]; then
-        apt-get update
-        DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
-    else
-        die "missing packages: ${missing[*]} (run: sudo apt-get install -y ${missing[*]})"
-    fi
-fi
-echo "test.sh: system packages present"
+"$root/scripts/install-system-packages.sh" || die "system packages missing"
 
 step "set-up: Python packages"
 "$python" -c 'import numpy, pytest' 2>/dev/null || "$python" -m pip install numpy pytest
