@@ -238,3 +238,35 @@ def test_two_threads_two_handles_match_sequential():
     assert results == [True, True]
     for n in nets:
         n.close()
+
+
+def test_four_threads_sharing_one_network_and_dataset_match_sequential():
+    """Networks and datasets are immutable: several threads may use one at once (logits,
+    gradient, Hessian-vector product, evaluate) and get exactly the sequential results."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((6, 1, 8, 8)).astype(np.float32)
+    y = np.array([0, 1, 2, 0, 1, 2], np.int32)
+    with libast.Network(**dict(CFG, width=6)) as net, libast.Dataset(x, y, classes=3) as data:
+        theta = net.init_parameters(5)
+        v = rng.standard_normal(theta.shape).astype(np.float32)
+        expected = (net.logits(theta, x), net.loss_gradient(theta, x, y),
+                    net.hessian_vector_product(theta, x, y, v), net.evaluate(theta, data, batch_size=4))
+        errors = []
+
+        def work():
+            try:
+                for _ in range(10):
+                    assert np.array_equal(net.logits(theta, x), expected[0])
+                    loss, grad = net.loss_gradient(theta, x, y)
+                    assert loss == expected[1][0] and np.array_equal(grad, expected[1][1])
+                    assert np.array_equal(net.hessian_vector_product(theta, x, y, v), expected[2])
+                    assert net.evaluate(theta, data, batch_size=4) == expected[3]
+            except BaseException as e:  # surfaced below
+                errors.append(e)
+
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
