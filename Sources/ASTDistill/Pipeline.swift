@@ -159,22 +159,39 @@ public struct Pipeline {
         guard file.metadata["settings"] == settings else {
             throw .invalid("\(checkpointPath) was made with other settings; use the same settings or another output directory")
         }
-        let chunkSizes = try file.tensor("pending_chunk_sizes").int64s().map(Int.init)
-        let chunkFlat = try file.tensor("pending_chunks").int64s().map(Int.init)
+        let classes = Int64(network.config.classes)
+        let rawLabels = try file.tensor("labels").int64s()
+        guard !rawLabels.isEmpty, rawLabels.allSatisfy({ (0..<classes).contains($0) }) else {
+            throw ASTError(.format, "\(checkpointPath): labels must be in [0, \(classes))")
+        }
+        let n = rawLabels.count
+        let chunkSizes = try file.tensor("pending_chunk_sizes").int64s()
+        let chunkFlat = try file.tensor("pending_chunks").int64s()
         var chunks: [[Int]] = []
         var at = 0
         for size in chunkSizes {
-            guard size >= 0, at + size <= chunkFlat.count else { throw ASTError(.format, "\(checkpointPath): bad pending chunks") }
-            chunks.append(Array(chunkFlat[at..<(at + size)]))
-            at += size
+            guard size >= 0, size <= Int64(chunkFlat.count - at) else { throw ASTError(.format, "\(checkpointPath): bad pending chunks") }
+            let chunk = chunkFlat[at..<(at + Int(size))]
+            guard chunk.allSatisfy({ (0..<Int64(n)).contains($0) }) else {
+                throw ASTError(.format, "\(checkpointPath): pending chunk index outside [0, \(n))")
+            }
+            chunks.append(chunk.map { Int($0) })
+            at += Int(size)
         }
         let scalars = try file.floats("scalars")
-        guard scalars.count == 2 else { throw ASTError(.format, "\(checkpointPath): 'scalars' must hold α and its velocity") }
-        guard let iteration = Int(file.metadata["iteration"] ?? "") else { throw ASTError(.format, "\(checkpointPath): no iteration") }
-        var state = DistillationState(images: try file.floats("images"), labels: try file.tensor("labels").int64s().map { Int32($0) },
+        guard scalars.count == 2, scalars[0].isFinite, scalars[0] > 0, scalars[1].isFinite else {
+            throw ASTError(.format, "\(checkpointPath): 'scalars' must hold a positive finite α and its finite velocity")
+        }
+        guard let iteration = Int(file.metadata["iteration"] ?? ""), iteration >= 0 else {
+            throw ASTError(.format, "\(checkpointPath): no valid iteration")
+        }
+        var state = DistillationState(images: try file.floats("images"), labels: rawLabels.map { Int32($0) },
                                       stepSize: scalars[0], imageVelocity: try file.floats("image_velocity"),
                                       stepSizeVelocity: scalars[1], iteration: iteration, pendingChunks: chunks,
                                       lossHistory: try file.floats("loss_history"))
+        guard state.images.allSatisfy(\.isFinite), state.imageVelocity.allSatisfy(\.isFinite) else {
+            throw ASTError(.format, "\(checkpointPath): images or their velocity are not finite")
+        }
         if file.contains("label_logits") {
             state.labelLogits = try file.floats("label_logits")
             state.labelVelocity = try file.floats("label_velocity")

@@ -120,6 +120,38 @@ func tinyRun() throws -> (RunConfiguration, PreparedData) {
         #expect(!BinaryFile.exists(staleCheckpoint))
     }
 
+    /// A checkpoint whose labels or pending minibatch indices are out of range is a format error,
+    /// not a trap (fuzz finding 3: a label of 2^40 trapped converting to Int32).
+    @Test func corruptCheckpointValuesAreErrors() throws {
+        let (c, data) = try tinyRun()
+        let p = try Pipeline(config: c, outputDirectory: temporaryDirectory("corrupt"))
+        try p.generateExperts(data: data)
+        _ = try? p.distill(data: data) { _ in false }
+        var state = try #require(try p.loadCheckpoint())
+        for bad in [Int32(3), -1] {
+            var broken = state
+            broken.labels[0] = bad
+            try p.saveCheckpoint(broken)
+            #expect(throws: ASTError.self) { try p.loadCheckpoint() }
+        }
+        state.pendingChunks = [[0, 99]]
+        try p.saveCheckpoint(state)
+        #expect(throws: ASTError.self) { try p.loadCheckpoint() }
+        // A label too large for Int32, as the fuzzer found it.
+        var w = SafeTensorsWriter()
+        let original = try SafeTensorsFile(path: p.checkpointPath)
+        for key in original.metadataKeys { w.setMetadata(original.metadata[key]!, forKey: key) }
+        for name in original.names {
+            if name == "labels" {
+                try w.add("labels", NDArray(shape: [6], int64: [1 << 40, 0, 1, 1, 2, 2]))
+            } else {
+                try w.add(name, original.tensor(name))
+            }
+        }
+        try w.write(path: p.checkpointPath)
+        #expect(throws: ASTError.self) { try p.loadCheckpoint() }
+    }
+
     /// A checkpoint made with other settings, and a store made for another network, are errors.
     @Test func mismatchedCheckpointsAndStoresAreRejected() throws {
         var (c, data) = try tinyRun()
