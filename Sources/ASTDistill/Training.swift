@@ -143,7 +143,7 @@ public struct NetworkTrainer: Sendable {
             let batch = Array(permutation[start..<min(start + settings.batchSize, permutation.count)])
             start += batch.count
             let theta = try Tensor<Float>(shape: [state.parameters.count], scalars: state.parameters).variable()
-            let x = images.gatherRowsUnchecked(batch)
+            let x = gatherRowsUnchecked(images, batch)
             let input = try settings.augmentation.map { dsa throws(ASTError) in try dsa.augment(x, using: &rng) } ?? x
             let logits = network.forwardUnchecked(input, theta)
             let targets: Tensor<Float> = softLabels.map { gatherRowsUnchecked($0, batch) }
@@ -213,8 +213,4 @@ extension ConvNet {
         }
         return Double(correct) / Double(data.count)
     }
-}
-
-extension Tensor {
-    func gatherRowsUnchecked(_ rows: [Int]) -> Tensor { ASTCore.gatherRowsUnchecked(self, rows) }
 }
