@@ -11,8 +11,24 @@ struct ConvGeometry: Equatable {
     var kernelSize: Int { channels * kernelH * kernelW }
     var outPlane: Int { outH * outW }
 
-    /// Images per im2col chunk: keeps the column buffer near 4 M elements.
-    var chunk: Int { max(1, min(batch, (1 << 22) / max(1, kernelSize * outPlane))) }
+    /// Images per im2col chunk of one worker: keeps its column buffer near 1 M elements
+    /// (4 MiB in Float), large enough for an efficient gemm, small enough to stay in cache.
+    var chunk: Int { max(1, min(batch, (1 << 20) / max(1, kernelSize * outPlane))) }
+}
+
+/// Runs body(part, images) on each worker's contiguous share of the batch, handing it its own
+/// column buffer (kernelSize × chunk·plane) and packing buffer (outChannels × chunk·plane).
+/// The gemms inside run single-threaded (see `Parallel`), so both cores stay busy throughout.
+@inline(__always)
+private func forEachWorker<S: TensorScalar>(_ g: ConvGeometry, _ type: S.Type,
+                                            _ body: (Int, Range<Int>, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>) -> Void) {
+    Parallel.forParts(g.batch) { part, images in
+        let nb = min(g.chunk, images.count)
+        let colBuffer = TensorStorage<S>(uninitializedCount: g.kernelSize * nb * g.outPlane)
+        let tmpBuffer = TensorStorage<S>(uninitializedCount: nb > 1 ? g.outChannels * nb * g.outPlane : 1)
+        body(part, images, colBuffer.base, tmpBuffer.base)
+        withExtendedLifetime((colBuffer, tmpBuffer)) {}
+    }
 }
 
 /// col[(c·kh + ky)·kw + kx, b·Ho·Wo + oy·Wo + ox] = x[n0 + b, c, oy + ky − p, ox + kx − p] (0 outside).
@@ -24,25 +40,22 @@ private func im2col<S: TensorScalar>(_ x: UnsafePointer<S>, _ g: ConvGeometry, _
     let (ho, wo, h, w, p) = (g.outH, g.outW, g.height, g.width, g.padding)
     let plane = ho * wo, ld = nb * plane
     let taps = g.kernelH * g.kernelW
-    // Rows (c, ky, kx) are independent: split them across threads.
-    Parallel.forRanges(g.kernelSize, minimumPerThread: max(1, 65_536 / max(ld, 1))) { rows in
-        for r in rows {
-            let (c, ky, kx) = (r / taps, (r % taps) / g.kernelW, r % g.kernelW)
-            let row = col + r * ld
-            let lo = max(0, p - kx), hi = max(lo, min(wo, w + p - kx))
-            for b in 0..<nb {
-                let image = x + ((n0 + b) * g.channels + c) * h * w
-                for oy in 0..<ho {
-                    let dst = row + b * plane + oy * wo
-                    let iy = oy + ky - p
-                    if iy < 0 || iy >= h {
-                        zeroElements(dst, wo)
-                        continue
-                    }
-                    if lo > 0 { zeroElements(dst, lo) }
-                    if hi > lo { copyElements(dst.advanced(by: lo), image + iy * w + lo + kx - p, hi - lo) }
-                    if hi < wo { zeroElements(dst.advanced(by: hi), wo - hi) }
+    for r in 0..<g.kernelSize {
+        let (c, ky, kx) = (r / taps, (r % taps) / g.kernelW, r % g.kernelW)
+        let row = col + r * ld
+        let lo = max(0, p - kx), hi = max(lo, min(wo, w + p - kx))
+        for b in 0..<nb {
+            let image = x + ((n0 + b) * g.channels + c) * h * w
+            for oy in 0..<ho {
+                let dst = row + b * plane + oy * wo
+                let iy = oy + ky - p
+                if iy < 0 || iy >= h {
+                    zeroElements(dst, wo)
+                    continue
                 }
+                if lo > 0 { zeroElements(dst, lo) }
+                if hi > lo { copyElements(dst.advanced(by: lo), image + iy * w + lo + kx - p, hi - lo) }
+                if hi < wo { zeroElements(dst.advanced(by: hi), wo - hi) }
             }
         }
     }
@@ -56,23 +69,20 @@ private func col2im<S: TensorScalar>(_ col: UnsafePointer<S>, _ g: ConvGeometry,
                                      _ dx: UnsafeMutablePointer<S>) {
     let (ho, wo, h, w, p) = (g.outH, g.outW, g.height, g.width, g.padding)
     let plane = ho * wo, ld = nb * plane
-    // Rows of one channel add into the same image plane: split by channel across threads.
-    Parallel.forRanges(g.channels, minimumPerThread: 1) { channels in
-        for c in channels {
-            for ky in 0..<g.kernelH {
-                for kx in 0..<g.kernelW {
-                    let row = col + ((c * g.kernelH + ky) * g.kernelW + kx) * ld
-                    let lo = max(0, p - kx), hi = max(lo, min(wo, w + p - kx))
-                    guard hi > lo else { continue }
-                    for b in 0..<nb {
-                        let image = dx + ((n0 + b) * g.channels + c) * h * w
-                        for oy in 0..<ho {
-                            let iy = oy + ky - p
-                            if iy < 0 || iy >= h { continue }
-                            let src = row + b * plane + oy * wo + lo
-                            let dst = image + iy * w + lo + kx - p
-                            for i in 0..<(hi - lo) { dst[i] += src[i] }
-                        }
+    for c in 0..<g.channels {
+        for ky in 0..<g.kernelH {
+            for kx in 0..<g.kernelW {
+                let row = col + ((c * g.kernelH + ky) * g.kernelW + kx) * ld
+                let lo = max(0, p - kx), hi = max(lo, min(wo, w + p - kx))
+                guard hi > lo else { continue }
+                for b in 0..<nb {
+                    let image = dx + ((n0 + b) * g.channels + c) * h * w
+                    for oy in 0..<ho {
+                        let iy = oy + ky - p
+                        if iy < 0 || iy >= h { continue }
+                        let src = row + b * plane + oy * wo + lo
+                        let dst = image + iy * w + lo + kx - p
+                        for i in 0..<(hi - lo) { dst[i] += src[i] }
                     }
                 }
             }
@@ -113,26 +123,24 @@ package func conv2dUnchecked<S>(_ x: Tensor<S>, _ w: Tensor<S>, padding: Int) ->
     let g = ConvGeometry(batch: x.shape[0], channels: x.shape[1], height: x.shape[2], width: x.shape[3],
                          outChannels: w.shape[0], kernelH: w.shape[2], kernelW: w.shape[3], padding: padding)
     let out = TensorStorage<S>(uninitializedCount: g.batch * g.outChannels * g.outPlane)
-    let nb = g.chunk
-    let colBuffer = TensorStorage<S>(uninitializedCount: g.kernelSize * nb * g.outPlane)
-    let tmpBuffer = TensorStorage<S>(uninitializedCount: nb > 1 ? g.outChannels * nb * g.outPlane : 1)
-    let (col, tmp) = (colBuffer.base, tmpBuffer.base)
-    defer { withExtendedLifetime((colBuffer, tmpBuffer)) {} }
-    var n0 = 0
-    while n0 < g.batch {
-        let m = min(nb, g.batch - n0)
-        im2col(x.storage.base, g, n0, m, col)
-        if m == 1 {
-            S.gemm(transA: false, transB: false, m: g.outChannels, n: g.outPlane, k: g.kernelSize, alpha: 1,
-                   a: w.storage.base, lda: g.kernelSize, b: col, ldb: g.outPlane,
-                   beta: 0, c: out.base + n0 * g.outChannels * g.outPlane, ldc: g.outPlane)
-        } else {
-            S.gemm(transA: false, transB: false, m: g.outChannels, n: m * g.outPlane, k: g.kernelSize, alpha: 1,
-                   a: w.storage.base, lda: g.kernelSize, b: col, ldb: m * g.outPlane,
-                   beta: 0, c: tmp, ldc: m * g.outPlane)
-            scatterPlanes(tmp, g, n0, m, out.base)
+    let (xs, ws, ys) = (x.storage.base, w.storage.base, out.base)
+    forEachWorker(g, S.self) { _, images, col, tmp in
+        var n0 = images.lowerBound
+        while n0 < images.upperBound {
+            let m = min(g.chunk, images.upperBound - n0)
+            im2col(xs, g, n0, m, col)
+            if m == 1 {
+                S.gemm(transA: false, transB: false, m: g.outChannels, n: g.outPlane, k: g.kernelSize, alpha: 1,
+                       a: ws, lda: g.kernelSize, b: col, ldb: g.outPlane,
+                       beta: 0, c: ys + n0 * g.outChannels * g.outPlane, ldc: g.outPlane)
+            } else {
+                S.gemm(transA: false, transB: false, m: g.outChannels, n: m * g.outPlane, k: g.kernelSize, alpha: 1,
+                       a: ws, lda: g.kernelSize, b: col, ldb: m * g.outPlane,
+                       beta: 0, c: tmp, ldc: m * g.outPlane)
+                scatterPlanes(tmp, g, n0, m, ys)
+            }
+            n0 += m
         }
-        n0 += m
     }
     return makeResult([g.batch, g.outChannels, g.outH, g.outW], out, "conv2d", [x, w]) { dy, inputs, _, needs in
         [needs[0] ? convInputGradUnchecked(dy, inputs[1], height: g.height, width: g.width, padding: padding) : nil,
@@ -147,27 +155,27 @@ package func conv2dUnchecked<S>(_ x: Tensor<S>, _ w: Tensor<S>, padding: Int) ->
 package func convInputGradUnchecked<S>(_ dy: Tensor<S>, _ w: Tensor<S>, height: Int, width: Int, padding: Int) -> Tensor<S> {
     let g = ConvGeometry(batch: dy.shape[0], channels: w.shape[1], height: height, width: width,
                          outChannels: w.shape[0], kernelH: w.shape[2], kernelW: w.shape[3], padding: padding)
-    let out = TensorStorage<S>(zeros: g.batch * g.channels * height * width)
-    let nb = g.chunk
-    let colBuffer = TensorStorage<S>(uninitializedCount: g.kernelSize * nb * g.outPlane)
-    let tmpBuffer = TensorStorage<S>(uninitializedCount: nb > 1 ? g.outChannels * nb * g.outPlane : 1)
-    let (col, tmp) = (colBuffer.base, tmpBuffer.base)
-    defer { withExtendedLifetime((colBuffer, tmpBuffer)) {} }
-    var n0 = 0
-    while n0 < g.batch {
-        let m = min(nb, g.batch - n0)
-        let dyChunk: UnsafePointer<S>
-        if m == 1 {
-            dyChunk = UnsafePointer(dy.storage.base + n0 * g.outChannels * g.outPlane)
-        } else {
-            gatherPlanes(dy.storage.base, g, n0, m, tmp)
-            dyChunk = UnsafePointer(tmp)
+    let imageSize = g.channels * height * width
+    let out = TensorStorage<S>(uninitializedCount: g.batch * imageSize)
+    let (dys, ws, dxs) = (dy.storage.base, w.storage.base, out.base)
+    forEachWorker(g, S.self) { _, images, col, tmp in
+        zeroElements(dxs + images.lowerBound * imageSize, images.count * imageSize)
+        var n0 = images.lowerBound
+        while n0 < images.upperBound {
+            let m = min(g.chunk, images.upperBound - n0)
+            let dyChunk: UnsafePointer<S>
+            if m == 1 {
+                dyChunk = UnsafePointer(dys + n0 * g.outChannels * g.outPlane)
+            } else {
+                gatherPlanes(dys, g, n0, m, tmp)
+                dyChunk = UnsafePointer(tmp)
+            }
+            S.gemm(transA: true, transB: false, m: g.kernelSize, n: m * g.outPlane, k: g.outChannels, alpha: 1,
+                   a: ws, lda: g.kernelSize, b: dyChunk, ldb: m * g.outPlane,
+                   beta: 0, c: col, ldc: m * g.outPlane)
+            col2im(col, g, n0, m, dxs)
+            n0 += m
         }
-        S.gemm(transA: true, transB: false, m: g.kernelSize, n: m * g.outPlane, k: g.outChannels, alpha: 1,
-               a: w.storage.base, lda: g.kernelSize, b: dyChunk, ldb: m * g.outPlane,
-               beta: 0, c: col, ldc: m * g.outPlane)
-        col2im(col, g, n0, m, out.base)
-        n0 += m
     }
     return makeResult([g.batch, g.channels, height, width], out, "convInputGrad", [dy, w]) { z, inputs, _, needs in
         [needs[0] ? conv2dUnchecked(z, inputs[1], padding: padding) : nil,
@@ -175,35 +183,44 @@ package func convInputGradUnchecked<S>(_ dy: Tensor<S>, _ w: Tensor<S>, height: 
     }
 }
 
-/// dw = Σ_n dy[n] · im2col(x[n])ᵀ: the gradient of conv with respect to its kernel.
+/// dw = Σ_n dy[n] · im2col(x[n])ᵀ: the gradient of conv with respect to its kernel. Each worker
+/// sums its images into its own partial; the partials are added in worker order (deterministic
+/// for a given thread count).
 // x: (N, C, H, W), dy: (N, O, Ho, Wo) -> dw: (O, C, kh, kw)
 @_specialize(where S == Float)
 @_specialize(where S == Double)
 package func convWeightGradUnchecked<S>(_ x: Tensor<S>, _ dy: Tensor<S>, kernelH: Int, kernelW: Int, padding: Int) -> Tensor<S> {
     let g = ConvGeometry(batch: x.shape[0], channels: x.shape[1], height: x.shape[2], width: x.shape[3],
                          outChannels: dy.shape[1], kernelH: kernelH, kernelW: kernelW, padding: padding)
-    let out = TensorStorage<S>(zeros: g.outChannels * g.kernelSize)
-    let nb = g.chunk
-    let colBuffer = TensorStorage<S>(uninitializedCount: g.kernelSize * nb * g.outPlane)
-    let tmpBuffer = TensorStorage<S>(uninitializedCount: nb > 1 ? g.outChannels * nb * g.outPlane : 1)
-    let (col, tmp) = (colBuffer.base, tmpBuffer.base)
-    defer { withExtendedLifetime((colBuffer, tmpBuffer)) {} }
-    var n0 = 0
-    while n0 < g.batch {
-        let m = min(nb, g.batch - n0)
-        im2col(x.storage.base, g, n0, m, col)
-        let dyChunk: UnsafePointer<S>
-        if m == 1 {
-            dyChunk = UnsafePointer(dy.storage.base + n0 * g.outChannels * g.outPlane)
-        } else {
-            gatherPlanes(dy.storage.base, g, n0, m, tmp)
-            dyChunk = UnsafePointer(tmp)
+    let size = g.outChannels * g.kernelSize
+    let parts = Parallel.partCount(g.batch)
+    let out = TensorStorage<S>(zeros: size)
+    let partials = TensorStorage<S>(zeros: parts > 1 ? (parts - 1) * size : 1)
+    let (xs, dys, dws, extra) = (x.storage.base, dy.storage.base, out.base, partials.base)
+    forEachWorker(g, S.self) { part, images, col, tmp in
+        let dw = part == 0 ? dws : extra + (part - 1) * size
+        var n0 = images.lowerBound
+        while n0 < images.upperBound {
+            let m = min(g.chunk, images.upperBound - n0)
+            im2col(xs, g, n0, m, col)
+            let dyChunk: UnsafePointer<S>
+            if m == 1 {
+                dyChunk = UnsafePointer(dys + n0 * g.outChannels * g.outPlane)
+            } else {
+                gatherPlanes(dys, g, n0, m, tmp)
+                dyChunk = UnsafePointer(tmp)
+            }
+            S.gemm(transA: false, transB: true, m: g.outChannels, n: g.kernelSize, k: m * g.outPlane, alpha: 1,
+                   a: dyChunk, lda: m * g.outPlane, b: col, ldb: m * g.outPlane,
+                   beta: 1, c: dw, ldc: g.kernelSize)
+            n0 += m
         }
-        S.gemm(transA: false, transB: true, m: g.outChannels, n: g.kernelSize, k: m * g.outPlane, alpha: 1,
-               a: dyChunk, lda: m * g.outPlane, b: col, ldb: m * g.outPlane,
-               beta: 1, c: out.base, ldc: g.kernelSize)
-        n0 += m
     }
+    for part in 1..<max(parts, 1) {
+        let partial = extra + (part - 1) * size
+        for i in 0..<size { dws[i] += partial[i] }
+    }
+    withExtendedLifetime(partials) {}
     return makeResult([g.outChannels, g.channels, kernelH, kernelW], out, "convWeightGrad", [x, dy]) { wbar, inputs, _, needs in
         [needs[0] ? convInputGradUnchecked(inputs[1], wbar, height: g.height, width: g.width, padding: padding) : nil,
          needs[1] ? conv2dUnchecked(inputs[0], wbar, padding: padding) : nil]

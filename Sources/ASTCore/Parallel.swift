@@ -1,24 +1,44 @@
+import COpenBLAS
 import Dispatch
 
-/// Splits 0..<count into contiguous ranges run on up to `Parallel.width` threads. OpenBLAS
-/// parallelises the gemms; this parallelises the memory-bound loops between them (im2col,
-/// col2im, the fused norm), which would otherwise leave the second core spinning.
+/// Splits work into contiguous ranges run on up to `Parallel.width` threads. libast does its own
+/// threading: OpenBLAS is switched to one thread on first use, and each worker runs whole
+/// chunks (im2col, gemm, the loops between) on its own share of the images. Parallel BLAS
+/// would leave its second thread spinning between gemms while the glue runs on one core.
 package enum Parallel {
-    /// Threads for the loops between gemms (the machine kind has 2 cores).
-    package static let width = max(1, min(BLAS.threadCount, 8))
+    /// Threads libast computes on: OpenBLAS's thread count when libast first runs (so
+    /// OPENBLAS_NUM_THREADS limits it), at most 64.
+    package static let width: Int = {
+        let threads = Int(openblas_get_num_threads())
+        openblas_set_num_threads(1)
+        return max(1, min(threads, 64))
+    }()
 
     /// body(range) for a partition of 0..<count; runs inline when the work is small.
     @inline(__always)
     package static func forRanges(_ count: Int, minimumPerThread: Int = 1, _ body: (Range<Int>) -> Void) {
-        let parts = min(width, count / max(minimumPerThread, 1))
+        forParts(count, minimumPerThread: minimumPerThread) { _, range in body(range) }
+    }
+
+    /// Number of parts `forParts` splits `count` items into.
+    @inline(__always)
+    package static func partCount(_ count: Int, minimumPerThread: Int = 1) -> Int {
+        max(1, min(width, count / max(minimumPerThread, 1)))
+    }
+
+    /// body(part, range) for part in 0..<partCount(count, minimumPerThread): ranges partition
+    /// 0..<count in order, so per-part partial results can be combined deterministically.
+    @inline(__always)
+    package static func forParts(_ count: Int, minimumPerThread: Int = 1, _ body: (Int, Range<Int>) -> Void) {
+        let parts = partCount(count, minimumPerThread: minimumPerThread)
         if parts <= 1 {
-            body(0..<count)
+            body(0, 0..<count)
             return
         }
         withoutActuallyEscaping(body) { body in
             nonisolated(unsafe) let run = body
             DispatchQueue.concurrentPerform(iterations: parts) { p in
-                run((count * p / parts)..<(count * (p + 1) / parts))
+                run(p, (count * p / parts)..<(count * (p + 1) / parts))
             }
         }
     }

@@ -19,6 +19,7 @@ extension Float: TensorScalar {
     public static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        _ = Parallel.width
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
@@ -31,6 +32,7 @@ extension Double: TensorScalar {
     public static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Double,
                             a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
                             beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int) {
+        _ = Parallel.width
         cblas_dgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
@@ -38,10 +40,12 @@ extension Double: TensorScalar {
     @inline(__always) public static func logarithm(_ x: Double) -> Double { log(x) }
 }
 
-/// OpenBLAS facts and knobs.
+/// OpenBLAS facts.
 public enum BLAS {
     public static var coreName: String { String(cString: openblas_get_corename()) }
     public static var configuration: String { String(cString: openblas_get_config()) }
-    public static var threadCount: Int { Int(openblas_get_num_threads()) }
-    public static func setThreadCount(_ n: Int) { openblas_set_num_threads(Int32(max(1, min(n, 64)))) }
+    /// Threads libast computes on (OpenBLAS's own count when libast first ran; OpenBLAS itself
+    /// then runs single-threaded inside libast's workers). Reading it fixes that setting, so call
+    /// it before using OpenBLAS directly: results must not depend on what ran first.
+    public static var threadCount: Int { Parallel.width }
 }

@@ -48,6 +48,7 @@ public struct ZCAWhitening: Sendable, Equatable {
         for k in 0..<d { mu[k] /= Double(n) }
 
         // Covariance: Σ over row blocks of AᵀA, A the centred block in Double (upper triangle).
+        _ = BLAS.threadCount  // OpenBLAS single-threaded from here on, whatever ran before
         var cov = [Double](repeating: 0, count: d * d)
         let block = max(1, min(n, (1 << 22) / d))
         var centred = [Double](repeating: 0, count: block * d)

@@ -56,7 +56,7 @@ func randomArray(_ n: Int, seed: UInt64 = 1) -> [Float] {
     var rng = SeededGenerator(seed: seed)
     return (0..<n).map { _ in Float(rng.nextNormal()) }
 }
-print("OpenBLAS \(BLAS.configuration), core \(BLAS.coreName), \(BLAS.threadCount) threads")
+print("OpenBLAS \(BLAS.configuration), core \(BLAS.coreName); libast runs \(BLAS.threadCount) threads (OpenBLAS one per worker)")
 
 // sgemm
 for n in onlyMTT ? [] : [512, 1024, 2048] {
