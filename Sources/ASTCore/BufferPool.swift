@@ -5,19 +5,25 @@ import Glibc
 
 /// Recycles tensor buffers by exact byte size. Training and distillation allocate the same
 /// shapes every step; reusing freed buffers avoids mmap/munmap and the kernel zeroing fresh
-/// pages (what costs PyTorch a third of its CPU time here). Bounded: buffers beyond
-/// `BufferPool.limitBytes` of cached memory are returned to the system.
+/// pages (what costs PyTorch a third of its CPU time here). Bounded: free buffers are kept only
+/// while live + cached bytes stay within the work's own peak of live bytes plus
+/// `BufferPool.limitBytes`, so a job's peak memory is at most its live peak plus that slack
+/// (cached buffers of other sizes are returned to make room).
 public enum BufferPool {
     struct State {
         var free: [Int: [UInt]] = [:]  // byte size -> buffer addresses (plain integers: Sendable)
         var cachedBytes = 0
+        var liveBytes = 0       // pooled-size buffers handed out and not yet released
+        var peakLiveBytes = 0
         var limitBytes = 256 << 20
+        var allowance: Int { limitBytes == 0 ? 0 : limitBytes + peakLiveBytes }
     }
     static let state = Mutex(State())
     /// Buffers smaller than this go straight to malloc (its own bins are fast there).
     static let minimumPooledBytes = 1 << 16
 
-    /// Upper bound on cached (free, reusable) memory; 0 disables pooling. Default 256 MiB.
+    /// Slack above the work's peak of live bytes that cached buffers may use; 0 disables
+    /// pooling. Default 256 MiB.
     public static var limitBytes: Int {
         get { state.withLock { $0.limitBytes } }
         set {
@@ -32,32 +38,37 @@ public enum BufferPool {
     /// Bytes currently cached for reuse.
     public static var cachedBytes: Int { state.withLock { $0.cachedBytes } }
 
-    /// Returns every cached buffer to the system.
+    /// Returns every cached buffer to the system and forgets the peak (a long-lived host can
+    /// call this after a big job).
     public static func trim() {
-        state.withLock { $0.drain() }.forEach { free(UnsafeMutableRawPointer(bitPattern: $0)) }
+        state.withLock { s in
+            s.peakLiveBytes = s.liveBytes
+            return s.drain()
+        }.forEach { free(UnsafeMutableRawPointer(bitPattern: $0)) }
     }
 
     static func allocate(bytes: Int) -> UnsafeMutableRawPointer {
-        if bytes >= minimumPooledBytes,
-           let address = state.withLock({ s -> UInt? in
-               guard let a = s.free[bytes]?.popLast() else { return nil }
-               s.cachedBytes -= bytes
-               return a
-           }), let p = UnsafeMutableRawPointer(bitPattern: address) {
-            return p
+        guard bytes >= minimumPooledBytes else { return mallocOrDie(bytes) }
+        let (hit, evicted): (UInt?, [UInt]) = state.withLock { s in
+            s.liveBytes += bytes
+            s.peakLiveBytes = max(s.peakLiveBytes, s.liveBytes)
+            if let a = s.free[bytes]?.popLast() {
+                s.cachedBytes -= bytes
+                return (a, [])
+            }
+            return (nil, s.evict(toFit: s.allowance - s.liveBytes))
         }
-        guard let p = malloc(max(bytes, 16)) else {
-            // Out of memory: nothing sensible can continue; Swift's own allocator would trap too.
-            fatalError("libast: out of memory allocating \(bytes) bytes")
-        }
-        return p
+        evicted.forEach { free(UnsafeMutableRawPointer(bitPattern: $0)) }
+        if let hit, let p = UnsafeMutableRawPointer(bitPattern: hit) { return p }
+        return mallocOrDie(bytes)
     }
 
     static func release(_ p: UnsafeMutableRawPointer, bytes: Int) {
         if bytes >= minimumPooledBytes {
             let address = UInt(bitPattern: p)
             let kept = state.withLock { s -> Bool in
-                guard s.cachedBytes + bytes <= s.limitBytes else { return false }
+                s.liveBytes -= bytes
+                guard s.cachedBytes + bytes + s.liveBytes <= s.allowance else { return false }
                 s.free[bytes, default: []].append(address)
                 s.cachedBytes += bytes
                 return true
@@ -66,11 +77,33 @@ public enum BufferPool {
         }
         free(p)
     }
+
+    private static func mallocOrDie(_ bytes: Int) -> UnsafeMutableRawPointer {
+        guard let p = malloc(max(bytes, 16)) else {
+            // Out of memory: nothing sensible can continue; Swift's own allocator would trap too.
+            fatalError("libast: out of memory allocating \(bytes) bytes")
+        }
+        return p
+    }
 }
 
 extension BufferPool.State {
     mutating func drain() -> [UInt] {
         defer { free = [:]; cachedBytes = 0 }
         return free.values.flatMap { $0 }
+    }
+
+    /// Removes cached buffers (largest sizes first) until at most `budget` bytes stay cached.
+    mutating func evict(toFit budget: Int) -> [UInt] {
+        guard cachedBytes > max(budget, 0) else { return [] }
+        var out: [UInt] = []
+        for size in free.keys.sorted(by: >) where cachedBytes > max(budget, 0) {
+            while cachedBytes > max(budget, 0), let a = free[size]?.popLast() {
+                out.append(a)
+                cachedBytes -= size
+            }
+            if free[size]?.isEmpty == true { free[size] = nil }
+        }
+        return out
     }
 }

@@ -1,5 +1,24 @@
 /// Matrix products on BLAS gemm, and the linear layer built from them.
 
+/// gemm (same contract as `TensorScalar.gemm`) split by rows of C across libast's workers, each
+/// a single-threaded BLAS call; small products run inline.
+// a: (m, k) or (k, m) when transA; b: (k, n) or (n, k) when transB; c: (m, n)
+@_specialize(where S == Float)
+@_specialize(where S == Double)
+package func parallelGemm<S: TensorScalar>(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: S,
+                                           a: UnsafePointer<S>, lda: Int, b: UnsafePointer<S>, ldb: Int,
+                                           beta: S, c: UnsafeMutablePointer<S>, ldc: Int) {
+    // ≥ 16 rows and ≈ 4 MFLOP per worker, or the split costs more than it saves.
+    let rowsPerWorker = max(16, (1 << 21) / max(1, n * k))
+    Parallel.forRanges(m, minimumPerThread: rowsPerWorker) { rows in
+        guard !rows.isEmpty else { return }
+        let r0 = rows.lowerBound
+        S.gemm(transA: transA, transB: transB, m: rows.count, n: n, k: k, alpha: alpha,
+               a: transA ? a + r0 : a + r0 * lda, lda: lda, b: b, ldb: ldb,
+               beta: beta, c: c + r0 * ldc, ldc: ldc)
+    }
+}
+
 /// op(a) · op(b) for 2-D tensors; shapes already checked.
 // a: (m, k) or (k, m) when transA; b: (k, n) or (n, k) when transB; out: (m, n)
 @_specialize(where S == Float)
@@ -12,7 +31,7 @@ package func matmulUnchecked<S>(_ a: Tensor<S>, _ b: Tensor<S>, transA: Bool = f
     if k == 0 {
         zeroElements(out.base, m * n)
     } else if m > 0 && n > 0 {
-        S.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 1,
+        parallelGemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 1,
                a: a.storage.base, lda: a.shape[1], b: b.storage.base, ldb: b.shape[1],
                beta: 0, c: out.base, ldc: n)
     }

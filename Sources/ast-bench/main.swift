@@ -62,10 +62,17 @@ print("OpenBLAS \(BLAS.configuration), core \(BLAS.coreName); libast runs \(BLAS
 for n in onlyMTT ? [] : [512, 1024, 2048] {
     let a = randomArray(n * n), b = randomArray(n * n)
     var c = [Float](repeating: 0, count: n * n)
-    let t = best(rounds) {
+    let flops = 2 * Double(n * n * n)
+    let single = best(rounds) {
         Float.gemm(transA: false, transB: false, m: n, n: n, k: n, alpha: 1, a: a, lda: n, b: b, ldb: n, beta: 0, c: &c, ldc: n)
     }
-    print("sgemm \(n)x\(n)x\(n): \(String(format2: 2 * Double(n * n * n) / t / 1e9)) GFLOP/s")
+    let split = best(rounds) {
+        a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in c.withUnsafeMutableBufferPointer { pc in
+            parallelGemm(transA: false, transB: false, m: n, n: n, k: n, alpha: 1, a: pa.baseAddress!, lda: n,
+                         b: pb.baseAddress!, ldb: n, beta: 0, c: pc.baseAddress!, ldc: n)
+        } } }
+    }
+    print("sgemm \(n)x\(n)x\(n): \(String(format2: flops / single / 1e9)) GFLOP/s on one thread, \(String(format2: flops / split / 1e9)) split over \(BLAS.threadCount)")
 }
 
 // Convolutions at ConvNet-3 sizes: batch 256, width 128.
