@@ -270,6 +270,8 @@ enum { AST_POOL_AVERAGE = 0, AST_POOL_MAX = 1 };
  *   AST_CONFIG_DISTILL_MOMENTUM        distill.momentum          float   0.5            0...0.999           momentum of the image and alpha updates
  *   AST_CONFIG_DISTILL_SOFT_LABELS     distill.soft_labels       int     0              0...1               learn soft labels (initialised from an expert's logits)
  *   AST_CONFIG_DISTILL_LR_LABELS       distill.lr_labels         float   5              1e-9...1e6          learning rate of the soft-label logits
+ *   AST_CONFIG_DISTILL_ACTIVATION_MIB  distill.activation_mib    int     512            0...1048576         MiB of step graphs kept from the forward unroll
+ *                                                                                                            instead of recomputed: faster, same result (0 = none)
  * Evaluation (300-399): the protocol of ALGORITHM.md section 4 (ast_run_evaluate).
  *   AST_CONFIG_EVAL_MODELS             eval.models               int     5              1...1000            K networks trained per evaluation
  *   AST_CONFIG_EVAL_EPOCHS             eval.epochs               int     1000           1...100000          epochs per network
@@ -337,6 +339,7 @@ enum {
     AST_CONFIG_DISTILL_MOMENTUM = 216,
     AST_CONFIG_DISTILL_SOFT_LABELS = 217,
     AST_CONFIG_DISTILL_LR_LABELS = 218,
+    AST_CONFIG_DISTILL_ACTIVATION_MIB = 219,
 
     AST_CONFIG_EVAL_MODELS = 300,
     AST_CONFIG_EVAL_EPOCHS = 301,
@@ -905,9 +908,13 @@ typedef struct ast_matching_options {
     const float *intermediate_weights; /* K weights beta_k > 0, or NULL for all 1             */
     const char *augmentation;    /* DSA strategy applied to every minibatch (drawn from
                                     `seed` after the minibatches), or NULL/"none": off         */
+    /* Added in 0.2 (a struct_size without it is accepted and means 0): */
+    int64_t activation_budget;   /* bytes of step graphs kept from the forward unroll instead
+                                    of recomputed in the backward pass, >= 0: faster, same
+                                    result; 0 keeps none (memory independent of N)             */
 } ast_matching_options;
 
-#define AST_MATCHING_OPTIONS_INIT { (int32_t)sizeof(ast_matching_options), 0, 0.0, 1.0, NULL, NULL, NULL, NULL }
+#define AST_MATCHING_OPTIONS_INIT { (int32_t)sizeof(ast_matching_options), 0, 0.0, 1.0, NULL, NULL, NULL, NULL, 0 }
 
 /* One trajectory-matching meta-gradient.
  *   network                    the student architecture

@@ -58,7 +58,11 @@ private struct MatchingOptions {
     var innerLossWeight: Float = 1
     var intermediate: [IntermediateTarget<Float>] = []
     var dsa: DSA? = nil
+    var activationBudget = 0
 }
+
+/// sizeof(ast_matching_options) before `activation_budget` was appended (still accepted).
+private let matchingOptionsSizeV1 = MemoryLayout<ast_matching_options>.offset(of: \ast_matching_options.activation_budget)!
 
 private func readOptions(_ pointer: UnsafePointer<ast_matching_options>?, parameterCount p: Int, steps: Int,
                          _ args: Arguments) throws(CFailure) -> MatchingOptions {
@@ -66,13 +70,18 @@ private func readOptions(_ pointer: UnsafePointer<ast_matching_options>?, parame
     guard let pointer else { return result }
     let size = Int(pointer.pointee.struct_size)
     let known = MemoryLayout<ast_matching_options>.size
-    guard size >= known else {
-        throw args.fail(Status.invalidArgument, "options->struct_size is \(size), expected \(known) (initialise with AST_MATCHING_OPTIONS_INIT)")
-    }
-    guard size == known else {
+    guard size == known || size == matchingOptionsSizeV1 else {
+        guard size > known else {
+            throw args.fail(Status.invalidArgument, "options->struct_size is \(size), expected \(known) (initialise with AST_MATCHING_OPTIONS_INIT)")
+        }
         throw args.fail(Status.unsupported, "options->struct_size is \(size), larger than this library's \(known) (a newer header?)")
     }
-    let o = pointer.pointee
+    // Read only the fields the caller's struct has.
+    var o = ast_matching_options()
+    withUnsafeMutableBytes(of: &o) { $0.copyMemory(from: UnsafeRawBufferPointer(start: pointer, count: size)) }
+    if size == known {
+        result.activationBudget = Int(try args.integer(o.activation_budget, "options->activation_budget", in: 0...(Int64(1) << 50)))
+    }
     guard o.inner_momentum.isFinite else { throw args.fail(Status.nonFinite, "options->inner_momentum is \(o.inner_momentum)") }
     guard o.inner_momentum >= 0, o.inner_momentum < 1 else {
         throw args.fail(Status.invalidArgument, "options->inner_momentum must be in [0, 1), got \(o.inner_momentum)")
@@ -205,10 +214,11 @@ public func ast_matching_step(_ network: OpaquePointer!,
             let draws = batches.map { dsa.draw(count: $0.count, height: cfg.imageSize, width: cfg.imageSize, using: &rng) }
             transform = { x, i in (try? dsa.apply(draws[i], to: x)) ?? x }
         }
-        let matching = TrajectoryMatching<Float>(
+        var matching = TrajectoryMatching<Float>(
             network: net, labels: classLabels, learningRate: stepSize, minibatches: batches,
             momentum: options.momentum, innerLossWeight: options.innerLossWeight,
             intermediateTargets: options.intermediate, transform: transform)
+        matching.activationBudget = options.activationBudget
         let result: MatchingResult<Float>
         do throws(ASTError) {
             result = try matching.run(images: Tensor(shape: [n] + net.imageShape, scalars: pixels),

@@ -35,6 +35,9 @@ public enum BufferPool {
         }
     }
 
+    /// Bytes of pooled-size buffers (≥ 64 KiB) currently in use.
+    package static var liveBytes: Int { state.withLock { $0.liveBytes } }
+
     /// Bytes currently cached for reuse.
     public static var cachedBytes: Int { state.withLock { $0.cachedBytes } }
 

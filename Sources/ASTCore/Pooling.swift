@@ -9,11 +9,13 @@ package func avgPoolUnchecked<S>(_ x: Tensor<S>) -> Tensor<S> {
     let (ho, wo) = (h / 2, w / 2)
     let out = TensorStorage<S>(uninitializedCount: nc * ho * wo)
     let src = x.storage.base, dst = out.base
-    for p in 0..<nc {
-        let s = src + p * h * w, d = dst + p * ho * wo
-        for oy in 0..<ho {
-            let r0 = s + 2 * oy * w, r1 = r0 + w
-            for ox in 0..<wo { d[oy * wo + ox] = (r0[2 * ox] + r0[2 * ox + 1] + r1[2 * ox] + r1[2 * ox + 1]) * 0.25 }
+    Parallel.forRanges(nc, minimumPerThread: max(1, parallelElementwiseMinimum / max(h * w, 1))) { planes in
+        for p in planes {
+            let s = src + p * h * w, d = dst + p * ho * wo
+            for oy in 0..<ho {
+                let r0 = s + 2 * oy * w, r1 = r0 + w
+                for ox in 0..<wo { d[oy * wo + ox] = (r0[2 * ox] + r0[2 * ox + 1] + r1[2 * ox] + r1[2 * ox + 1]) * 0.25 }
+            }
         }
     }
     return makeResult([x.shape[0], x.shape[1], ho, wo], out, "avgPool", [x]) { g, _, _, _ in
@@ -27,15 +29,18 @@ package func avgPoolUnchecked<S>(_ x: Tensor<S>) -> Tensor<S> {
 @_specialize(where S == Double)
 package func avgPoolGradUnchecked<S>(_ g: Tensor<S>, height h: Int, width w: Int) -> Tensor<S> {
     let (nc, ho, wo) = (g.shape[0] * g.shape[1], g.shape[2], g.shape[3])
-    let out = TensorStorage<S>(zeros: nc * h * w)
+    // Even sizes: every element is written below, so no zeroing pass.
+    let out = h % 2 == 0 && w % 2 == 0 ? TensorStorage<S>(uninitializedCount: nc * h * w) : TensorStorage<S>(zeros: nc * h * w)
     let src = g.storage.base, dst = out.base
-    for p in 0..<nc {
-        let s = src + p * ho * wo, d = dst + p * h * w
-        for oy in 0..<ho {
-            let r0 = d + 2 * oy * w, r1 = r0 + w
-            for ox in 0..<wo {
-                let v = s[oy * wo + ox] * 0.25
-                r0[2 * ox] = v; r0[2 * ox + 1] = v; r1[2 * ox] = v; r1[2 * ox + 1] = v
+    Parallel.forRanges(nc, minimumPerThread: max(1, parallelElementwiseMinimum / max(h * w, 1))) { planes in
+        for p in planes {
+            let s = src + p * ho * wo, d = dst + p * h * w
+            for oy in 0..<ho {
+                let r0 = d + 2 * oy * w, r1 = r0 + w
+                for ox in 0..<wo {
+                    let v = s[oy * wo + ox] * 0.25
+                    r0[2 * ox] = v; r0[2 * ox + 1] = v; r1[2 * ox] = v; r1[2 * ox + 1] = v
+                }
             }
         }
     }

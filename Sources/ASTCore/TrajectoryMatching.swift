@@ -3,6 +3,8 @@
 /// expert's later checkpoint, and return its exact gradient with respect to the images and the
 /// learnable step size. Memory does not grow with N: only the per-step parameter vectors are
 /// kept, and the backward pass recomputes each step's graph to apply Hessian-vector products.
+/// Optionally the graphs of the first steps are kept instead of recomputed, as far as
+/// `activationBudget` allows (a quarter of a step's work saved per kept step).
 
 /// An extra matching term: after `step` student steps, β · ‖θ̂_step − target‖² / ‖θ̂_0 − target‖².
 public struct IntermediateTarget<S: TensorScalar>: Sendable {
@@ -29,6 +31,8 @@ public struct MatchingResult<S: TensorScalar>: Sendable {
     public var stepLosses: [S]
     /// dL/d soft labels (n, K) when soft labels were used, else nil.
     public var softLabelGradient: Tensor<S>?
+    /// Steps whose graphs were kept within `activationBudget` instead of recomputed.
+    public var keptStepGraphs: Int = 0
 }
 
 /// Replays a step's augmentation: must return the same differentiable function of x whenever it
@@ -52,6 +56,10 @@ public struct TrajectoryMatching<S: TensorScalar> {
     public var intermediateTargets: [IntermediateTarget<S>]
     /// Differentiable per-step augmentation (DSA), replayed in the backward pass.
     public var transform: StepTransform<S>?
+    /// Bytes of recorded step graphs (activations and first-order backward) that may be kept
+    /// from the forward unroll for the backward pass instead of being recomputed; 0 keeps none
+    /// (memory then independent of N). The result does not depend on it.
+    public var activationBudget: Int = 0
 
     public init(network: ConvNet, labels: [Int32]?, softLabels: Tensor<S>? = nil, learningRate: S,
                 minibatches: [[Int]], momentum: S? = nil, innerLossWeight: S = 1,
@@ -129,17 +137,38 @@ public struct TrajectoryMatching<S: TensorScalar> {
         let alpha = learningRate
         let x0 = images.detached()
 
-        // Forward: θ̂_0 … θ̂_N and the update directions b_i (= g_i for plain SGD).
+        // Forward: θ̂_0 … θ̂_N and the update directions b_i (= g_i for plain SGD), keeping the
+        // graphs of the first steps while they fit in the activation budget.
         var thetas: [Tensor<S>] = [start.detached()]
         var directions: [Tensor<S>] = []
         var stepLosses: [S] = []
         thetas.reserveCapacity(n + 1)
+        let soft = labels == nil ? softLabels?.detached().variable() : nil
+        var keptGraphs: [Int: StepGraph] = [:]
+        var keptBytes = 0, largestGraph = 0
         for i in 0..<n {
             let theta = thetas[i].variable()
-            let loss = stepLoss(gatherRowsUnchecked(x0, minibatches[i]), theta, step: i, soft: softLabels?.detached())
-            guard loss.item.isFinite else { throw ASTError(.diverged, "inner loss is \(loss.item) at student step \(i)") }
-            stepLosses.append(loss.item)
-            let g = try gradients(of: loss, wrt: [theta])[0]
+            let g: Tensor<S>
+            if activationBudget > 0 && keptBytes + largestGraph <= activationBudget {
+                let before = BufferPool.liveBytes
+                let x = gatherRowsUnchecked(x0, minibatches[i]).variable()
+                let loss = stepLoss(x, theta, step: i, soft: soft)
+                guard loss.item.isFinite else { throw ASTError(.diverged, "inner loss is \(loss.item) at student step \(i)") }
+                stepLosses.append(loss.item)
+                let recorded = try gradients(of: loss, wrt: [theta], createGraph: true)[0]
+                let bytes = max(0, BufferPool.liveBytes - before)  // an estimate when other threads allocate too
+                largestGraph = max(largestGraph, bytes)
+                if keptBytes + bytes <= activationBudget {
+                    keptGraphs[i] = StepGraph(theta: theta, images: x, gradient: recorded)
+                    keptBytes += bytes
+                }
+                g = recorded.detached()
+            } else {
+                let loss = stepLoss(gatherRowsUnchecked(x0, minibatches[i]), theta, step: i, soft: softLabels?.detached())
+                guard loss.item.isFinite else { throw ASTError(.diverged, "inner loss is \(loss.item) at student step \(i)") }
+                stepLosses.append(loss.item)
+                g = try gradients(of: loss, wrt: [theta])[0]
+            }
             let direction: Tensor<S>
             if let mu = momentum, let previous = directions.last {
                 direction = addUnchecked(scaleUnchecked(previous, mu), g)
@@ -166,12 +195,13 @@ public struct TrajectoryMatching<S: TensorScalar> {
         for t in intermediateTargets { try addTerm(t.step, t.target, t.weight) }
         guard loss.isFinite else { throw ASTError(.diverged, "matching loss is \(loss)") }
 
+        let keptSteps = keptGraphs.count
+
         // Backward, step by step, with Hessian-vector products at each recomputed step.
         var thetaBar = extraAdjoints[n]!
         var directionBar: Tensor<S>? = nil
         var alphaBar: S = 0
         var imageBar = Tensor<S>(shape: x0.shape, storage: TensorStorage(zeros: x0.count))
-        let soft = labels == nil ? softLabels?.detached().variable() : nil
         var softBar = soft.map { Tensor<S>(shape: $0.shape, storage: TensorStorage(zeros: $0.count)) }
         for i in stride(from: n - 1, through: 0, by: -1) {
             // v: the adjoint of g_i. ᾱ += −b_i·θ̄_{i+1}.
@@ -179,9 +209,16 @@ public struct TrajectoryMatching<S: TensorScalar> {
             var v = scaleUnchecked(thetaBar, -alpha)
             if momentum != nil, let carried = directionBar { v = addUnchecked(v, carried) }
             if let mu = momentum { directionBar = scaleUnchecked(v, mu) }
-            let theta = thetas[i].variable()
-            let x = gatherRowsUnchecked(x0, minibatches[i]).variable()
-            let g = try gradients(of: stepLoss(x, theta, step: i, soft: soft), wrt: [theta], createGraph: true)[0]
+            let graph: StepGraph
+            if let kept = keptGraphs.removeValue(forKey: i) {
+                graph = kept
+            } else {
+                let theta = thetas[i].variable()
+                let x = gatherRowsUnchecked(x0, minibatches[i]).variable()
+                graph = StepGraph(theta: theta, images: x,
+                                  gradient: try gradients(of: stepLoss(x, theta, step: i, soft: soft), wrt: [theta], createGraph: true)[0])
+            }
+            let (theta, x, g) = (graph.theta, graph.images, graph.gradient)
             let h = sumUnchecked(mulUnchecked(g, v), axes: [0], keepDims: false)
             let second = try gradients(of: h, wrt: [theta, x] + (soft.map { [$0] } ?? []))
             if let bar = softBar { softBar = addUnchecked(bar, second[2]) }
@@ -190,7 +227,18 @@ public struct TrajectoryMatching<S: TensorScalar> {
             imageBar = addUnchecked(imageBar, scatterRowsUnchecked(second[1], minibatches[i], rows: x0.shape[0]))
         }
         return MatchingResult(loss: loss, imageGradient: imageBar, learningRateGradient: alphaBar,
-                              finalParameters: thetas[n], stepLosses: stepLosses, softLabelGradient: softBar)
+                              finalParameters: thetas[n], stepLosses: stepLosses, softLabelGradient: softBar,
+                              keptStepGraphs: keptSteps)
+    }
+}
+
+extension TrajectoryMatching {
+    /// One student step's recorded graph: θ̂_i and the minibatch as variables, and g_i built
+    /// from them with its graph (differentiated again for the Hessian-vector products).
+    struct StepGraph {
+        let theta: Tensor<S>
+        let images: Tensor<S>
+        let gradient: Tensor<S>
     }
 }
 

@@ -243,6 +243,7 @@ extension RunConfiguration {
                      set: { c, v throws(ASTError) in if case .float(let m) = v { (c.distillation.imageMomentum, c.distillation.stepSizeMomentum) = (m, m) } }),
         boolParameter("distill.soft_labels", 217, "learn soft labels (initialised from an expert's logits)", \.distillation.learnSoftLabels),
         floatParameter("distill.lr_labels", 218, 1e-9...1e6, "learning rate of the soft-label logits", \.distillation.labelLearningRate),
+        intParameter("distill.activation_mib", 219, 0...1_048_576, "MiB of step graphs kept instead of recomputed (faster, same result; 0 = none)", \.distillation.activationBudgetMiB),
         // Evaluation (300…399)
         intParameter("eval.models", 300, 1...1000, "K networks per evaluation", \.evaluation.models),
         intParameter("eval.epochs", 301, 1...100_000, "epochs per network", \.evaluation.epochs),

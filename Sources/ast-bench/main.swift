@@ -44,6 +44,10 @@ let onlyExperts = CommandLine.arguments.contains("--experts-only")
 if let i = CommandLine.arguments.firstIndex(of: "--pool-mib"), i + 1 < CommandLine.arguments.count, let mib = Int(CommandLine.arguments[i + 1]) {
     BufferPool.limitBytes = mib << 20
 }
+/// --keep-mib N: activation budget of the MTT iterations (step graphs kept instead of recomputed).
+let keepBytes: Int = CommandLine.arguments.firstIndex(of: "--keep-mib").flatMap { i in
+    i + 1 < CommandLine.arguments.count ? Int(CommandLine.arguments[i + 1]).map { $0 << 20 } : nil
+} ?? 0
 /// --mtt ipc,batch,steps (repeatable): MTT iterations to time (default 10,100,10).
 var mttShapes: [(Int, Int, Int)] = []
 for (i, a) in CommandLine.arguments.enumerated() where a == "--mtt" && i + 1 < CommandLine.arguments.count {
@@ -118,10 +122,11 @@ func mttIteration(ipc: Int, batchSyn: Int, steps: Int) throws {
         let perm = rng.permutation(n)
         for c in stride(from: 0, to: n, by: batchSyn) where batches.count < steps { batches.append(Array(perm[c..<min(n, c + batchSyn)])) }
     }
-    let matching = TrajectoryMatching<Float>(network: net, labels: labels, learningRate: 0.01, minibatches: batches)
+    var matching = TrajectoryMatching<Float>(network: net, labels: labels, learningRate: 0.01, minibatches: batches)
+    matching.activationBudget = keepBytes
     var loss: Float = 0
     let t = try best(quick ? 1 : 2) { loss = try matching.run(images: images, start: start, target: target).loss }
-    print("MTT iteration ipc \(ipc), batch \(batchSyn), N \(steps): \(String(format2: t)) s (loss \(loss)), peak RSS \(String(format2: peakRSSMiB())) MiB")
+    print("MTT iteration ipc \(ipc), batch \(batchSyn), N \(steps), activation budget \(keepBytes >> 20) MiB: \(String(format2: t)) s (loss \(loss)), peak RSS \(String(format2: peakRSSMiB())) MiB")
 }
 // Expert training throughput on Fashion-MNIST (1x28x28, first conv padded by 3), ConvNet-3
 // width 128, batch 256, DSA: MTT experts (plain SGD) and AST experts (+ gradient penalty).

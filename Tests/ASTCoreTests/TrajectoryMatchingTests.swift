@@ -68,3 +68,39 @@ import TestSupport
     @Test func momentumInnerLoop() throws { try check(momentum: 0.9, weight: 1, intermediate: false) }
     @Test func balancedLossAndIntermediateMatching() throws { try check(momentum: 0.9, weight: 1.3, intermediate: true) }
 }
+
+/// Keeping step graphs within `activationBudget` changes only the speed: bit-identical results
+/// with none, some and all steps kept (Float, with tensors large enough to be counted).
+@Suite struct ActivationBudget {
+    @Test func keptGraphsGiveTheSameResult() throws {
+        let net = try ConvNet(ConvNetConfig(channels: 3, imageSize: 16, classes: 4, width: 16, depth: 2))
+        let p = net.parameterCount
+        let start = try Tensor<Float>(shape: [p], scalars: net.initialParameters(seed: 1))
+        let target = try start.adding(Tensor<Float>(shape: [p], scalars: randomTensor([p], seed: 2, scale: 0.02).scalars.map(Float.init)))
+        let mid = try start.adding(Tensor<Float>(shape: [p], scalars: randomTensor([p], seed: 3, scale: 0.01).scalars.map(Float.init)))
+        let images = try Tensor<Float>(shape: [12, 3, 16, 16], scalars: randomTensor([12, 3, 16, 16], seed: 4).scalars.map(Float.init))
+        let soft = try Tensor<Float>(shape: [12, 4], scalars: (0..<48).map { Float(($0 * 7) % 5 + 1) / 15 })
+        let batches = (0..<6).map { i in (0..<8).map { (i * 5 + $0) % 12 } }
+        var tm = TrajectoryMatching<Float>(network: net, labels: nil, softLabels: soft, learningRate: 0.05,
+                                           minibatches: batches, momentum: 0.5, innerLossWeight: 1.2,
+                                           intermediateTargets: [IntermediateTarget(step: 3, target: mid, weight: 0.5)],
+                                           transform: { x, i in scaleUnchecked(x, 1 + Float(i) / 10) })
+        let reference = try tm.run(images: images, start: start, target: target)
+        #expect(reference.keptStepGraphs == 0)
+        // One step's graph at this size is around a MiB: budgets from 64 KiB up keep none, some
+        // and finally all steps.
+        var kept: [Int] = []
+        for budget in (0..<8).map({ 64 << (10 + $0) }) + [1 << 30] {
+            tm.activationBudget = budget
+            let r = try tm.run(images: images, start: start, target: target)
+            kept.append(r.keptStepGraphs)
+            #expect(r.loss == reference.loss)
+            #expect(r.learningRateGradient == reference.learningRateGradient)
+            #expect(r.imageGradient.scalars == reference.imageGradient.scalars)
+            #expect(r.softLabelGradient?.scalars == reference.softLabelGradient?.scalars)
+            #expect(r.finalParameters.scalars == reference.finalParameters.scalars)
+        }
+        #expect(kept.contains { $0 > 0 && $0 < batches.count }, "steps kept per budget: \(kept)")
+        #expect(kept.last == batches.count)
+    }
+}

@@ -6,6 +6,7 @@
  */
 #include "common.h"
 
+#include <stddef.h>
 #include <string.h>
 
 static int cases = 0, failures = 0;
@@ -261,6 +262,24 @@ int main(void) {
         for (j = 0; j < p; j++) target[j] = start[j] * 1.05f + 0.01f;
         CHECK(ast_matching_step(net, start, target, p, images, 128, labels, 2, 0.01f, 3, 2, 7, NULL, 0, &o,
                                 &loss_m, dimg, 128, &dalpha, final_theta, p));
+        {   /* kept step graphs (activation_budget) and the pre-0.2 struct size: the same result */
+            float loss_k = 0, dalpha_k = 0, dimg_k[2 * 64];
+            o.activation_budget = (int64_t)1 << 30;
+            CHECK(ast_matching_step(net, start, target, p, images, 128, labels, 2, 0.01f, 3, 2, 7, NULL, 0, &o,
+                                    &loss_k, dimg_k, 128, &dalpha_k, NULL, 0));
+            if (loss_k != loss_m || dalpha_k != dalpha || memcmp(dimg_k, dimg, sizeof dimg) != 0) {
+                printf("misuse: FAIL activation_budget changed the result\n");
+                return 1;
+            }
+            o.struct_size = (int32_t)offsetof(ast_matching_options, activation_budget);
+            CHECK(ast_matching_step(net, start, target, p, images, 128, labels, 2, 0.01f, 3, 2, 7, NULL, 0, &o,
+                                    &loss_k, dimg_k, 128, &dalpha_k, NULL, 0));
+            if (loss_k != loss_m) { printf("misuse: FAIL old struct_size changed the result\n"); return 1; }
+            o.struct_size = (int32_t)sizeof o;
+            o.activation_budget = -1;
+            EXPECT(ast_matching_step(net, start, target, p, images, 128, labels, 2, 0.01f, 3, 2, 7, NULL, 0, &o, &loss_k, dimg_k, 128, &dalpha_k, NULL, 0), AST_ERR_INVALID_ARGUMENT, "activation_budget");
+            o.activation_budget = 0;
+        }
         EXPECT(ast_matching_step(NULL, start, target, p, images, 128, labels, 2, 0.01f, 3, 2, 7, NULL, 0, NULL, &loss_m, dimg, 128, &dalpha, NULL, 0), AST_ERR_NULL_POINTER, "network is NULL");
         EXPECT(ast_matching_step(net, NULL, target, p, images, 128, labels, 2, 0.01f, 3, 2, 7, NULL, 0, NULL, &loss_m, dimg, 128, &dalpha, NULL, 0), AST_ERR_NULL_POINTER, "start is NULL");
         EXPECT(ast_matching_step(net, start, NULL, p, images, 128, labels, 2, 0.01f, 3, 2, 7, NULL, 0, NULL, &loss_m, dimg, 128, &dalpha, NULL, 0), AST_ERR_NULL_POINTER, "target is NULL");

@@ -76,6 +76,7 @@ AST_CONFIG_DISTILL_CHECKPOINT_EVERY = 215
 AST_CONFIG_DISTILL_MOMENTUM = 216
 AST_CONFIG_DISTILL_SOFT_LABELS = 217
 AST_CONFIG_DISTILL_LR_LABELS = 218
+AST_CONFIG_DISTILL_ACTIVATION_MIB = 219
 AST_CONFIG_EVAL_MODELS = 300
 AST_CONFIG_EVAL_EPOCHS = 301
 AST_CONFIG_EVAL_BATCH = 302
@@ -117,11 +118,12 @@ class ast_matching_options(Structure):
     # typedef struct ast_matching_options { int32_t struct_size; int32_t intermediate_count;
     #     double inner_momentum; double inner_loss_weight; const float *intermediate_targets;
     #     const int64_t *intermediate_steps; const float *intermediate_weights;
-    #     const char *augmentation; } ast_matching_options;
+    #     const char *augmentation; int64_t activation_budget; } ast_matching_options;
     _fields_ = [("struct_size", c_int32), ("intermediate_count", c_int32),
                 ("inner_momentum", c_double), ("inner_loss_weight", c_double),
                 ("intermediate_targets", POINTER(c_float)), ("intermediate_steps", POINTER(c_int64)),
-                ("intermediate_weights", POINTER(c_float)), ("augmentation", c_char_p)]
+                ("intermediate_weights", POINTER(c_float)), ("augmentation", c_char_p),
+                ("activation_budget", c_int64)]
 
 
 class ast_bounds(Structure):

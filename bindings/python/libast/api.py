@@ -925,7 +925,8 @@ def matching_step(network: Network, start: np.ndarray, target: np.ndarray, image
                   labels: np.ndarray, step_size: float, steps: int, batch_syn: int = 0,
                   seed: int = 0, minibatches: Optional[np.ndarray] = None,
                   inner_momentum: float = 0.0, inner_loss_weight: float = 1.0,
-                  intermediate: Any = (), augmentation: Optional[str] = None) -> MatchingResult:
+                  intermediate: Any = (), augmentation: Optional[str] = None,
+                  activation_budget: int = 0) -> MatchingResult:
     """One trajectory-matching meta-gradient (ast_matching_step): unroll `steps` student steps
     from `start` on minibatches of `images` with step size alpha = `step_size` (momentum
     `inner_momentum` > 0: AST's inner loop), L = ||theta_N - target||^2 / ||start - target||^2
@@ -933,7 +934,9 @@ def matching_step(network: Network, start: np.ndarray, target: np.ndarray, image
     gradients with respect to the images and alpha.
 
     minibatches: None (drawn from `seed` like the distiller; see matching_minibatches) or a
-    (steps, b) int array of indices with -1 paddings."""
+    (steps, b) int array of indices with -1 paddings.
+    activation_budget: bytes of step graphs kept from the forward unroll instead of
+    recomputed (faster, same result; 0 keeps none)."""
     if not isinstance(network, Network):
         raise ValueError(f"network must be a libast.Network, got {type(network).__name__}")
     theta0 = network._parameters(start, "start")
@@ -959,6 +962,7 @@ def matching_step(network: Network, start: np.ndarray, target: np.ndarray, image
     opts.struct_size = ctypes.sizeof(_raw.ast_matching_options)
     opts.inner_momentum = float(inner_momentum)
     opts.inner_loss_weight = float(inner_loss_weight)
+    opts.activation_budget = _int_arg("activation_budget", activation_budget)
     keep = []  # arrays the options point to, alive during the call
     items = list(intermediate)
     if items:

@@ -309,6 +309,12 @@ def test_matching_step_against_float64_finite_differences(problem, momentum, wei
                               inner_loss_weight=weight, intermediate=mid)
     assert r2.loss == r.loss and np.array_equal(r2.image_gradient, r.image_gradient)
     assert r2.final_parameters.shape == theta.shape
+    # step graphs kept instead of recomputed: the same result
+    r3 = libast.matching_step(net, theta, target, images, labels, alpha, steps, batch, seed=11,
+                              inner_momentum=momentum, inner_loss_weight=weight, intermediate=mid,
+                              activation_budget=1 << 30)
+    assert r3.loss == r.loss and np.array_equal(r3.image_gradient, r.image_gradient)
+    assert r3.step_size_gradient == r.step_size_gradient
 
 
 def test_matching_step_bad_input(problem):
@@ -337,6 +343,7 @@ def test_matching_step_bad_input(problem):
             (dict(target=theta), _raw.AST_ERR_INVALID_ARGUMENT, "coincide"),
             (dict(inner_momentum=1.0), _raw.AST_ERR_INVALID_ARGUMENT, "inner_momentum"),
             (dict(inner_loss_weight=math.nan), _raw.AST_ERR_NON_FINITE, "inner_loss_weight"),
+            (dict(activation_budget=-1), _raw.AST_ERR_INVALID_ARGUMENT, "activation_budget"),
             (dict(intermediate=[(5, target, 1.0)]), _raw.AST_ERR_INVALID_ARGUMENT, "intermediate"),
             (dict(intermediate=[(1, target, -1.0)]), _raw.AST_ERR_INVALID_ARGUMENT, "intermediate_weights[0]"),
             (dict(augmentation="warp"), _raw.AST_ERR_INVALID_ARGUMENT, "augmentation"),
