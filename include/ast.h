@@ -270,7 +270,7 @@ enum { AST_POOL_AVERAGE = 0, AST_POOL_MAX = 1 };
  *   AST_CONFIG_DISTILL_MOMENTUM        distill.momentum          float   0.5            0...0.999           momentum of the image and alpha updates
  *   AST_CONFIG_DISTILL_SOFT_LABELS     distill.soft_labels       int     0              0...1               learn soft labels (initialised from an expert's logits)
  *   AST_CONFIG_DISTILL_LR_LABELS       distill.lr_labels         float   5              1e-9...1e6          learning rate of the soft-label logits
- *   AST_CONFIG_DISTILL_ACTIVATION_MIB  distill.activation_mib    int     512            0...1048576         MiB of step graphs kept from the forward unroll
+ *   AST_CONFIG_DISTILL_ACTIVATION_MIB  distill.activation_mib    int     256            0...1048576         MiB of step graphs kept from the forward unroll
  *                                                                                                            instead of recomputed: faster, same result (0 = none)
  * Evaluation (300-399): the protocol of ALGORITHM.md section 4 (ast_run_evaluate).
  *   AST_CONFIG_EVAL_MODELS             eval.models               int     5              1...1000            K networks trained per evaluation

@@ -43,9 +43,16 @@ public func gradients<S>(of output: Tensor<S>, wrt inputs: [Tensor<S>], seed: Te
     }
 
     var adjoints: [ObjectIdentifier: Tensor<S>] = [:]
+    // Adjoints of slices, per sliced tensor: assembled in one op when that tensor is reached
+    // (all its consumers come later in `order`, so they have all been visited by then).
+    var slicePieces: [ObjectIdentifier: [(offset: Int, gradient: Tensor<S>)]] = [:]
     if relevant.contains(ObjectIdentifier(output)) { adjoints[ObjectIdentifier(output)] = seedTensor }
     for node in order.reversed() {
         let id = ObjectIdentifier(node)
+        if let pieces = slicePieces.removeValue(forKey: id) {
+            let assembled = assembleSlicesUnchecked(pieces, shape: node.shape)
+            adjoints[id] = adjoints[id].map { addUnchecked($0, assembled) } ?? assembled
+        }
         guard let origin = node.origin, let grad = adjoints[id] else { continue }
         if !targets.contains(id) { adjoints[id] = nil }  // free intermediate adjoints early
         let needs = origin.inputs.map { $0.requiresGrad && relevant.contains(ObjectIdentifier($0)) }
@@ -53,6 +60,10 @@ public func gradients<S>(of output: Tensor<S>, wrt inputs: [Tensor<S>], seed: Te
         let ruleInputs = createGraph ? origin.inputs : origin.inputs.map { $0.detached() }
         let ruleOutput = createGraph ? node : node.detached()
         let ruleGrad = createGraph ? grad : grad.detached()
+        if let offset = origin.sliceOffset {
+            slicePieces[ObjectIdentifier(origin.inputs[0]), default: []].append((offset, ruleGrad))
+            continue
+        }
         let inputGrads = origin.rule(ruleGrad, ruleInputs, ruleOutput, needs)
         for (k, input) in origin.inputs.enumerated() where needs[k] {
             guard let g = inputGrads[k] else { continue }

@@ -37,8 +37,25 @@ package func sliceUnchecked<S>(_ x: Tensor<S>, offset: Int, shape: [Int]) -> Ten
     let out = TensorStorage<S>(uninitializedCount: count)
     copyElements(out.base, x.storage.base + offset, count)
     let total = x.count, inShape = x.shape
-    return makeResult(shape, out, "slice", [x]) { g, _, _, _ in
+    return makeResult(shape, out, "slice", [x], sliceOffset: offset) { g, _, _, _ in
         [embedUnchecked(g, offset: offset, total: total, shape: inShape)]
+    }
+}
+
+/// The adjoints of several slices of one tensor, added into place in a zero tensor of `shape`
+/// (what `gradients` uses instead of one zero-padded full-size tensor per slice).
+// pieces: (offset, g_k) -> (shape), Σ_k embed(g_k at offset_k)
+@_specialize(where S == Float)
+@_specialize(where S == Double)
+package func assembleSlicesUnchecked<S>(_ pieces: [(offset: Int, gradient: Tensor<S>)], shape: [Int]) -> Tensor<S> {
+    let out = TensorStorage<S>(zeros: shapeProduct(shape))
+    for (offset, g) in pieces {
+        let dst = out.base + offset, src = g.storage.base
+        for i in 0..<g.count { dst[i] += src[i] }
+    }
+    let placement = pieces.map { ($0.offset, $0.gradient.shape) }
+    return makeResult(shape, out, "assembleSlices", pieces.map(\.gradient)) { gg, _, _, needs in
+        placement.enumerated().map { k, p in needs[k] ? sliceUnchecked(gg, offset: p.0, shape: p.1) : nil }
     }
 }
 

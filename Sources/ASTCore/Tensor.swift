@@ -30,6 +30,9 @@ package struct Origin<Scalar: TensorScalar> {
     let name: StaticString
     let inputs: [Tensor<Scalar>]
     let rule: Rule
+    /// For slices: where the slice starts in its input. `gradients` gathers the adjoints of all
+    /// slices of one tensor into one op instead of a zero-padded full-size tensor per slice.
+    var sliceOffset: Int? = nil
 }
 
 /// An n-dimensional array of `Scalar` that may carry the record of how it was computed.
@@ -130,10 +133,10 @@ extension Tensor: CustomStringConvertible {
 @_specialize(where S == Float)
 @_specialize(where S == Double)
 package func makeResult<S>(_ shape: [Int], _ storage: TensorStorage<S>, _ name: StaticString,
-                   _ inputs: [Tensor<S>], _ rule: @escaping Origin<S>.Rule) -> Tensor<S> {
+                   _ inputs: [Tensor<S>], sliceOffset: Int? = nil, _ rule: @escaping Origin<S>.Rule) -> Tensor<S> {
     if inputs.contains(where: { $0.requiresGrad }) {
         return Tensor(shape: shape, storage: storage, requiresGrad: true,
-                      origin: Origin(name: name, inputs: inputs, rule: rule))
+                      origin: Origin(name: name, inputs: inputs, rule: rule, sliceOffset: sliceOffset))
     }
     return Tensor(shape: shape, storage: storage)
 }

@@ -1,8 +1,8 @@
 /// One trajectory-matching meta-gradient (MTT/AST, ALGORITHM.md §3–4, §7): unroll N student steps
 /// on the synthetic images from an expert checkpoint, measure the normalised distance to the
 /// expert's later checkpoint, and return its exact gradient with respect to the images and the
-/// learnable step size. Memory does not grow with N: only the per-step parameter vectors are
-/// kept, and the backward pass recomputes each step's graph to apply Hessian-vector products.
+/// learnable step size. Memory does not grow with N: only the per-step parameter vectors (and,
+/// for the momentum loop, the update directions) are kept, and the backward pass recomputes each step's graph to apply Hessian-vector products.
 /// Optionally the graphs of the first steps are kept instead of recomputed, as far as
 /// `activationBudget` allows (a quarter of a step's work saved per kept step).
 
@@ -175,7 +175,9 @@ public struct TrajectoryMatching<S: TensorScalar> {
             } else {
                 direction = g
             }
-            directions.append(direction)
+            // Plain SGD: b_i = g_i comes back (bit for bit) from the backward pass's recomputed
+            // step, so only θ̂_i is kept per step.
+            if momentum != nil { directions.append(direction) }
             thetas.append(subUnchecked(thetas[i], scaleUnchecked(direction, alpha)))
         }
 
@@ -204,11 +206,6 @@ public struct TrajectoryMatching<S: TensorScalar> {
         var imageBar = Tensor<S>(shape: x0.shape, storage: TensorStorage(zeros: x0.count))
         var softBar = soft.map { Tensor<S>(shape: $0.shape, storage: TensorStorage(zeros: $0.count)) }
         for i in stride(from: n - 1, through: 0, by: -1) {
-            // v: the adjoint of g_i. ᾱ += −b_i·θ̄_{i+1}.
-            alphaBar -= dotProduct(directions[i], thetaBar)
-            var v = scaleUnchecked(thetaBar, -alpha)
-            if momentum != nil, let carried = directionBar { v = addUnchecked(v, carried) }
-            if let mu = momentum { directionBar = scaleUnchecked(v, mu) }
             let graph: StepGraph
             if let kept = keptGraphs.removeValue(forKey: i) {
                 graph = kept
@@ -219,6 +216,11 @@ public struct TrajectoryMatching<S: TensorScalar> {
                                   gradient: try gradients(of: stepLoss(x, theta, step: i, soft: soft), wrt: [theta], createGraph: true)[0])
             }
             let (theta, x, g) = (graph.theta, graph.images, graph.gradient)
+            // v: the adjoint of g_i. ᾱ += −b_i·θ̄_{i+1}.
+            alphaBar -= dotProduct(momentum == nil ? g : directions[i], thetaBar)
+            var v = scaleUnchecked(thetaBar, -alpha)
+            if momentum != nil, let carried = directionBar { v = addUnchecked(v, carried) }
+            if let mu = momentum { directionBar = scaleUnchecked(v, mu) }
             let h = sumUnchecked(mulUnchecked(g, v), axes: [0], keepDims: false)
             let second = try gradients(of: h, wrt: [theta, x] + (soft.map { [$0] } ?? []))
             if let bar = softBar { softBar = addUnchecked(bar, second[2]) }

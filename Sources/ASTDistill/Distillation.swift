@@ -73,7 +73,7 @@ public struct DistillationSettings: Sendable, Equatable {
     /// Memory (MiB) for step graphs kept from the forward unroll instead of recomputed in the
     /// backward pass (`TrajectoryMatching.activationBudget`): faster, same result; 0 = none.
     /// Bounded, so memory stays independent of N.
-    public var activationBudgetMiB = 512
+    public var activationBudgetMiB = 256
     /// Seed of every draw of the outer loop (expert, start epoch, minibatches, DSA, perturbation).
     /// `Pipeline` derives it from `RunConfiguration.seed`.
     public var seed: UInt64 = 0

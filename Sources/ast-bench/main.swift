@@ -124,9 +124,12 @@ func mttIteration(ipc: Int, batchSyn: Int, steps: Int) throws {
     }
     var matching = TrajectoryMatching<Float>(network: net, labels: labels, learningRate: 0.01, minibatches: batches)
     matching.activationBudget = keepBytes
-    var loss: Float = 0
-    let t = try best(quick ? 1 : 2) { loss = try matching.run(images: images, start: start, target: target).loss }
-    print("MTT iteration ipc \(ipc), batch \(batchSyn), N \(steps), activation budget \(keepBytes >> 20) MiB: \(String(format2: t)) s (loss \(loss)), peak RSS \(String(format2: peakRSSMiB())) MiB")
+    var loss: Float = 0, kept = 0
+    let t = try best(quick ? 1 : 2) {
+        let r = try matching.run(images: images, start: start, target: target)
+        (loss, kept) = (r.loss, r.keptStepGraphs)
+    }
+    print("MTT iteration ipc \(ipc), batch \(batchSyn), N \(steps), activation budget \(keepBytes >> 20) MiB (\(kept) step graphs kept): \(String(format2: t)) s (loss \(loss)), peak RSS \(String(format2: peakRSSMiB())) MiB")
 }
 // Expert training throughput on Fashion-MNIST (1x28x28, first conv padded by 3), ConvNet-3
 // width 128, batch 256, DSA: MTT experts (plain SGD) and AST experts (+ gradient penalty).
