@@ -71,8 +71,11 @@
  *           contiguous. Labels are int32 class indices in [0, classes).
  *
  * Threads.  All functions may be called from any thread; no initialisation is needed.
- *           Thread safety per handle type is stated at each type. OpenBLAS may use its own
- *           threads inside a call (OPENBLAS_NUM_THREADS limits them).
+ *           Thread safety per handle type is stated at each type. Inside a call libast
+ *           splits the work over its own worker threads: AST_NUM_THREADS (1-64) of them when
+ *           set, else OpenBLAS's thread count (OPENBLAS_NUM_THREADS, or the CPU count), read
+ *           once at the first call. libast then sets OpenBLAS to one thread (each worker runs
+ *           its own single-threaded gemms); a host using the same OpenBLAS sees that setting.
  *
  * Versions. AST_VERSION_* describe this header; ast_version_number() the loaded library.
  *           ABI policy: within one AST_ABI_VERSION, functions, constants and struct fields are

@@ -14,9 +14,9 @@
 #     with AST_SANITIZE_SWIFT_TEST=1 (README "Reliability").
 #
 # - thread:  --sanitize=thread, scratch .build-tsan, TSAN_OPTIONS=halt_on_error=1. OpenBLAS is not
-#            instrumented, so its own worker threads are pinned to one (OPENBLAS_NUM_THREADS=1);
-#            libast's own parallel loops (ASTCore/Parallel.swift) and the C API's handles still
-#            run on several threads.
+#            instrumented, but libast never uses its threads (it sets OpenBLAS to one thread and
+#            runs the gemms on its own workers, ASTCore/Parallel.swift, forced to 2 threads here
+#            with AST_NUM_THREADS=2 so the parallel loops are exercised on any machine).
 # - address: --sanitize=address, scratch .build-asan, leak detection on.
 # Any sanitizer report fails the run (the test process aborts with the report and stack).
 # Environment: AST_SANITIZER_SCRATCH_PREFIX (default <repo>/.build-; scratch = prefix + tsan/asan).
@@ -36,11 +36,11 @@ for kind in "${kinds[@]}"; do
         thread)
             scratch="${prefix}tsan"
             export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:history_size=4"
-            env=(OPENBLAS_NUM_THREADS=1) ;;
+            env=(AST_NUM_THREADS=2) ;;
         address)
             scratch="${prefix}asan"
             export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:detect_stack_use_after_return=0"
-            env=() ;;
+            env=(AST_NUM_THREADS=2) ;;
         *) echo "sanitizers.sh: unknown sanitizer '$kind' (thread, address)" >&2; exit 2 ;;
     esac
     printf '\n==> ast-distill under --sanitize=%s (scratch %s)\n' "$kind" "$scratch"

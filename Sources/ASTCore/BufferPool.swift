@@ -1,4 +1,3 @@
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,7 +17,7 @@ public enum BufferPool {
         var limitBytes = 256 << 20
         var allowance: Int { limitBytes == 0 ? 0 : limitBytes + peakLiveBytes }
     }
-    static let state = Mutex(State())
+    static let state = PoolLock(State())
     /// Buffers smaller than this go straight to malloc (its own bins are fast there).
     static let minimumPooledBytes = 1 << 16
 
@@ -108,5 +107,30 @@ extension BufferPool.State {
             if free[size]?.isEmpty == true { free[size] = nil }
         }
         return out
+    }
+}
+
+/// A pthread mutex around the pool's state. Not `Synchronization.Mutex`: its futex fast path is
+/// invisible to ThreadSanitizer (uninstrumented atomics), which then reports every concurrent
+/// allocation from libast's workers as a race; pthread locks are intercepted and understood.
+final class PoolLock<Value>: @unchecked Sendable {
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private var value: Value
+
+    init(_ value: Value) {
+        self.value = value
+        mutex = .allocate(capacity: 1)
+        pthread_mutex_init(mutex, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return try body(&value)
     }
 }

@@ -1,17 +1,23 @@
 import COpenBLAS
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Splits work into contiguous ranges run on up to `Parallel.width` threads. libast does its own
 /// threading: OpenBLAS is switched to one thread on first use, and each worker runs whole
 /// chunks (im2col, gemm, the loops between) on its own share of the images. Parallel BLAS
 /// would leave its second thread spinning between gemms while the glue runs on one core.
 package enum Parallel {
-    /// Threads libast computes on: OpenBLAS's thread count when libast first runs (so
-    /// OPENBLAS_NUM_THREADS limits it), at most 64.
+    /// Threads libast computes on: AST_NUM_THREADS when set (1…64), else OpenBLAS's thread
+    /// count when libast first runs (so OPENBLAS_NUM_THREADS limits it too), at most 64.
     package static let width: Int = {
-        let threads = Int(openblas_get_num_threads())
+        let blasThreads = Int(openblas_get_num_threads())
         openblas_set_num_threads(1)
-        return max(1, min(threads, 64))
+        if let text = getenv("AST_NUM_THREADS").map({ String(cString: $0) }), let n = Int(text), (1...64).contains(n) {
+            return n
+        }
+        return max(1, min(blasThreads, 64))
     }()
 
     /// body(range) for a partition of 0..<count; runs inline when the work is small.
