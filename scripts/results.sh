@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproduces RESULTS.md: Fashion-MNIST at ipc 1 and ipc 10 — random real subset, MTT, AST, and
-# AST with each component removed in turn — at a scale a 2-core machine finishes in about an hour.
+# AST with each component removed in turn — at a scale a 2-core machine finishes in about 15 minutes.
 #
 #   scripts/results.sh [output-dir]        (default results/; RESULTS.md table printed at the end)
 #

@@ -44,10 +44,11 @@ let onlyExperts = CommandLine.arguments.contains("--experts-only")
 if let i = CommandLine.arguments.firstIndex(of: "--pool-mib"), i + 1 < CommandLine.arguments.count, let mib = Int(CommandLine.arguments[i + 1]) {
     BufferPool.limitBytes = mib << 20
 }
-/// --keep-mib N: activation budget of the MTT iterations (step graphs kept instead of recomputed).
+/// --keep-mib N: activation budget of the MTT iterations (step graphs kept instead of
+/// recomputed); default the distiller's (`distill.activation_mib`).
 let keepBytes: Int = CommandLine.arguments.firstIndex(of: "--keep-mib").flatMap { i in
     i + 1 < CommandLine.arguments.count ? Int(CommandLine.arguments[i + 1]).map { $0 << 20 } : nil
-} ?? 0
+} ?? DistillationSettings().activationBudgetMiB << 20
 /// --mtt ipc,batch,steps (repeatable): MTT iterations to time (default 10,100,10).
 var mttShapes: [(Int, Int, Int)] = []
 for (i, a) in CommandLine.arguments.enumerated() where a == "--mtt" && i + 1 < CommandLine.arguments.count {
