@@ -103,6 +103,16 @@ private func gatherPlanes<S: TensorScalar>(_ y: UnsafePointer<S>, _ g: ConvGeome
     }
 }
 
+/// Images n0..<n0+nb of y in the gemm layout (O, nb·Ho·Wo): y itself for one image, else
+/// packed into `scratch`.
+@inline(__always)
+private func packedChunk<S: TensorScalar>(_ y: UnsafePointer<S>, _ g: ConvGeometry, _ n0: Int, _ nb: Int,
+                                          _ scratch: UnsafeMutablePointer<S>) -> UnsafePointer<S> {
+    if nb == 1 { return y + n0 * g.outChannels * g.outPlane }
+    gatherPlanes(y, g, n0, nb, scratch)
+    return UnsafePointer(scratch)
+}
+
 @_specialize(where S == Float)
 @_specialize(where S == Double)
 private func scatterPlanes<S: TensorScalar>(_ t: UnsafePointer<S>, _ g: ConvGeometry, _ n0: Int, _ nb: Int, _ y: UnsafeMutablePointer<S>) {
@@ -163,13 +173,7 @@ package func convInputGradUnchecked<S>(_ dy: Tensor<S>, _ w: Tensor<S>, height: 
         var n0 = images.lowerBound
         while n0 < images.upperBound {
             let m = min(g.chunk, images.upperBound - n0)
-            let dyChunk: UnsafePointer<S>
-            if m == 1 {
-                dyChunk = UnsafePointer(dys + n0 * g.outChannels * g.outPlane)
-            } else {
-                gatherPlanes(dys, g, n0, m, tmp)
-                dyChunk = UnsafePointer(tmp)
-            }
+            let dyChunk = packedChunk(dys, g, n0, m, tmp)
             S.gemm(transA: true, transB: false, m: g.kernelSize, n: m * g.outPlane, k: g.outChannels, alpha: 1,
                    a: ws, lda: g.kernelSize, b: dyChunk, ldb: m * g.outPlane,
                    beta: 0, c: col, ldc: m * g.outPlane)
@@ -203,13 +207,7 @@ package func convWeightGradUnchecked<S>(_ x: Tensor<S>, _ dy: Tensor<S>, kernelH
         while n0 < images.upperBound {
             let m = min(g.chunk, images.upperBound - n0)
             im2col(xs, g, n0, m, col)
-            let dyChunk: UnsafePointer<S>
-            if m == 1 {
-                dyChunk = UnsafePointer(dys + n0 * g.outChannels * g.outPlane)
-            } else {
-                gatherPlanes(dys, g, n0, m, tmp)
-                dyChunk = UnsafePointer(tmp)
-            }
+            let dyChunk = packedChunk(dys, g, n0, m, tmp)
             S.gemm(transA: false, transB: true, m: g.outChannels, n: g.kernelSize, k: m * g.outPlane, alpha: 1,
                    a: dyChunk, lda: m * g.outPlane, b: col, ldb: m * g.outPlane,
                    beta: 1, c: dw, ldc: g.kernelSize)
