@@ -37,6 +37,11 @@ public enum BufferPool {
     /// Bytes of pooled-size buffers (≥ 64 KiB) currently in use.
     package static var liveBytes: Int { state.withLock { $0.liveBytes } }
 
+    /// One consistent reading of the pool's counters (for tests and diagnostics).
+    package static var statistics: (live: Int, cached: Int, peakLive: Int, limit: Int) {
+        state.withLock { ($0.liveBytes, $0.cachedBytes, $0.peakLiveBytes, $0.limitBytes) }
+    }
+
     /// Bytes currently cached for reuse.
     public static var cachedBytes: Int { state.withLock { $0.cachedBytes } }
 
