@@ -70,11 +70,11 @@ private func readOptions(_ pointer: UnsafePointer<ast_matching_options>?, parame
     guard let pointer else { return result }
     let size = Int(pointer.pointee.struct_size)
     let known = MemoryLayout<ast_matching_options>.size
-    guard size == known || size == matchingOptionsSizeV1 else {
-        guard size > known else {
-            throw args.fail(Status.invalidArgument, "options->struct_size is \(size), expected \(known) (initialise with AST_MATCHING_OPTIONS_INIT)")
-        }
+    guard size <= known else {
         throw args.fail(Status.unsupported, "options->struct_size is \(size), larger than this library's \(known) (a newer header?)")
+    }
+    guard size == known || size == matchingOptionsSizeV1 else {
+        throw args.fail(Status.invalidArgument, "options->struct_size is \(size), expected \(known) (initialise with AST_MATCHING_OPTIONS_INIT)")
     }
     // Read only the fields the caller's struct has.
     var o = ast_matching_options()

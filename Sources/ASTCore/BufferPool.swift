@@ -34,10 +34,8 @@ public enum BufferPool {
         }
     }
 
-    /// Bytes of pooled-size buffers (≥ 64 KiB) currently in use.
-    package static var liveBytes: Int { state.withLock { $0.liveBytes } }
-
-    /// One consistent reading of the pool's counters (for tests and diagnostics).
+    /// One consistent reading of the pool's counters; `live` counts pooled-size buffers
+    /// (≥ 64 KiB) in use.
     package static var statistics: (live: Int, cached: Int, peakLive: Int, limit: Int) {
         state.withLock { ($0.liveBytes, $0.cachedBytes, $0.peakLiveBytes, $0.limitBytes) }
     }

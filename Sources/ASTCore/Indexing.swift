@@ -36,15 +36,18 @@ package func sliceUnchecked<S>(_ x: Tensor<S>, offset: Int, shape: [Int]) -> Ten
     let count = shapeProduct(shape)
     let out = TensorStorage<S>(uninitializedCount: count)
     copyElements(out.base, x.storage.base + offset, count)
-    let total = x.count, inShape = x.shape
+    let inShape = x.shape
+    // `gradients` collects the adjoints of all slices of one tensor and assembles them at once
+    // (see Origin.sliceOffset); this rule is the same op for a single slice.
     return makeResult(shape, out, "slice", [x], sliceOffset: offset) { g, _, _, _ in
-        [embedUnchecked(g, offset: offset, total: total, shape: inShape)]
+        [assembleSlicesUnchecked([(offset, g)], shape: inShape)]
     }
 }
 
-/// The adjoints of several slices of one tensor, added into place in a zero tensor of `shape`
-/// (what `gradients` uses instead of one zero-padded full-size tensor per slice).
-// pieces: (offset, g_k) -> (shape), Σ_k embed(g_k at offset_k)
+/// The adjoints of slices of one tensor, added into place in a zero tensor of `shape` (the
+/// adjoint of slice; `gradients` passes all slices of a tensor at once instead of one
+/// zero-padded full-size tensor per slice).
+// pieces: (offset_k, g_k) -> (shape): zeros with each g_k added at offset_k
 @_specialize(where S == Float)
 @_specialize(where S == Double)
 package func assembleSlicesUnchecked<S>(_ pieces: [(offset: Int, gradient: Tensor<S>)], shape: [Int]) -> Tensor<S> {
@@ -56,18 +59,6 @@ package func assembleSlicesUnchecked<S>(_ pieces: [(offset: Int, gradient: Tenso
     let placement = pieces.map { ($0.offset, $0.gradient.shape) }
     return makeResult(shape, out, "assembleSlices", pieces.map(\.gradient)) { gg, _, _, needs in
         placement.enumerated().map { k, p in needs[k] ? sliceUnchecked(gg, offset: p.0, shape: p.1) : nil }
-    }
-}
-
-/// g placed at offset in a zero tensor of `total` elements (the adjoint of slice).
-@_specialize(where S == Float)
-@_specialize(where S == Double)
-package func embedUnchecked<S>(_ g: Tensor<S>, offset: Int, total: Int, shape: [Int]) -> Tensor<S> {
-    let out = TensorStorage<S>(zeros: total)
-    copyElements((out.base + offset), g.storage.base, g.count)
-    let sliceShape = g.shape
-    return makeResult(shape, out, "embed", [g]) { gg, _, _, _ in
-        [sliceUnchecked(gg, offset: offset, shape: sliceShape)]
     }
 }
 

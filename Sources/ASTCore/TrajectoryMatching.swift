@@ -2,7 +2,8 @@
 /// on the synthetic images from an expert checkpoint, measure the normalised distance to the
 /// expert's later checkpoint, and return its exact gradient with respect to the images and the
 /// learnable step size. Memory does not grow with N: only the per-step parameter vectors (and,
-/// for the momentum loop, the update directions) are kept, and the backward pass recomputes each step's graph to apply Hessian-vector products.
+/// for the momentum loop, the update directions) are kept, and the backward pass recomputes
+/// each step's graph to apply Hessian-vector products.
 /// Optionally the graphs of the first steps are kept instead of recomputed, as far as
 /// `activationBudget` allows (a quarter of a step's work saved per kept step).
 
@@ -122,6 +123,16 @@ public struct TrajectoryMatching<S: TensorScalar> {
         return innerLossWeight == 1 ? ce : scaleUnchecked(ce, innerLossWeight)
     }
 
+    /// Step i at parameters θ̂_i with its graph recorded: θ̂_i and the minibatch as variables
+    /// and g_i built from them, so g_i can be differentiated again. Also the step's inner loss.
+    private func recordStep(_ i: Int, at parameters: Tensor<S>, images x0: Tensor<S>, soft: Tensor<S>?) throws(ASTError) -> (StepGraph, S) {
+        let theta = parameters.variable()
+        let x = gatherRowsUnchecked(x0, minibatches[i]).variable()
+        let loss = stepLoss(x, theta, step: i, soft: soft)
+        let g = try gradients(of: loss, wrt: [theta], createGraph: true)[0]
+        return (StepGraph(theta: theta, images: x, gradient: g), loss.item)
+    }
+
     /// ‖a − b‖² for flat vectors.
     private func squaredDistance(_ a: Tensor<S>, _ b: Tensor<S>) -> S {
         var s: S = 0
@@ -147,28 +158,24 @@ public struct TrajectoryMatching<S: TensorScalar> {
         var keptGraphs: [Int: StepGraph] = [:]
         var keptBytes = 0, largestGraph = 0
         for i in 0..<n {
-            let theta = thetas[i].variable()
-            let g: Tensor<S>
+            let g: Tensor<S>, innerLoss: S
             if activationBudget > 0 && keptBytes + largestGraph <= activationBudget {
-                let before = BufferPool.liveBytes
-                let x = gatherRowsUnchecked(x0, minibatches[i]).variable()
-                let loss = stepLoss(x, theta, step: i, soft: soft)
-                guard loss.item.isFinite else { throw ASTError(.diverged, "inner loss is \(loss.item) at student step \(i)") }
-                stepLosses.append(loss.item)
-                let recorded = try gradients(of: loss, wrt: [theta], createGraph: true)[0]
-                let bytes = max(0, BufferPool.liveBytes - before)  // an estimate when other threads allocate too
+                let before = BufferPool.statistics.live
+                let (graph, loss) = try recordStep(i, at: thetas[i], images: x0, soft: soft)
+                let bytes = max(0, BufferPool.statistics.live - before)  // an estimate when other threads allocate too
                 largestGraph = max(largestGraph, bytes)
                 if keptBytes + bytes <= activationBudget {
-                    keptGraphs[i] = StepGraph(theta: theta, images: x, gradient: recorded)
+                    keptGraphs[i] = graph
                     keptBytes += bytes
                 }
-                g = recorded.detached()
+                (g, innerLoss) = (graph.gradient.detached(), loss)
             } else {
-                let loss = stepLoss(gatherRowsUnchecked(x0, minibatches[i]), theta, step: i, soft: softLabels?.detached())
-                guard loss.item.isFinite else { throw ASTError(.diverged, "inner loss is \(loss.item) at student step \(i)") }
-                stepLosses.append(loss.item)
-                g = try gradients(of: loss, wrt: [theta])[0]
+                let theta = thetas[i].variable()
+                let loss = stepLoss(gatherRowsUnchecked(x0, minibatches[i]), theta, step: i, soft: soft)
+                (g, innerLoss) = (try gradients(of: loss, wrt: [theta])[0], loss.item)
             }
+            guard innerLoss.isFinite else { throw ASTError(.diverged, "inner loss is \(innerLoss) at student step \(i)") }
+            stepLosses.append(innerLoss)
             let direction: Tensor<S>
             if let mu = momentum, let previous = directions.last {
                 direction = addUnchecked(scaleUnchecked(previous, mu), g)
@@ -207,13 +214,8 @@ public struct TrajectoryMatching<S: TensorScalar> {
         var softBar = soft.map { Tensor<S>(shape: $0.shape, storage: TensorStorage(zeros: $0.count)) }
         for i in stride(from: n - 1, through: 0, by: -1) {
             let graph: StepGraph
-            if let kept = keptGraphs.removeValue(forKey: i) {
-                graph = kept
-            } else {
-                let theta = thetas[i].variable()
-                let x = gatherRowsUnchecked(x0, minibatches[i]).variable()
-                graph = StepGraph(theta: theta, images: x,
-                                  gradient: try gradients(of: stepLoss(x, theta, step: i, soft: soft), wrt: [theta], createGraph: true)[0])
+            if let kept = keptGraphs.removeValue(forKey: i) { graph = kept } else {
+                (graph, _) = try recordStep(i, at: thetas[i], images: x0, soft: soft)
             }
             let (theta, x, g) = (graph.theta, graph.images, graph.gradient)
             // v: the adjoint of g_i. ᾱ += −b_i·θ̄_{i+1}.
