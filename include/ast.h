@@ -253,6 +253,21 @@ enum { AST_POOL_AVERAGE = 0, AST_POOL_MAX = 1 };
  *   AST_CONFIG_EXPERTS_EPOCHS          experts.epochs            int     20             1...10000           epochs per expert
  *   AST_CONFIG_EXPERTS_BATCH           experts.batch             int     256            1...100000          expert batch size
  *   AST_CONFIG_EXPERTS_AUGMENTATION    experts.augmentation      string  DSA            DSA                 augmentation of expert training
+ *   The expert recipe (added in 0.2): experts.kind picks MTT's (SGD 0.01, nothing else) or AST's
+ *   (SGD 0.003, momentum 0.9, weight decay 1e-3, x0.6 from epoch epochs/2+1 with a fresh momentum
+ *   buffer, loss ramp 0.5 over 10 epochs, gradient penalty 2); each key below changes one field of
+ *   it. Reading a key gives the value in effect (the defaults shown are AST's with 20 epochs);
+ *   setting -1 restores the kind's value. Rates and factors must be positive, the rest >= 0.
+ *   AST_CONFIG_EXPERTS_LR              experts.lr                float   0.003          -1...10             SGD learning rate
+ *   AST_CONFIG_EXPERTS_MOMENTUM        experts.momentum          float   0.9            -1...0.999          SGD momentum
+ *   AST_CONFIG_EXPERTS_WEIGHT_DECAY    experts.weight_decay      float   0.001          -1...1              SGD weight decay
+ *   AST_CONFIG_EXPERTS_DECAY_EPOCH     experts.decay_epoch       int     11             -1...10000          epoch at whose start the rate decays (0 = never)
+ *   AST_CONFIG_EXPERTS_DECAY_FACTOR    experts.decay_factor      float   0.6            -1...10             factor of that decay
+ *   AST_CONFIG_EXPERTS_MOMENTUM_RESET  experts.momentum_reset    int     1              -1...1              1 = fresh momentum buffer at the decay
+ *   AST_CONFIG_EXPERTS_LOSS_SCALE_START experts.loss_scale_start float 0.5            -1...1              lambda_0 of the loss-scaling ramp (1 = off)
+ *   AST_CONFIG_EXPERTS_LOSS_SCALE_EPOCHS experts.loss_scale_epochs int 10             -1...10000          its length L in epochs (0 = off):
+ *                                                                                                            lambda_e = l0 + (1 - l0)/L * e for e < L, then 1
+ *   AST_CONFIG_EXPERTS_GRADIENT_PENALTY experts.gradient_penalty float 2              -1...1000           weight of AST's gradient penalty (0 = off)
  * Distillation (200-299): the outer loop of trajectory matching (ast_run_distill).
  *   AST_CONFIG_DISTILL_IPC             distill.ipc               int     1              1...10000           synthetic images per class
  *   AST_CONFIG_DISTILL_SYN_STEPS       distill.syn_steps         int     50             1...10000           N: student steps per iteration
@@ -286,6 +301,8 @@ enum { AST_POOL_AVERAGE = 0, AST_POOL_MAX = 1 };
  *   AST_CONFIG_EVAL_DEPTH              eval.depth                int     0              0...10              conv blocks of the evaluation networks (0 = network.depth)
  *   AST_CONFIG_EVAL_NORM               eval.norm                 string  "same"         same|none|instance|batch  normalisation of the evaluation networks
  *   AST_CONFIG_EVAL_POOL               eval.pool                 string  "same"         same|average|max    pooling of the evaluation networks (cross-architecture numbers)
+ *   AST_CONFIG_EVAL_EVERY              eval.every                int     0              0...10000000        also evaluate the distilled set at every multiple of this
+ *                                                                                                            iteration during ast_run_distill (0 = only at the end; added in 0.2)
  * Data (400-499): what ast_run_create loads (ast_run_create_with_data ignores data.dataset
  * and data.dir; it applies data.preprocessing and the limits to the caller's images).
  *   AST_CONFIG_DATA_DATASET            data.dataset              string  "fashion-mnist" fashion-mnist|mnist|cifar10|cifar100  dataset
@@ -322,6 +339,15 @@ enum {
     AST_CONFIG_EXPERTS_EPOCHS = 102,
     AST_CONFIG_EXPERTS_BATCH = 103,
     AST_CONFIG_EXPERTS_AUGMENTATION = 104,
+    AST_CONFIG_EXPERTS_LR = 105,
+    AST_CONFIG_EXPERTS_MOMENTUM = 106,
+    AST_CONFIG_EXPERTS_WEIGHT_DECAY = 107,
+    AST_CONFIG_EXPERTS_DECAY_EPOCH = 108,
+    AST_CONFIG_EXPERTS_DECAY_FACTOR = 109,
+    AST_CONFIG_EXPERTS_MOMENTUM_RESET = 110,
+    AST_CONFIG_EXPERTS_LOSS_SCALE_START = 111,
+    AST_CONFIG_EXPERTS_LOSS_SCALE_EPOCHS = 112,
+    AST_CONFIG_EXPERTS_GRADIENT_PENALTY = 113,
 
     AST_CONFIG_DISTILL_IPC = 200,
     AST_CONFIG_DISTILL_SYN_STEPS = 201,
@@ -354,6 +380,7 @@ enum {
     AST_CONFIG_EVAL_DEPTH = 307,
     AST_CONFIG_EVAL_NORM = 308,
     AST_CONFIG_EVAL_POOL = 309,
+    AST_CONFIG_EVAL_EVERY = 310,
 
     AST_CONFIG_DATA_DATASET = 400,
     AST_CONFIG_DATA_DIR = 401,

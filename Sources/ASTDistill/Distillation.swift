@@ -140,6 +140,17 @@ public struct DistillationSettings: Sendable, Equatable {
 }
 
 /// Everything a run needs to continue exactly: checkpointed between iterations.
+/// The evaluation protocol's result for the distilled set as it was after `iteration` iterations.
+public struct EvaluationPoint: Sendable, Equatable {
+    public var iteration: Int
+    public var result: EvaluationResult
+
+    public init(iteration: Int, result: EvaluationResult) {
+        self.iteration = iteration
+        self.result = result
+    }
+}
+
 public struct DistillationState: Sendable, Equatable {
     public var images: [Float]
     public var labels: [Int32]
@@ -152,9 +163,13 @@ public struct DistillationState: Sendable, Equatable {
     /// The synthetic minibatch chunks still to be used (MTT pops them from the end).
     public var pendingChunks: [[Int]]
     public var lossHistory: [Float]
+    /// α after each iteration (empty in checkpoints written before it was kept).
+    public var stepSizeHistory: [Float] = []
     /// Learnable soft labels: logits (n × K) and their SGD velocity; nil with hard labels.
     public var labelLogits: [Float]? = nil
     public var labelVelocity: [Float]? = nil
+    /// Evaluations made during the run (eval.every): the distilled set at those iterations.
+    public var evaluationCurve: [EvaluationPoint] = []
 
     /// softmax of the label logits, row by row (the soft targets), or nil.
     public func softLabels(classes k: Int) -> [Float]? {
@@ -299,6 +314,7 @@ public struct Distiller {
         }
         next.iteration += 1
         next.lossHistory.append(result.loss)
+        next.stepSizeHistory.append(next.stepSize)
         state = next
         return IterationReport(iteration: next.iteration, loss: result.loss, stepSize: next.stepSize, expert: expert, startEpoch: t)
     }

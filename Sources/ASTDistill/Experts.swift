@@ -29,6 +29,11 @@ extension TrainingSettings {
         kind == .mtt ? mttExpert(epochs: epochs, augmentation: augmentation) : astExpert(epochs: epochs, augmentation: augmentation)
     }
 
+    /// The kind's recipe with the caller's changes applied.
+    public static func expert(_ kind: ExpertKind, epochs: Int, augmentation: DSA?, recipe: ExpertRecipe) -> TrainingSettings {
+        recipe.applied(to: expert(kind, epochs: epochs, augmentation: augmentation))
+    }
+
     /// The evaluation protocol (§4): SGD lr = α, momentum 0.9, weight decay 5e-4, lr ×0.1 at half
     /// the epochs, batch 256, DSA on every batch.
     public static func evaluation(epochs: Int = 1000, learningRate: Double, augmentation: DSA?) -> TrainingSettings {
@@ -36,6 +41,47 @@ extension TrainingSettings {
                          sgd: SGDSettings(learningRate: learningRate, momentum: 0.9, weightDecay: 5e-4,
                                           decayEpochs: [epochs / 2], decayFactor: 0.1),
                          augmentation: augmentation)
+    }
+}
+
+/// Changes to an expert kind's training recipe; nil keeps the kind's value. MTT's and AST's
+/// recipes are the two kinds; any other recipe is one of them with some of these set.
+public struct ExpertRecipe: Sendable, Equatable {
+    public var learningRate: Double?
+    public var momentum: Double?
+    public var weightDecay: Double?
+    /// The epoch at whose start the rate is multiplied by `decayFactor`; 0 = no decay.
+    public var decayEpoch: Int?
+    public var decayFactor: Double?
+    public var resetMomentumAtDecay: Bool?
+    /// λ_0 of the loss-scaling ramp (1 = no scaling) and its length in epochs (0 = none).
+    public var lossScaleStart: Double?
+    public var lossScaleEpochs: Int?
+    public var gradientPenalty: Double?
+
+    public init() {}
+
+    /// `resetMomentumAtDecay` as an optional 0/1, for the int settings table.
+    public var resetMomentumAtDecayAsInt: Int? {
+        get { resetMomentumAtDecay.map { $0 ? 1 : 0 } }
+        set { resetMomentumAtDecay = newValue.map { $0 != 0 } }
+    }
+
+    public func applied(to base: TrainingSettings) -> TrainingSettings {
+        var t = base
+        if let v = learningRate { t.sgd.learningRate = v }
+        if let v = momentum { t.sgd.momentum = v }
+        if let v = weightDecay { t.sgd.weightDecay = v }
+        if let v = decayEpoch { t.sgd.decayEpochs = v == 0 ? [] : [v] }
+        if let v = decayFactor { t.sgd.decayFactor = v }
+        if let v = resetMomentumAtDecay { t.sgd.resetMomentumAtDecay = v }
+        if let v = lossScaleStart { t.lossScaleStart = v }
+        if let v = lossScaleEpochs { t.lossScaleEpochs = v }
+        if lossScaleStart != nil || lossScaleEpochs != nil {
+            t.lossScaling = t.lossScaleStart < 1 && t.lossScaleEpochs > 0
+        }
+        if let v = gradientPenalty { t.gradientPenalty = v }
+        return t
     }
 }
 

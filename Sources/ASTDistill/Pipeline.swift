@@ -139,7 +139,16 @@ public struct Pipeline {
                 try saveCheckpoint(state)  // the last good state
                 throw error
             }
-            let keepGoing = progress(.distillIteration(report, total: total))
+            var keepGoing = progress(.distillIteration(report, total: total))
+            if keepGoing, config.evaluateEvery > 0, state.iteration % config.evaluateEvery == 0, state.iteration < total {
+                // The final iteration is evaluated by `evaluate` (with the baseline); this is the curve before it.
+                do throws(ASTError) {
+                    let point = try evaluateDistilled(data: data, state: state, progress: progress)
+                    state.evaluationCurve.append(EvaluationPoint(iteration: state.iteration, result: point))
+                } catch where error.kind == .cancelled {
+                    keepGoing = false
+                }
+            }
             if state.iteration % config.checkpointEvery == 0 || state.iteration == total || !keepGoing {
                 try saveCheckpoint(state)
                 _ = progress(.checkpoint(iteration: state.iteration, path: checkpointPath))
@@ -200,6 +209,26 @@ public struct Pipeline {
                 throw ASTError(.format, "\(checkpointPath): soft label sizes disagree with the labels")
             }
         }
+        if file.contains("syn_lr_history") {
+            state.stepSizeHistory = try file.floats("syn_lr_history")
+            guard state.stepSizeHistory.count <= iteration, state.stepSizeHistory.allSatisfy(\.isFinite) else {
+                throw ASTError(.format, "\(checkpointPath): 'syn_lr_history' is longer than the run or not finite")
+            }
+        }
+        if file.contains("eval_iterations") {
+            let iterations = try file.tensor("eval_iterations").int64s()
+            let accuracies = try file.tensor("eval_accuracies").doubles()
+            let models = iterations.isEmpty ? 0 : accuracies.count / iterations.count
+            guard models > 0, accuracies.count == models * iterations.count,
+                  iterations.allSatisfy({ (1...Int64(iteration)).contains($0) }),
+                  accuracies.allSatisfy({ $0.isFinite && (0...1).contains($0) }) else {
+                throw ASTError(.format, "\(checkpointPath): the evaluation curve is malformed")
+            }
+            state.evaluationCurve = iterations.indices.map { i in
+                EvaluationPoint(iteration: Int(iterations[i]),
+                                result: EvaluationResult(accuracies: Array(accuracies[(i * models)..<((i + 1) * models)])))
+            }
+        }
         guard state.images.count == state.labels.count * network.imageElementCount,
               state.imageVelocity.count == state.images.count else {
             throw ASTError(.format, "\(checkpointPath): image, label and velocity sizes disagree")
@@ -222,6 +251,13 @@ public struct Pipeline {
         let flat = state.pendingChunks.flatMap { $0 }.map(Int64.init)
         try w.add("pending_chunks", NDArray(shape: [flat.count], int64: flat))
         try w.add("loss_history", shape: [state.lossHistory.count], floats: state.lossHistory)
+        try w.add("syn_lr_history", shape: [state.stepSizeHistory.count], floats: state.stepSizeHistory)
+        if !state.evaluationCurve.isEmpty {
+            let curve = state.evaluationCurve
+            try w.add("eval_iterations", NDArray(shape: [curve.count], int64: curve.map { Int64($0.iteration) }))
+            try w.add("eval_accuracies", NDArray(shape: [curve.count, curve[0].result.accuracies.count],
+                                                 float64: curve.flatMap(\.result.accuracies)))
+        }
         if let logits = state.labelLogits, let velocity = state.labelVelocity {
             try w.add("label_logits", shape: [state.labels.count, network.config.classes], floats: logits)
             try w.add("label_velocity", shape: [state.labels.count, network.config.classes], floats: velocity)
@@ -241,6 +277,17 @@ public struct Pipeline {
     /// of the same size (lr = baseline lr).
     public func evaluate(data: PreparedData, state: DistillationState,
                          progress: PipelineProgress = { _ in true }) throws(ASTError) -> (distilled: EvaluationResult, baseline: EvaluationResult?) {
+        try evaluate(data: data, state: state, baseline: config.evaluateBaseline, progress: progress)
+    }
+
+    /// The §4 protocol on the distilled set alone (the points of eval.every).
+    public func evaluateDistilled(data: PreparedData, state: DistillationState,
+                                  progress: PipelineProgress = { _ in true }) throws(ASTError) -> EvaluationResult {
+        try evaluate(data: data, state: state, baseline: false, progress: progress).distilled
+    }
+
+    private func evaluate(data: PreparedData, state: DistillationState, baseline withBaseline: Bool,
+                          progress: PipelineProgress) throws(ASTError) -> (distilled: EvaluationResult, baseline: EvaluationResult?) {
         var settings = config.evaluation
         settings.seed = derivedSeed(config.seed, 10)
         let architecture = try ConvNet(config.evaluationArchitecture)
@@ -258,7 +305,7 @@ public struct Pipeline {
         let distilled = try run("distilled", distilledDataset(state), Double(state.stepSize),
                                 soft: state.softLabels(classes: config.network.classes))
         var baseline: EvaluationResult? = nil
-        if config.evaluateBaseline {
+        if withBaseline {
             let subset = try SyntheticSet.initialize(.real, ipc: config.distillation.ipc, from: data.data.train, network: network,
                                                      seed: derivedSeed(config.seed, 11))
             baseline = try run("random real", subset, config.baselineLearningRate)
@@ -310,10 +357,17 @@ public struct Pipeline {
         report["iterations"] = .number(Double(state.iteration))
         report["final_syn_lr"] = .number(Double(state.stepSize))
         report["loss_history"] = .array(state.lossHistory.map { .number(Double($0)) })
+        report["syn_lr_history"] = .array(state.stepSizeHistory.map { .number(Double($0)) })
         if let store {
             report["expert_final_test_accuracy"] = .array(try store.testAccuracies().map { .number($0.last ?? 0) })
         }
-        report["evaluation"] = ["protocol": "final test accuracy after training from scratch on the set only (ALGORITHM.md §4)",
+        var curve = state.evaluationCurve
+        if let final = evaluation?.distilled { curve.append(EvaluationPoint(iteration: state.iteration, result: final)) }
+        report["evaluation_curve"] = .array(curve.map { p in
+            ["iteration": .number(Double(p.iteration)), "accuracies": .array(p.result.accuracies.map { .number($0) }),
+             "mean": .number(p.result.mean), "std": .number(p.result.standardDeviation)]
+        })
+        report["evaluation"] = ["protocol": "final test accuracy after training from scratch on the set only (docs/evaluation.md)",
                                 "distilled": summary(evaluation?.distilled), "random_real": summary(evaluation?.baseline)]
         let json = JSONValue.object(report)
         try writeFileAtomically(path: outputDirectory + "/report.json", bytes: Array((try json.serialized(pretty: true)).utf8) + [10])

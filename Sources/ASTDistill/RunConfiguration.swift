@@ -17,6 +17,8 @@ public struct RunConfiguration: Sendable, Equatable {
     public var network = ConvNetConfig(channels: 1, imageSize: 28, classes: 10)
     public var seed: UInt64 = 0
     public var expertKind = ExpertKind.ast
+    /// Changes to the kind's expert recipe (experts.lr, experts.momentum, …).
+    public var expertRecipe = ExpertRecipe()
     public var expertCount = 5
     public var expertEpochs = 20
     public var expertBatch = 256
@@ -24,6 +26,8 @@ public struct RunConfiguration: Sendable, Equatable {
     public var distillation = DistillationSettings.ast(ipc: 1)
     public var checkpointEvery = 50
     public var evaluation = EvaluationSettings()
+    /// Evaluate the distilled set every this many iterations during distillation (0 = only at the end).
+    public var evaluateEvery = 0
     /// Evaluate a random real subset of the same size with the same protocol.
     public var evaluateBaseline = true
     public var baselineLearningRate = 0.01
@@ -48,7 +52,8 @@ public struct RunConfiguration: Sendable, Equatable {
     public var expertTraining: TrainingSettings {
         get throws(ASTError) {
             let dsa = try DSA(strategy: expertAugmentation)
-            var t = TrainingSettings.expert(expertKind, epochs: expertEpochs, augmentation: dsa.groups.isEmpty ? nil : dsa)
+            var t = TrainingSettings.expert(expertKind, epochs: expertEpochs, augmentation: dsa.groups.isEmpty ? nil : dsa,
+                                            recipe: expertRecipe)
             t.batchSize = expertBatch
             return t
         }
@@ -195,6 +200,44 @@ private func boolParameter(_ name: String, _ key: Int32, _ help: String,
                  set: { c, v throws(ASTError) in if case .int(let i) = v { c[keyPath: path] = i != 0 } })
 }
 
+/// The expert recipe in effect (the kind's, with the run's changes), for reading settings.
+private func resolvedRecipe(_ c: RunConfiguration) -> TrainingSettings {
+    .expert(c.expertKind, epochs: c.expertEpochs, augmentation: nil, recipe: c.expertRecipe)
+}
+
+/// The kind's own recipe, without the run's changes.
+private func kindRecipe(_ c: RunConfiguration) -> TrainingSettings {
+    .expert(c.expertKind, epochs: c.expertEpochs, augmentation: nil)
+}
+
+/// A float field of the expert recipe: reads the value in effect; −1, or the kind's own value,
+/// stores "the kind's value" (so it follows a later change of experts.kind, and settings written
+/// out and read back give an equal configuration).
+private func recipeFloat(_ name: String, _ key: Int32, _ maximum: Double, positive: Bool, _ help: String,
+                         _ path: WritableKeyPath<ExpertRecipe, Double?> & Sendable,
+                         _ read: @escaping @Sendable (TrainingSettings) -> Double) -> RunParameter {
+    RunParameter(name: name, key: key, kind: .float, minimum: -1, maximum: maximum, choices: [],
+                 help: help + " (−1 = the kind's value)", get: { .float(read(resolvedRecipe($0))) },
+                 set: { c, v throws(ASTError) in
+                     guard case .float(let d) = v else { return }
+                     guard d == -1 || (positive ? d > 0 : d >= 0) else {
+                         throw .invalid("\(name): \(d) must be \(positive ? "positive" : "≥ 0") (or −1 for the kind's value)")
+                     }
+                     c.expertRecipe[keyPath: path] = d == -1 || d == read(kindRecipe(c)) ? nil : d
+                 })
+}
+
+/// An int field of the expert recipe, like `recipeFloat`.
+private func recipeInt(_ name: String, _ key: Int32, _ maximum: Int64, _ help: String,
+                       _ path: WritableKeyPath<ExpertRecipe, Int?> & Sendable,
+                       _ read: @escaping @Sendable (TrainingSettings) -> Int) -> RunParameter {
+    RunParameter(name: name, key: key, kind: .int, minimum: -1, maximum: Double(maximum), choices: [],
+                 help: help + " (−1 = the kind's value)", get: { .int(Int64(read(resolvedRecipe($0)))) },
+                 set: { c, v throws(ASTError) in
+                     if case .int(let i) = v { c.expertRecipe[keyPath: path] = i == -1 || Int(i) == read(kindRecipe(c)) ? nil : Int(i) }
+                 })
+}
+
 private let checkStrategy: @Sendable (String) throws(ASTError) -> Void = { s throws(ASTError) in _ = try DSA(strategy: s) }
 
 extension RunConfiguration {
@@ -221,6 +264,26 @@ extension RunConfiguration {
         intParameter("experts.epochs", 102, 1...10_000, "epochs per expert", \.expertEpochs),
         intParameter("experts.batch", 103, 1...100_000, "expert batch size", \.expertBatch),
         stringParameter("experts.augmentation", 104, "DSA strategy of expert training", \.expertAugmentation, check: checkStrategy),
+        // The expert recipe: experts.kind picks MTT's or AST's, these change single fields of it.
+        recipeFloat("experts.lr", 105, 10, positive: true, "expert SGD learning rate", \.learningRate) { $0.sgd.learningRate },
+        recipeFloat("experts.momentum", 106, 0.999, positive: false, "expert SGD momentum", \.momentum) { $0.sgd.momentum },
+        recipeFloat("experts.weight_decay", 107, 1, positive: false, "expert SGD weight decay", \.weightDecay) { $0.sgd.weightDecay },
+        recipeInt("experts.decay_epoch", 108, 10_000, "epoch at whose start the expert rate decays (0 = never)", \.decayEpoch) {
+            $0.sgd.decayEpochs.first ?? 0
+        },
+        recipeFloat("experts.decay_factor", 109, 10, positive: true, "factor of that decay", \.decayFactor) { $0.sgd.decayFactor },
+        recipeInt("experts.momentum_reset", 110, 1, "1 = fresh momentum buffer at the decay", \.resetMomentumAtDecayAsInt) {
+            $0.sgd.resetMomentumAtDecay ? 1 : 0
+        },
+        recipeFloat("experts.loss_scale_start", 111, 1, positive: true, "λ_0 of AST's loss-scaling ramp (1 = off)", \.lossScaleStart) {
+            $0.lossScaling ? $0.lossScaleStart : 1
+        },
+        recipeInt("experts.loss_scale_epochs", 112, 10_000, "length of that ramp in epochs (0 = off)", \.lossScaleEpochs) {
+            $0.lossScaling ? $0.lossScaleEpochs : 0
+        },
+        recipeFloat("experts.gradient_penalty", 113, 1000, positive: false, "λ of AST's gradient penalty (0 = off)", \.gradientPenalty) {
+            $0.gradientPenalty
+        },
         // Distillation (200…299)
         intParameter("distill.ipc", 200, 1...10_000, "images per class", \.distillation.ipc),
         intParameter("distill.syn_steps", 201, 1...10_000, "N: student steps per iteration", \.distillation.syntheticSteps),
@@ -267,6 +330,8 @@ extension RunConfiguration {
                      get: { c in .string(c.evaluationNetwork.map { $0.pool == .average ? "average" : "max" } ?? "same") },
                      set: { c, v throws(ASTError) in
                          if case .string(let s) = v { c.setEvaluationNetwork { e, base in e.pool = s == "same" ? base.pool : (s == "max" ? .max : .average) } } }),
+        intParameter("eval.every", 310, 0...10_000_000, "evaluate during distillation at every multiple of this iteration (0 = only at the end)",
+                     \.evaluateEvery),
         boolParameter("eval.baseline", 304, "also evaluate a random real subset of the same size", \.evaluateBaseline),
         floatParameter("eval.baseline_lr", 305, 1e-9...10, "learning rate of the random-real baseline", \.baselineLearningRate),
         // Data (400…499)
@@ -309,7 +374,13 @@ extension RunConfiguration {
     /// Applies a flat JSON object of settings; unknown names and wrong types are errors.
     public mutating func apply(json: JSONValue, source: String) throws(ASTError) {
         guard let object = json.object else { throw ASTError(.format, "\(source): settings must be a JSON object") }
-        for (name, value) in object {
+        // In the table's order, whatever the file's: experts.kind and experts.epochs before the
+        // recipe fields that are read relative to them.
+        let rank = Dictionary(uniqueKeysWithValues: Self.parameters.enumerated().map { ($1.name, $0) })
+        let entries = object.map { ($0, $1) }.enumerated().sorted {
+            (rank[$0.element.0] ?? Int.max, $0.offset) < (rank[$1.element.0] ?? Int.max, $1.offset)
+        }.map(\.element)
+        for (name, value) in entries {
             let v: ParameterValue
             switch value {
             case .number(let d): v = Int64(exactly: d).map { .int($0) } ?? .float(d)

@@ -39,8 +39,11 @@ public struct TrainingSettings: Sendable {
     public var sgd: SGDSettings
     /// DSA on every batch; nil trains on the images as they are.
     public var augmentation: DSA?
-    /// AST's "clipping loss": the CE of epoch e is scaled by 0.5 + 0.05·e for e < 10.
+    /// AST's "clipping loss": the CE of epoch e is scaled by λ_e = s + (1 − s)/L · e for e < L
+    /// (s = `lossScaleStart`, L = `lossScaleEpochs`; AST's 0.5 and 10), 1 afterwards.
     public var lossScaling: Bool
+    public var lossScaleStart = 0.5
+    public var lossScaleEpochs = 10
     /// λ of AST's gradient penalty on clean inputs; 0 switches it off.
     public var gradientPenalty: Double
 
@@ -58,11 +61,18 @@ public struct TrainingSettings: Sendable {
         guard (1...100_000).contains(epochs) else { throw .invalid("epochs \(epochs) is outside 1...100000") }
         guard (1...1_000_000).contains(batchSize) else { throw .invalid("batch size \(batchSize) is outside 1...1000000") }
         guard gradientPenalty.isFinite, gradientPenalty >= 0 else { throw .invalid("gradient penalty \(gradientPenalty) must be ≥ 0") }
+        guard lossScaleStart.isFinite, lossScaleStart > 0, lossScaleStart <= 1 else {
+            throw .invalid("loss-scaling start \(lossScaleStart) is outside (0, 1]")
+        }
+        guard lossScaleEpochs >= 0 else { throw .invalid("loss-scaling ramp \(lossScaleEpochs) epochs must be ≥ 0") }
         try sgd.validate()
     }
 
     /// λ_e of the loss scaling for epoch e.
-    public func lossScale(epoch: Int) -> Double { lossScaling && epoch < 10 ? 0.5 + 0.05 * Double(epoch) : 1 }
+    public func lossScale(epoch: Int) -> Double {
+        // (1 − s)/L first, so AST's 0.5 and 10 give exactly 0.5 + 0.05·e.
+        lossScaling && epoch < lossScaleEpochs ? lossScaleStart + (1 - lossScaleStart) / Double(lossScaleEpochs) * Double(epoch) : 1
+    }
 
     /// The learning rate in effect during epoch e.
     public func learningRate(epoch: Int) -> Double {

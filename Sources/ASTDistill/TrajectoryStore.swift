@@ -207,9 +207,15 @@ public final class TrajectoryStore: ExpertSource, @unchecked Sendable {
         return "convnet channels=\(c.channels) size=\(c.imageSize) classes=\(c.classes) width=\(c.width) depth=\(c.depth) norm=\(norm) pool=\(c.pool == .average ? "average" : "max")"
     }
 
+    /// The ramp's start and length when they are not AST's 0.5 over 10 epochs (stores made before
+    /// they were settings keep their identity).
+    private static func lossRamp(_ s: TrainingSettings) -> String {
+        s.lossScaling && (s.lossScaleStart != 0.5 || s.lossScaleEpochs != 10) ? " loss_scale=\(s.lossScaleStart)/\(s.lossScaleEpochs)" : ""
+    }
+
     static func describe(_ s: TrainingSettings) -> String {
         let o = s.sgd
-        return "sgd lr=\(o.learningRate) momentum=\(o.momentum) weight_decay=\(o.weightDecay) decay_epochs=\(o.decayEpochs.map(String.init).joined(separator: "/")) decay_factor=\(o.decayFactor) reset_momentum=\(o.resetMomentumAtDecay) batch=\(s.batchSize) loss_scaling=\(s.lossScaling) gradient_penalty=\(s.gradientPenalty) augmentation=\(s.augmentation?.strategy ?? "none")"
+        return "sgd lr=\(o.learningRate) momentum=\(o.momentum) weight_decay=\(o.weightDecay) decay_epochs=\(o.decayEpochs.map(String.init).joined(separator: "/")) decay_factor=\(o.decayFactor) reset_momentum=\(o.resetMomentumAtDecay) batch=\(s.batchSize) loss_scaling=\(s.lossScaling)\(lossRamp(s)) gradient_penalty=\(s.gradientPenalty) augmentation=\(s.augmentation?.strategy ?? "none")"
     }
 }
 

@@ -357,3 +357,34 @@ def test_matching_step_bad_input(problem):
     with pytest.raises(libast.ASTError, match=r"images\[1\]"):
         call(images=bad)
     assert math.isfinite(call().loss)  # still usable
+
+
+def test_expert_recipe_settings_and_the_evaluation_curve(tmp_path):
+    with libast.Config(experts_kind="mtt", experts_epochs=8) as cfg:
+        # reading gives the recipe in effect: MTT's plain SGD
+        assert (cfg["experts.lr"], cfg["experts.momentum"], cfg["experts.gradient_penalty"]) == (0.01, 0.0, 0.0)
+        cfg["experts.kind"] = "ast"
+        assert (cfg["experts.lr"], cfg["experts.decay_epoch"], cfg["experts.loss_scale_epochs"]) == (0.003, 5, 10)
+        cfg.update(experts_loss_scale_epochs=2, experts_gradient_penalty=0.5, experts_lr=0.005)
+        assert (cfg["experts.loss_scale_epochs"], cfg["experts.gradient_penalty"], cfg["experts.lr"]) == (2, 0.5, 0.005)
+        cfg["experts.lr"] = -1  # back to the kind's value
+        assert cfg["experts.lr"] == 0.003
+        before = cfg.to_json()
+        for name, value in [("experts.lr", 0.0), ("experts.momentum", 1.0), ("experts.loss_scale_start", 0.0),
+                            ("experts.decay_epoch", -2), ("eval.every", -1)]:
+            with pytest.raises(libast.ASTError) as e:
+                cfg[name] = value
+            assert name in e.value.message
+        assert cfg.to_json() == before
+
+    train, test = tiny_data(30, 1), tiny_data(12, 2)
+    with tiny_config(eval_every=2, experts_kind="ast", experts_gradient_penalty=0.0,
+                     experts_loss_scale_start=1.0) as cfg:
+        with libast.Run(cfg, tmp_path / "curve", train=train, test=test) as run:
+            result = run.run_all(progress=None)
+    report = json.loads((tmp_path / "curve" / "report.json").read_text())
+    curve = report["evaluation_curve"]
+    assert [p["iteration"] for p in curve] == [2, 4, 6] and all(len(p["accuracies"]) == 2 for p in curve)
+    assert curve[-1]["mean"] == pytest.approx(result["evaluation"]["distilled"]["mean"])
+    assert len(report["syn_lr_history"]) == 6
+    assert report["settings"]["experts.gradient_penalty"] == 0 and report["settings"]["experts.loss_scale_start"] == 1
