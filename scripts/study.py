@@ -270,15 +270,21 @@ class Study:
         d = ev["distilled"]
         print(f"[{self.name}] seed {seed}: {row['name']}: {100 * d['mean']:.2f} % ({seconds:.0f} s)", flush=True)
 
-    def run(self, seeds: list[int], rows: list[dict]) -> None:
+    def run(self, seeds: list[int], rows: list[dict], by_row: bool = False) -> None:
+        """Seed by seed (all rows of a seed, then the next), or with by_row row by row (every
+        seed of a row, then the next: the first rows of the spec get all their seeds first)."""
         os.makedirs(self.out, exist_ok=True)
         distilled = []
         for r in rows:  # a random-real row is computed by the run of its source row
             d = self.distilled_row(r)
             if d not in distilled:
                 distilled.append(d)
-        for seed in seeds:
-            todo = [r for r in distilled if seed <= self.row_seeds(r) and not os.path.exists(self.result_path(seed, r))]
+        if by_row:
+            units = [(seed, [r]) for r in distilled for seed in seeds]
+        else:
+            units = [(seed, distilled) for seed in seeds]
+        for seed, group in units:
+            todo = [r for r in group if seed <= self.row_seeds(r) and not os.path.exists(self.result_path(seed, r))]
             if not todo:
                 continue
             os.makedirs(self.seed_dir(seed), exist_ok=True)
@@ -286,7 +292,7 @@ class Study:
                 try:
                     fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
-                    print(f"[{self.name}] seed {seed}: another process holds it; next seed", flush=True)
+                    print(f"[{self.name}] seed {seed}: another process holds it; moving on", flush=True)
                     continue
                 for r in todo:
                     if os.path.exists(os.path.join(self.out, "STOP")):
@@ -393,6 +399,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--seeds", help="seeds to run, e.g. 1-5 or 1,3 (default: all of the spec's)")
     ap.add_argument("--rows", help="comma-separated row names to run (default: all)")
     ap.add_argument("--shard", help="I/N: run only seeds at positions ≡ I (mod N) of the selected seeds")
+    ap.add_argument("--by-row", action="store_true",
+                    help="run every seed of a row before the next row (default: every row of a seed before the next seed)")
     ap.add_argument("--markdown", help="write the table here too")
     ap.add_argument("--json", help="write the table's numbers here too")
     a = ap.parse_args(argv)
@@ -419,7 +427,7 @@ def main(argv: list[str]) -> int:
                   + ", ".join(k + " (" + v["fingerprint"] + ")" for k, v in recipes.items()) + f"; seeds {seeds}; out {study.out}")
         elif a.command == "run":
             study.check()
-            study.run(seeds, rows)
+            study.run(seeds, rows, by_row=a.by_row)
             print(study.table()[0])
         else:
             text, data = study.table()

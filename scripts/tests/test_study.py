@@ -91,6 +91,14 @@ def test_a_failed_row_stops_and_the_rerun_resumes(tmp_path):
     assert len(calls(tmp_path, "run")) == done + (4 + 4 + 3) - 3
 
 
+def test_by_row_runs_every_seed_of_a_row_first(tmp_path):
+    p = spec(tmp_path)
+    assert run(tmp_path, "run", p, "--by-row").returncode == 0
+    order = [(c.split()[1], c.split()[2].split("/")[-1]) for c in calls(tmp_path, "run")]
+    assert [o[1] for o in order[:4]] == ["mtt"] * 4 and [o[0] for o in order[:4]] == [f"seed={s}" for s in range(1, 5)]
+    assert len(order) == 4 + 4 + 3
+
+
 def test_shards_split_seeds(tmp_path):
     p = spec(tmp_path)
     assert run(tmp_path, "run", p, "--shard", "0/2").returncode == 0
