@@ -398,6 +398,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--bin", default=os.environ.get("AST_DISTILL", DEFAULT_BIN), help="ast-distill binary")
     ap.add_argument("--seeds", help="seeds to run, e.g. 1-5 or 1,3 (default: all of the spec's)")
     ap.add_argument("--rows", help="comma-separated row names to run (default: all)")
+    ap.add_argument("--row", action="append", default=[], help="a row to run (repeatable; for names with commas)")
     ap.add_argument("--shard", help="I/N: run only seeds at positions ≡ I (mod N) of the selected seeds")
     ap.add_argument("--by-row", action="store_true",
                     help="run every seed of a row before the next row (default: every row of a seed before the next seed)")
@@ -408,8 +409,8 @@ def main(argv: list[str]) -> int:
         study = Study(a.spec, a.out, a.bin)
         seeds = parse_seeds(a.seeds, study.seeds) if a.seeds else list(range(1, study.seeds + 1))
         rows = study.rows
-        if a.rows:
-            wanted = [n.strip() for n in a.rows.split(",") if n.strip()]
+        if a.rows or a.row:
+            wanted = [n.strip() for n in (a.rows or "").split(",") if n.strip()] + a.row
             known = {r["name"] for r in study.rows}
             unknown = [n for n in wanted if n not in known]
             if unknown:

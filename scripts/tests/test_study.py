@@ -104,7 +104,7 @@ def test_shards_split_seeds(tmp_path):
     assert run(tmp_path, "run", p, "--shard", "0/2").returncode == 0
     seeds = {c.split()[1] for c in calls(tmp_path, "run")}
     assert seeds == {"seed=1", "seed=3"}
-    assert run(tmp_path, "run", p, "--shard", "1/2", "--rows", "MTT").returncode == 0
+    assert run(tmp_path, "run", p, "--shard", "1/2", "--row", "MTT").returncode == 0
     assert {c.split()[1] for c in calls(tmp_path, "run")} == {"seed=1", "seed=2", "seed=3", "seed=4"}
 
 
