@@ -290,6 +290,8 @@ enum { AST_POOL_AVERAGE = 0, AST_POOL_MAX = 1 };
  *   AST_CONFIG_DISTILL_LR_LABELS       distill.lr_labels         float   5              1e-9...1e6          learning rate of the soft-label logits
  *   AST_CONFIG_DISTILL_ACTIVATION_MIB  distill.activation_mib    int     256            0...1048576         MiB of step graphs kept from the forward unroll
  *                                                                                                            instead of recomputed: faster, same result (0 = none)
+ *   AST_CONFIG_DISTILL_SEGMENTS        distill.segments          int     1              1...65536           R: segments matched per iteration, meta-gradients
+ *                                                                                                            averaged before one update (see ast_run_segment_gradient)
  * Evaluation (300-399): the protocol of ALGORITHM.md section 4 (ast_run_evaluate).
  *   AST_CONFIG_EVAL_MODELS             eval.models               int     5              1...1000            K networks trained per evaluation
  *   AST_CONFIG_EVAL_EPOCHS             eval.epochs               int     1000           1...100000          epochs per network
@@ -369,6 +371,7 @@ enum {
     AST_CONFIG_DISTILL_SOFT_LABELS = 217,
     AST_CONFIG_DISTILL_LR_LABELS = 218,
     AST_CONFIG_DISTILL_ACTIVATION_MIB = 219,
+    AST_CONFIG_DISTILL_SEGMENTS = 220,
 
     AST_CONFIG_EVAL_MODELS = 300,
     AST_CONFIG_EVAL_EPOCHS = 301,
@@ -900,6 +903,68 @@ AST_API ast_status ast_run_loss_history(const ast_run *run, float *out, int64_t 
 AST_API ast_status ast_run_evaluation(const ast_run *run, int32_t which, double *out_mean,
                                       double *out_std, double *accuracies, int64_t capacity,
                                       int64_t *out_count);
+
+/* ---- Distributed distillation, one segment at a time -------------------------------------
+ * With distill.segments = R, every iteration matches R independent trajectory segments and
+ * averages their exact meta-gradients before one update (ast_run_distill does this in one
+ * process, one segment after another). Every draw of segment r (expert, start epoch,
+ * minibatches, augmentation, weight perturbation) comes from (seed, iteration, r) and the
+ * run's state, so an embedder with its own engine (MPI, Horovod, torch.distributed, Ray) can
+ * compute the segments in different processes and apply the same sum everywhere:
+ *
+ *     ast_run_create(cfg, "out", &run);                 // every process: same settings, same data,
+ *     int64_t it, R, len;                               //   the experts readable by all
+ *     ast_run_distill_begin(run, &it, &R, &len);        // the checkpoint's state, or the initial set
+ *     float *g = malloc(len * sizeof *g), *sum = ...;   // (len floats each)
+ *     for (; it < iterations; it++) {
+ *         for (r = my_first; r < R; r += processes) {   // any split of 0..R-1 over the processes
+ *             ast_run_segment_gradient(run, it, r, g, len);
+ *             ...keep g for segment r...
+ *         }
+ *         ...sum the R vectors over all processes (allgather + add, allreduce)...
+ *         ast_run_apply_gradient_sum(run, sum, len, rank == 0);   // every process; one writes
+ *     }
+ *     if (rank == 0) ast_run_write_outputs(run);
+ *
+ * A gradient vector is [loss, dL/dalpha, dL/dimages (count*channels*height*width, NCHW),
+ * dL/dsoft_labels (count*classes; only with distill.soft_labels)]: the sum is element-wise,
+ * and ast_run_apply_gradient_sum divides it by R. Floating-point addition is not associative:
+ * summing the R vectors in segment order 0, 1, ..., R-1 (in float32, left to right) gives
+ * bytes identical to ast_run_distill in one process, whatever the number of processes
+ * (examples/python/mpi_distill.py and ast-distill-mpi do that); an allreduce in another order
+ * gives results equal up to rounding. Checkpoints written by the writer are those of
+ * ast_run_distill: a restarted job calls ast_run_distill_begin again and continues.
+ * ------------------------------------------------------------------------------------------ */
+
+/* Prepares segment-wise distillation (once per run; later calls only report): loads the
+ * data and the experts, and the checkpoint's state (else the initial synthetic set, as
+ * ast_run_distill would); writes no file. Reports the iteration to compute next, R
+ * (distill.segments) and the length of a gradient vector; each out pointer may be NULL.
+ * Errors: those of ast_run_distill before its first iteration. */
+AST_API ast_status ast_run_distill_begin(ast_run *run, int64_t *out_iteration,
+                                         int64_t *out_segments, int64_t *out_gradient_len);
+
+/* Computes segment `segment` (0 ... R-1) of iteration `iteration` (the run's current one)
+ * into `out` (out_len >= the gradient length); the run's state is not changed, so segments
+ * may be computed in any order and repeated. Errors: AST_ERR_NULL_POINTER (run, out),
+ * AST_ERR_INVALID_ARGUMENT (not begun; segment out of range; iteration not the current one;
+ * distillation complete; run busy), AST_ERR_SHAPE_MISMATCH (out_len), AST_ERR_IO (expert
+ * files), AST_ERR_DIVERGED (non-finite loss or dL/dalpha; nothing changed). */
+AST_API ast_status ast_run_segment_gradient(ast_run *run, int64_t iteration, int64_t segment,
+                                            float *out, int64_t out_len);
+
+/* Applies the sum of all R segment gradients of the current iteration (sum_len = the
+ * gradient length, all finite): divides by R, updates the images, alpha and soft labels,
+ * advances every segment's minibatch queue and the iteration. With write_checkpoint = 1
+ * (exactly one process of a job) the checkpoint is written when due (every
+ * distill.checkpoint_every iterations and after the last). On any error the state is
+ * unchanged. Errors: AST_ERR_NULL_POINTER (run, sum), AST_ERR_INVALID_ARGUMENT (not begun;
+ * write_checkpoint not 0/1; complete; run busy), AST_ERR_SHAPE_MISMATCH (sum_len),
+ * AST_ERR_NON_FINITE (sum), AST_ERR_DIVERGED (images or alpha would become non-finite or
+ * alpha <= 0), AST_ERR_IO (the checkpoint; the state has advanced). */
+AST_API ast_status ast_run_apply_gradient_sum(ast_run *run, const float *sum, int64_t sum_len,
+                                              int32_t write_checkpoint);
+
 
 /* ============================================================================================
  * Trajectory matching, one step at a time (for researchers' own loops)

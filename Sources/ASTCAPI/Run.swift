@@ -20,6 +20,8 @@ final class RunBox: HandleBox {
     /// The distilled set: from ast_run_distill, or the checkpoint.
     var state: DistillationState?
     var evaluation: (distilled: EvaluationResult, baseline: EvaluationResult?)?
+    /// The distiller of segment-wise distillation (ast_run_distill_begin), once prepared.
+    var segmentRunner: Distiller?
     private let busy = Mutex<Bool>(false)
 
     init(pipeline: Pipeline, memoryData: DatasetPair?) {

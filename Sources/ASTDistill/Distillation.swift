@@ -74,6 +74,10 @@ public struct DistillationSettings: Sendable, Equatable {
     /// backward pass (`TrajectoryMatching.activationBudget`): faster, same result; 0 = none.
     /// Bounded, so memory stays independent of N.
     public var activationBudgetMiB = 256
+    /// R: independent segments matched per iteration; their meta-gradients are averaged before
+    /// one update. Each segment's draws come from (seed, iteration, segment), so segments can be
+    /// computed by any process (one after another here, or spread over MPI ranks).
+    public var segments = 1
     /// Seed of every draw of the outer loop (expert, start epoch, minibatches, DSA, perturbation).
     /// `Pipeline` derives it from `RunConfiguration.seed`.
     public var seed: UInt64 = 0
@@ -124,6 +128,7 @@ public struct DistillationSettings: Sendable, Equatable {
         if let mu = innerMomentum { guard mu.isFinite, (0..<1).contains(mu) else { throw .invalid("innerMomentum \(mu) is outside [0, 1)") } }
         if let wp = weightPerturbation { guard wp.isFinite, wp >= 0 else { throw .invalid("weightPerturbation \(wp) must be ≥ 0") } }
         if learnSoftLabels { try positive("labelLearningRate", labelLearningRate) }
+        guard (1...65_536).contains(segments) else { throw .invalid("segments \(segments) is outside 1...65536") }
         guard (0...1_048_576).contains(activationBudgetMiB) else {
             throw .invalid("activationBudgetMiB \(activationBudgetMiB) is outside 0...1048576")
         }
@@ -170,6 +175,13 @@ public struct DistillationState: Sendable, Equatable {
     public var labelVelocity: [Float]? = nil
     /// Evaluations made during the run (eval.every): the distilled set at those iterations.
     public var evaluationCurve: [EvaluationPoint] = []
+    /// The queues of chunks of segments 1..<R (segment 0's is `pendingChunks`); empty with one segment.
+    public var segmentPendingChunks: [[[Int]]] = []
+
+    /// Segment `r`'s queue of minibatch chunks.
+    public func pendingChunks(segment r: Int) -> [[Int]] {
+        r == 0 ? pendingChunks : (r - 1 < segmentPendingChunks.count ? segmentPendingChunks[r - 1] : [])
+    }
 
     /// softmax of the label logits, row by row (the soft targets), or nil.
     public func softLabels(classes k: Int) -> [Float]? {
@@ -225,31 +237,87 @@ public struct Distiller {
         return state
     }
 
-    /// One outer iteration: on success `state` advances; on any error it is left untouched (the
-    /// last good state).
+    /// One outer iteration: the exact meta-gradients of `settings.segments` segments, computed one
+    /// after another and summed in segment order (memory independent of the count), then one
+    /// update with their mean. On success `state` advances; on any error it is left untouched
+    /// (the last good state).
     public func step(_ state: inout DistillationState) throws(ASTError) -> IterationReport {
-        var next = state
-        var rng = SeededGenerator(seed: derivedSeed(settings.seed, 6, UInt64(state.iteration)))
+        var sum = try segmentGradient(state, segment: 0)
+        for r in 1..<max(1, settings.segments) {
+            sum.add(try segmentGradient(state, segment: r))
+        }
+        return try apply(sum, to: &state)
+    }
+
+    /// Seed of segment `r`'s draws at `iteration`; segment 0 keeps the seed of the
+    /// single-segment loop, so `segments = 1` draws what it always did.
+    func segmentSeed(iteration: Int, segment r: Int) -> UInt64 {
+        r == 0 ? derivedSeed(settings.seed, 6, UInt64(iteration)) : derivedSeed(settings.seed, 6, UInt64(iteration), UInt64(r))
+    }
+
+    /// The draws of segment `r` at the state's iteration, in the order the single-segment loop
+    /// made them: expert, start epoch, weight perturbation, minibatches (from the segment's own
+    /// queue of chunks in the state). `rng` is left where the DSA draws continue.
+    struct SegmentPlan {
+        var rng: SeededGenerator
+        var expert: Int
+        var startEpoch: Int
+        /// Normalised perturbation direction d/‖d‖ of each conv kernel, at its offset in θ.
+        var perturbation: [(offset: Int, direction: [Float])]
+        var minibatches: [[Int]]
+        /// The segment's queue of chunks after this iteration.
+        var pendingAfter: [[Int]]
+    }
+
+    func plan(_ state: DistillationState, segment r: Int) -> SegmentPlan {
+        var rng = SeededGenerator(seed: segmentSeed(iteration: state.iteration, segment: r))
         let n = state.labels.count
         let expert = rng.nextInt(below: experts.expertCount)
         let t = rng.nextInt(below: settings.maxStartEpoch)
-        let m = settings.expertEpochs
-        let epochs = Array(t...(t + m))
-        let snaps = try experts.snapshots(expert: expert, epochs: epochs)
-        var start = snaps[0]
-        if let wp = settings.weightPerturbation, wp > 0 { perturbConvKernels(&start, strength: Float(wp), using: &rng) }
-
+        var perturbation: [(offset: Int, direction: [Float])] = []
+        if let wp = settings.weightPerturbation, wp > 0 { perturbation = perturbationDirections(using: &rng) }
         // Minibatches: chunks of a permutation, popped from the end (MTT's order).
         let batch = min(settings.syntheticBatch ?? n, n)
+        var pending = state.pendingChunks(segment: r)
         var minibatches: [[Int]] = []
         for _ in 0..<settings.syntheticSteps {
-            if next.pendingChunks.isEmpty {
+            if pending.isEmpty {
                 let perm = rng.permutation(n)
-                next.pendingChunks = stride(from: 0, to: n, by: batch).map { Array(perm[$0..<min(n, $0 + batch)]) }
+                pending = stride(from: 0, to: n, by: batch).map { Array(perm[$0..<min(n, $0 + batch)]) }
             }
-            minibatches.append(next.pendingChunks.removeLast())
+            minibatches.append(pending.removeLast())
         }
-        let draws = minibatches.map { dsa.draw(count: $0.count, height: network.config.imageSize, width: network.config.imageSize, using: &rng) }
+        return SegmentPlan(rng: rng, expert: expert, startEpoch: t, perturbation: perturbation,
+                           minibatches: minibatches, pendingAfter: pending)
+    }
+
+    /// Length of a flattened segment gradient for a synthetic set of `count` images
+    /// (`SegmentGradient.flattened`).
+    public func gradientLength(count n: Int) -> Int {
+        2 + n * network.imageElementCount + (settings.learnSoftLabels ? n * network.config.classes : 0)
+    }
+
+    /// The exact meta-gradient of segment `segment` (0..<settings.segments) at the state's
+    /// iteration. Every draw comes from (seed, iteration, segment) and the state, so any process
+    /// holding the same state computes the same bytes. The state is not changed.
+    public func segmentGradient(_ state: DistillationState, segment: Int) throws(ASTError) -> SegmentGradient {
+        guard (0..<max(1, settings.segments)).contains(segment) else {
+            throw .invalid("segment \(segment) is outside 0..<\(settings.segments) (distill.segments)")
+        }
+        let where_ = settings.segments > 1 ? "iteration \(state.iteration) segment \(segment)" : "iteration \(state.iteration)"
+        let n = state.labels.count
+        var plan = plan(state, segment: segment)
+        let (t, m) = (plan.startEpoch, settings.expertEpochs)
+        let snaps = try experts.snapshots(expert: plan.expert, epochs: Array(t...(t + m)))
+        var start = snaps[0]
+        if let wp = settings.weightPerturbation, wp > 0 {
+            let strength = Float(wp)
+            for (offset, d) in plan.perturbation {
+                for i in 0..<d.count { start[offset + i] += strength * d[i] * start[offset + i] }
+            }
+        }
+        let minibatches = plan.minibatches
+        let draws = minibatches.map { dsa.draw(count: $0.count, height: network.config.imageSize, width: network.config.imageSize, using: &plan.rng) }
         let augmentation = dsa
         let transform: StepTransform<Float>? = dsa.groups.isEmpty ? nil : { x, i in
             // Shapes match by construction (the draw was made for this minibatch).
@@ -276,14 +344,38 @@ public struct Distiller {
         let images = try Tensor<Float>(shape: [n] + network.imageShape, scalars: state.images)
         let result = try matching.run(images: images, start: Tensor(shape: [start.count], scalars: start),
                                       target: Tensor(shape: [snaps[m].count], scalars: snaps[m]))
-        guard result.loss.isFinite else { throw ASTError(.diverged, "iteration \(state.iteration): matching loss is \(result.loss)") }
-        let gLR = result.learningRateGradient
+        guard result.loss.isFinite else { throw ASTError(.diverged, "\(where_): matching loss is \(result.loss)") }
+        guard result.learningRateGradient.isFinite else { throw ASTError(.diverged, "\(where_): dL/dα is \(result.learningRateGradient)") }
+        return SegmentGradient(loss: result.loss, stepSizeGradient: result.learningRateGradient, imageGradient: result.imageGradient.scalars,
+                               softLabelGradient: soft == nil ? nil : result.softLabelGradient?.scalars)
+    }
+
+    /// One update from the sum of all `settings.segments` segment gradients of the state's
+    /// iteration (in any process: the sum is divided by the segment count here). Advances every
+    /// segment's queue of minibatch chunks by replaying its draws (cheap: no matching), so every
+    /// process that applies the same sum to the same state ends in the same state. On error the
+    /// state is left untouched.
+    public func apply(_ sum: SegmentGradient, to state: inout DistillationState) throws(ASTError) -> IterationReport {
+        let segments = max(1, settings.segments)
+        let n = state.labels.count
+        let k = network.config.classes
+        guard sum.imageGradient.count == state.images.count else {
+            throw .invalid("the image gradient has \(sum.imageGradient.count) values, the synthetic images \(state.images.count)")
+        }
+        guard (sum.softLabelGradient == nil) == (state.labelLogits == nil), (sum.softLabelGradient?.count ?? 0) == (state.labelLogits?.count ?? 0) else {
+            throw .invalid("the soft-label gradient does not match the run's soft labels (\(state.labelLogits?.count ?? 0) values)")
+        }
+        var mean = sum
+        if segments > 1 { mean.scale(by: 1 / Float(segments)) }
+        guard mean.loss.isFinite else { throw ASTError(.diverged, "iteration \(state.iteration): matching loss is \(mean.loss)") }
+        let gLR = mean.stepSizeGradient
         guard gLR.isFinite else { throw ASTError(.diverged, "iteration \(state.iteration): dL/dα is \(gLR)") }
 
+        var next = state
         // SGD with momentum (PyTorch semantics) on the images and on α.
         let (lrImg, muImg) = (Float(settings.imageLearningRate), Float(settings.imageMomentum))
         var finite = true
-        result.imageGradient.withUnsafeBufferPointer { g in
+        mean.imageGradient.withUnsafeBufferPointer { g in
             for i in 0..<g.count {
                 next.imageVelocity[i] = muImg * next.imageVelocity[i] + g[i]
                 next.images[i] -= lrImg * next.imageVelocity[i]
@@ -296,9 +388,8 @@ public struct Distiller {
         guard next.stepSize.isFinite, next.stepSize > 0 else {
             throw ASTError(.diverged, "iteration \(state.iteration): the learnable step size α became \(next.stepSize) (from \(state.stepSize)); lower learningRateLearningRate or imageLearningRate")
         }
-        if let p = soft, let gp = result.softLabelGradient, var logits = next.labelLogits, var velocity = next.labelVelocity {
+        if let pv = state.softLabels(classes: k), let gv = mean.softLabelGradient, var logits = next.labelLogits, var velocity = next.labelVelocity {
             // Through the row softmax: dL/dz = p ⊙ (dL/dp − Σ_j p_j dL/dp_j).
-            let (pv, gv) = (p.scalars, gp.scalars)
             let lr = Float(settings.labelLearningRate)
             for r in 0..<n {
                 var dot: Float = 0
@@ -312,23 +403,91 @@ public struct Distiller {
             guard logits.allSatisfy(\.isFinite) else { throw ASTError(.diverged, "iteration \(state.iteration): soft labels became non-finite") }
             (next.labelLogits, next.labelVelocity) = (logits, velocity)
         }
+        let first = plan(state, segment: 0)
+        next.pendingChunks = first.pendingAfter
+        next.segmentPendingChunks = (1..<segments).map { plan(state, segment: $0).pendingAfter }
         next.iteration += 1
-        next.lossHistory.append(result.loss)
+        next.lossHistory.append(mean.loss)
         next.stepSizeHistory.append(next.stepSize)
         state = next
-        return IterationReport(iteration: next.iteration, loss: result.loss, stepSize: next.stepSize, expert: expert, startEpoch: t)
+        return IterationReport(iteration: next.iteration, loss: mean.loss, stepSize: next.stepSize, expert: first.expert, startEpoch: first.startEpoch)
     }
 
-    /// AST weight perturbation: W ← W + α_wp·(d/‖d‖_F)⊙W for every conv kernel, d ~ N(0, I).
-    func perturbConvKernels<G: RandomNumberGenerator>(_ theta: inout [Float], strength: Float, using rng: inout G) {
+    /// AST weight perturbation W ← W + α_wp·(d/‖d‖_F)⊙W: the normalised directions d/‖d‖ of
+    /// every conv kernel, d ~ N(0, I) (kernels whose d is 0 are skipped).
+    func perturbationDirections<G: RandomNumberGenerator>(using rng: inout G) -> [(offset: Int, direction: [Float])] {
+        var result: [(offset: Int, direction: [Float])] = []
         for slot in network.layout where slot.name.hasPrefix("conv") && slot.name.hasSuffix(".weight") {
             var d = (0..<slot.count).map { _ in Float(gaussian(&rng)) }
             let norm = d.reduce(0) { $0 + $1 * $1 }.squareRoot()
             guard norm > 0 else { continue }
-            for i in 0..<slot.count {
-                d[i] /= norm
-                theta[slot.offset + i] += strength * d[i] * theta[slot.offset + i]
+            for i in 0..<slot.count { d[i] /= norm }
+            result.append((slot.offset, d))
+        }
+        return result
+    }
+}
+
+/// One segment's exact meta-gradient (or a sum of several, or their mean): dL/dx of the
+/// synthetic images, dL/dα, dL/dp of the soft labels (with learnable soft labels), and the
+/// matching loss.
+public struct SegmentGradient: Sendable, Equatable {
+    public var loss: Float
+    public var stepSizeGradient: Float
+    public var imageGradient: [Float]
+    public var softLabelGradient: [Float]?
+
+    public init(loss: Float, stepSizeGradient: Float, imageGradient: [Float], softLabelGradient: [Float]?) {
+        self.loss = loss
+        self.stepSizeGradient = stepSizeGradient
+        self.imageGradient = imageGradient
+        self.softLabelGradient = softLabelGradient
+    }
+
+    /// One flat vector for transport (what an allreduce sums): [loss, dL/dα, dL/dx…, dL/dp…].
+    public var flattened: [Float] {
+        var v: [Float] = [loss, stepSizeGradient]
+        v.reserveCapacity(2 + imageGradient.count + (softLabelGradient?.count ?? 0))
+        v += imageGradient
+        if let s = softLabelGradient { v += s }
+        return v
+    }
+
+    /// The inverse of `flattened` for a set of `imageElements` image values (soft-label values
+    /// follow when the vector is longer).
+    public init(flattened v: [Float], imageElements: Int) throws(ASTError) {
+        guard v.count >= 2 + imageElements else {
+            throw .invalid("a flattened segment gradient needs at least \(2 + imageElements) values, got \(v.count)")
+        }
+        loss = v[0]
+        stepSizeGradient = v[1]
+        imageGradient = Array(v[2..<(2 + imageElements)])
+        softLabelGradient = v.count > 2 + imageElements ? Array(v[(2 + imageElements)...]) : nil
+    }
+
+    /// Adds `other` element by element (`self` first: summing segments 0, 1, 2, … in order
+    /// gives the same bytes in every process).
+    public mutating func add(_ other: SegmentGradient) {
+        loss += other.loss
+        stepSizeGradient += other.stepSizeGradient
+        imageGradient.withUnsafeMutableBufferPointer { a in
+            other.imageGradient.withUnsafeBufferPointer { b in
+                for i in 0..<min(a.count, b.count) { a[i] += b[i] }
             }
+        }
+        if var s = softLabelGradient, let o = other.softLabelGradient {
+            for i in 0..<min(s.count, o.count) { s[i] += o[i] }
+            softLabelGradient = s
+        }
+    }
+
+    mutating func scale(by f: Float) {
+        loss *= f
+        stepSizeGradient *= f
+        imageGradient.withUnsafeMutableBufferPointer { a in for i in 0..<a.count { a[i] *= f } }
+        if var s = softLabelGradient {
+            for i in 0..<s.count { s[i] *= f }
+            softLabelGradient = s
         }
     }
 }

@@ -113,23 +113,7 @@ public struct Pipeline {
 
     /// Runs (or resumes from the checkpoint) the distillation; returns the final state.
     public func distill(data: PreparedData, progress: PipelineProgress = { _ in true }) throws(ASTError) -> DistillationState {
-        let store = try TrajectoryStore(readingFrom: storeDirectory, network: network, datasetFingerprint: data.fingerprint)
-        var settings = config.distillation
-        settings.seed = derivedSeed(config.seed, 12)  // the run's seed drives every distillation draw
-        let distiller = try Distiller(network: network, settings: settings, experts: store)
-        var state: DistillationState
-        removeStaleTemporaryFiles(of: checkpointPath)  // one distiller per output directory
-        if let saved = try loadCheckpoint() {
-            state = saved
-            _ = progress(.message("resuming distillation after iteration \(state.iteration)"))
-        } else {
-            let expertTheta = config.distillation.initialization == .representative
-                ? try store.snapshots(expert: 0, epochs: [store.snapshotCount - 1])[0] : nil
-            let start = try SyntheticSet.initialize(config.distillation.initialization, ipc: config.distillation.ipc,
-                                                    from: data.data.train, network: network,
-                                                    expertParameters: expertTheta, seed: config.seed)
-            state = try distiller.initialState(from: start)
-        }
+        var (distiller, state) = try prepareDistillation(data: data, progress: progress)
         let total = config.distillation.iterations
         while state.iteration < total {
             let report: IterationReport
@@ -149,7 +133,7 @@ public struct Pipeline {
                     keepGoing = false
                 }
             }
-            if state.iteration % config.checkpointEvery == 0 || state.iteration == total || !keepGoing {
+            if checkpointDue(after: state.iteration) || !keepGoing {
                 try saveCheckpoint(state)
                 _ = progress(.checkpoint(iteration: state.iteration, path: checkpointPath))
             }
@@ -160,12 +144,57 @@ public struct Pipeline {
         return state
     }
 
+    /// The distiller of this run over the experts in the store, and the state to continue from:
+    /// the checkpoint's, else the initial synthetic set. `writer` false (other processes of a
+    /// distributed run) leaves files alone; the one writer removes a killed run's temporary files.
+    public func prepareDistillation(data: PreparedData, writer: Bool = true,
+                                    progress: PipelineProgress = { _ in true }) throws(ASTError) -> (Distiller, DistillationState) {
+        let store = try TrajectoryStore(readingFrom: storeDirectory, network: network, datasetFingerprint: data.fingerprint)
+        var settings = config.distillation
+        settings.seed = derivedSeed(config.seed, 12)  // the run's seed drives every distillation draw
+        let distiller = try Distiller(network: network, settings: settings, experts: store)
+        if writer { removeStaleTemporaryFiles(of: checkpointPath) }  // one writer per output directory
+        if let saved = try loadCheckpoint() {
+            _ = progress(.message("resuming distillation after iteration \(saved.iteration)"))
+            return (distiller, saved)
+        }
+        let expertTheta = config.distillation.initialization == .representative
+            ? try store.snapshots(expert: 0, epochs: [store.snapshotCount - 1])[0] : nil
+        let start = try SyntheticSet.initialize(config.distillation.initialization, ipc: config.distillation.ipc,
+                                                from: data.data.train, network: network,
+                                                expertParameters: expertTheta, seed: config.seed)
+        return (distiller, try distiller.initialState(from: start))
+    }
+
+    /// Whether a checkpoint is written after `iteration` (every distill.checkpoint_every and at the end).
+    public func checkpointDue(after iteration: Int) -> Bool {
+        iteration % config.checkpointEvery == 0 || iteration == config.distillation.iterations
+    }
+
+    /// The settings as checkpoints record them (sorted JSON of every setting).
+    public var settingsFingerprint: String {
+        get throws(ASTError) { try config.json.serialized(sortedKeys: true) }
+    }
+
+    /// Whether settings recorded in a file equal this run's. A setting added after the file was
+    /// written counts as its default, so runs checkpointed before it existed still resume.
+    func sameSettings(_ recorded: String?) throws(ASTError) -> Bool {
+        guard let recorded else { return false }
+        let current = try settingsFingerprint
+        if recorded == current { return true }
+        guard let parsed = try? JSONValue.parse(recorded, source: checkpointPath), var object = parsed.object else { return false }
+        let defaults = RunConfiguration().json
+        for p in RunConfiguration.parameters where object[p.name] == nil {
+            object[p.name] = defaults[p.name]
+        }
+        return try JSONValue.object(object).serialized(sortedKeys: true) == current
+    }
+
     /// The checkpoint, or nil when there is none. One made with other settings is an error.
     public func loadCheckpoint() throws(ASTError) -> DistillationState? {
         guard BinaryFile.exists(checkpointPath) else { return nil }
         let file = try SafeTensorsFile(path: checkpointPath)
-        let settings = try config.json.serialized(sortedKeys: true)
-        guard file.metadata["settings"] == settings else {
+        guard try sameSettings(file.metadata["settings"]) else {
             throw .invalid("\(checkpointPath) was made with other settings; use the same settings or another output directory")
         }
         let classes = Int64(network.config.classes)
@@ -174,18 +203,20 @@ public struct Pipeline {
             throw ASTError(.format, "\(checkpointPath): labels must be in [0, \(classes))")
         }
         let n = rawLabels.count
-        let chunkSizes = try file.tensor("pending_chunk_sizes").int64s()
-        let chunkFlat = try file.tensor("pending_chunks").int64s()
-        var chunks: [[Int]] = []
-        var at = 0
-        for size in chunkSizes {
-            guard size >= 0, size <= Int64(chunkFlat.count - at) else { throw ASTError(.format, "\(checkpointPath): bad pending chunks") }
-            let chunk = chunkFlat[at..<(at + Int(size))]
-            guard chunk.allSatisfy({ (0..<Int64(n)).contains($0) }) else {
-                throw ASTError(.format, "\(checkpointPath): pending chunk index outside [0, \(n))")
+        let chunks = try readChunks(file, sizes: "pending_chunk_sizes", indices: "pending_chunks", count: n)
+        // Segments 1..<R (distill.segments > 1): their queues, one after another.
+        var segmentChunks: [[[Int]]] = []
+        if file.contains("segment_chunk_counts") {
+            let all = try readChunks(file, sizes: "segment_chunk_sizes", indices: "segment_chunks", count: n)
+            var at = 0
+            for count in try file.tensor("segment_chunk_counts").int64s() {
+                guard count >= 0, count <= Int64(all.count - at) else { throw ASTError(.format, "\(checkpointPath): bad segment chunk counts") }
+                segmentChunks.append(Array(all[at..<(at + Int(count))]))
+                at += Int(count)
             }
-            chunks.append(chunk.map { Int($0) })
-            at += Int(size)
+        }
+        guard segmentChunks.count == (segmentChunks.isEmpty ? 0 : config.distillation.segments - 1) else {
+            throw ASTError(.format, "\(checkpointPath): queues of \(segmentChunks.count + 1) segments, distill.segments is \(config.distillation.segments)")
         }
         let scalars = try file.floats("scalars")
         guard scalars.count == 2, scalars[0].isFinite, scalars[0] > 0, scalars[1].isFinite else {
@@ -198,6 +229,7 @@ public struct Pipeline {
                                       stepSize: scalars[0], imageVelocity: try file.floats("image_velocity"),
                                       stepSizeVelocity: scalars[1], iteration: iteration, pendingChunks: chunks,
                                       lossHistory: try file.floats("loss_history"))
+        state.segmentPendingChunks = segmentChunks
         guard state.images.allSatisfy(\.isFinite), state.imageVelocity.allSatisfy(\.isFinite) else {
             throw ASTError(.format, "\(checkpointPath): images or their velocity are not finite")
         }
@@ -236,6 +268,24 @@ public struct Pipeline {
         return state
     }
 
+    /// A list of chunks of indices in [0, count): their sizes in one tensor, the indices in another.
+    private func readChunks(_ file: SafeTensorsFile, sizes: String, indices: String, count n: Int) throws(ASTError) -> [[Int]] {
+        let chunkSizes = try file.tensor(sizes).int64s()
+        let chunkFlat = try file.tensor(indices).int64s()
+        var chunks: [[Int]] = []
+        var at = 0
+        for size in chunkSizes {
+            guard size >= 0, size <= Int64(chunkFlat.count - at) else { throw ASTError(.format, "\(checkpointPath): bad \(sizes)") }
+            let chunk = chunkFlat[at..<(at + Int(size))]
+            guard chunk.allSatisfy({ (0..<Int64(n)).contains($0) }) else {
+                throw ASTError(.format, "\(checkpointPath): \(indices) index outside [0, \(n))")
+            }
+            chunks.append(chunk.map { Int($0) })
+            at += Int(size)
+        }
+        return chunks
+    }
+
     public func saveCheckpoint(_ state: DistillationState) throws(ASTError) {
         try makeDirectory(outputDirectory)
         var w = SafeTensorsWriter()
@@ -250,6 +300,14 @@ public struct Pipeline {
         try w.add("pending_chunk_sizes", NDArray(shape: [state.pendingChunks.count], int64: state.pendingChunks.map { Int64($0.count) }))
         let flat = state.pendingChunks.flatMap { $0 }.map(Int64.init)
         try w.add("pending_chunks", NDArray(shape: [flat.count], int64: flat))
+        if !state.segmentPendingChunks.isEmpty {
+            let counts = state.segmentPendingChunks.map { Int64($0.count) }
+            try w.add("segment_chunk_counts", NDArray(shape: [counts.count], int64: counts))
+            let chunks = state.segmentPendingChunks.flatMap { $0 }
+            try w.add("segment_chunk_sizes", NDArray(shape: [chunks.count], int64: chunks.map { Int64($0.count) }))
+            let flatSegments = chunks.flatMap { $0 }.map(Int64.init)
+            try w.add("segment_chunks", NDArray(shape: [flatSegments.count], int64: flatSegments))
+        }
         try w.add("loss_history", shape: [state.lossHistory.count], floats: state.lossHistory)
         try w.add("syn_lr_history", shape: [state.stepSizeHistory.count], floats: state.stepSizeHistory)
         if !state.evaluationCurve.isEmpty {

@@ -307,6 +307,7 @@ extension RunConfiguration {
         boolParameter("distill.soft_labels", 217, "learn soft labels (initialised from an expert's logits)", \.distillation.learnSoftLabels),
         floatParameter("distill.lr_labels", 218, 1e-9...1e6, "learning rate of the soft-label logits", \.distillation.labelLearningRate),
         intParameter("distill.activation_mib", 219, 0...1_048_576, "MiB of step graphs kept instead of recomputed (faster, same result; 0 = none)", \.distillation.activationBudgetMiB),
+        intParameter("distill.segments", 220, 1...65_536, "R: trajectory segments matched per iteration, their meta-gradients averaged (ast-distill-mpi spreads them over ranks)", \.distillation.segments),
         // Evaluation (300…399)
         intParameter("eval.models", 300, 1...1000, "K networks per evaluation", \.evaluation.models),
         intParameter("eval.epochs", 301, 1...100_000, "epochs per network", \.evaluation.epochs),
@@ -441,6 +442,33 @@ extension RunConfiguration {
         default:
             throw .invalid("unknown preset '\(name)' (known: \(presetNames.joined(separator: ", ")))")
         }
+        return c
+    }
+}
+
+// MARK: - Settings from the command line
+
+extension RunConfiguration {
+    /// Settings as the command-line tools take them: a preset, then a JSON config file (a flat
+    /// object), then `name=value` overrides (a name given twice with different values is an
+    /// error); validated before any work.
+    public static func assemble(preset: String?, configFile: String?, overrides: [String]) throws(ASTError) -> RunConfiguration {
+        var c = try preset.map { name throws(ASTError) in try RunConfiguration.preset(name) } ?? RunConfiguration()
+        if let configFile {
+            let bytes = try BinaryFile.read(configFile, maxBytes: 1 << 24)
+            try c.apply(json: try JSONValue.parse(bytes, source: configFile), source: configFile)
+        }
+        var seen: [String: String] = [:]
+        for item in overrides {
+            guard let eq = item.firstIndex(of: "=") else { throw .invalid("--set \(item): expected name=value") }
+            let name = String(item[..<eq]), value = String(item[item.index(after: eq)...])
+            if let earlier = seen[name], earlier != value {
+                throw .invalid("--set \(name) is given twice with different values ('\(earlier)' and '\(value)')")
+            }
+            seen[name] = value
+            try c.set(name, text: value)
+        }
+        try c.validate()
         return c
     }
 }

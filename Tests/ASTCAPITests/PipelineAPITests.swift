@@ -727,3 +727,63 @@ private func matchingProblem() -> MatchingProblem {
     // still usable
     #expect(call() == OK)
 }
+
+/// The step-level API of distributed distillation: segments computed one by one (in any
+/// order), summed in segment order and applied give exactly ast_run_distill's result with
+/// distill.segments = 2; the writer's checkpoint lets a new handle continue.
+@Test func segmentStepsEqualDistillWithSegments() throws {
+    let train = makeDataset(count: 30, seed: 1), test = makeDataset(count: 12, seed: 2)
+    defer { ast_dataset_free(train); ast_dataset_free(test) }
+    let cfg = tinyRunConfig()
+    defer { ast_config_free(cfg) }
+    #expect(ast_config_set_int(cfg, key(AST_CONFIG_DISTILL_SEGMENTS), 2) == OK)
+    var segments: Int64 = 0
+    #expect(ast_config_get_int(cfg, key(AST_CONFIG_DISTILL_SEGMENTS), &segments) == OK && segments == 2)
+    #expect(ast_config_set_int(cfg, key(AST_CONFIG_DISTILL_SEGMENTS), 0) == status(AST_ERR_OUT_OF_RANGE))
+    let dirA = temporaryDirectory("segA"), dirB = temporaryDirectory("segB")
+    defer { removeTree(dirA); removeTree(dirB) }
+
+    var a: OpaquePointer?
+    #expect(ast_run_create_with_data(cfg, dirA, train, test, &a) == OK, "\(lastError())")
+    #expect(ast_run_generate_experts(a, 0, -1, nil, nil) == OK)
+    #expect(ast_run_distill(a, nil, nil) == OK, "\(lastError())")
+    let imagesA = distilledImages(a)
+    ast_run_free(a)
+
+    var b: OpaquePointer?
+    #expect(ast_run_create_with_data(cfg, dirB, train, test, &b) == OK)
+    #expect(ast_run_generate_experts(b, 0, -1, nil, nil) == OK)
+    var g = [Float](repeating: 0, count: 2 + 3 * 64)
+    #expect(ast_run_segment_gradient(b, 0, 0, &g, Int64(g.count)) == status(AST_ERR_INVALID_ARGUMENT))  // not begun
+    var iteration: Int64 = -1, length: Int64 = 0
+    #expect(ast_run_distill_begin(b, &iteration, &segments, &length) == OK, "\(lastError())")
+    #expect(iteration == 0 && segments == 2 && length == 2 + 3 * 64)
+    var g0 = [Float](repeating: 0, count: Int(length)), g1 = g0
+    while iteration < 6 {
+        #expect(ast_run_segment_gradient(b, iteration, 1, &g1, length) == OK, "\(lastError())")
+        #expect(ast_run_segment_gradient(b, iteration, 0, &g0, length) == OK)
+        #expect(g0 != g1 && g0[0] > 0)
+        #expect(ast_run_segment_gradient(b, iteration + 1, 0, &g0, length) == status(AST_ERR_INVALID_ARGUMENT))
+        #expect(ast_run_segment_gradient(b, iteration, 2, &g0, length) == status(AST_ERR_INVALID_ARGUMENT))
+        #expect(ast_run_segment_gradient(b, iteration, 0, &g0, length - 1) == status(AST_ERR_SHAPE_MISMATCH))
+        var sum = g0
+        for i in 0..<sum.count { sum[i] += g1[i] }
+        var bad = sum
+        bad[5] = .nan
+        #expect(ast_run_apply_gradient_sum(b, bad, length, 1) == status(AST_ERR_NON_FINITE))
+        #expect(ast_run_apply_gradient_sum(b, sum, length - 1, 1) == status(AST_ERR_SHAPE_MISMATCH))
+        #expect(ast_run_apply_gradient_sum(b, sum, length, 2) == status(AST_ERR_INVALID_ARGUMENT))
+        #expect(ast_run_apply_gradient_sum(b, sum, length, 1) == OK, "\(lastError())")
+        #expect(ast_run_distill_begin(b, &iteration, nil, nil) == OK)
+    }
+    #expect(iteration == 6)
+    #expect(distilledImages(b) == imagesA)
+    #expect(ast_run_segment_gradient(b, 6, 0, &g0, length) == status(AST_ERR_INVALID_ARGUMENT))  // complete
+    #expect(ast_run_write_outputs(b) == OK)
+    ast_run_free(b)
+    var c: OpaquePointer?
+    #expect(ast_run_create_with_data(cfg, dirB, train, test, &c) == OK)
+    #expect(ast_run_distill_begin(c, &iteration, nil, nil) == OK && iteration == 6)  // the writer's checkpoint
+    #expect(distilledImages(c) == imagesA)
+    ast_run_free(c)
+}

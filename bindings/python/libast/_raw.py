@@ -86,6 +86,7 @@ AST_CONFIG_DISTILL_MOMENTUM = 216
 AST_CONFIG_DISTILL_SOFT_LABELS = 217
 AST_CONFIG_DISTILL_LR_LABELS = 218
 AST_CONFIG_DISTILL_ACTIVATION_MIB = 219
+AST_CONFIG_DISTILL_SEGMENTS = 220
 AST_CONFIG_EVAL_MODELS = 300
 AST_CONFIG_EVAL_EPOCHS = 301
 AST_CONFIG_EVAL_BATCH = 302
@@ -380,6 +381,15 @@ ast_run_loss_history = _fn("ast_run_loss_history", c_int32, c_void_p, c_float_p,
 #     double *out_std, double *accuracies, int64_t capacity, int64_t *out_count);
 ast_run_evaluation = _fn("ast_run_evaluation", c_int32, c_void_p, c_int32, c_double_p, c_double_p,
                          c_double_p, c_int64, c_int64_p)
+# ast_status ast_run_distill_begin(ast_run *run, int64_t *out_iteration, int64_t *out_segments,
+#                                  int64_t *out_gradient_len);
+ast_run_distill_begin = _fn("ast_run_distill_begin", c_int32, c_void_p, c_int64_p, c_int64_p, c_int64_p)
+# ast_status ast_run_segment_gradient(ast_run *run, int64_t iteration, int64_t segment, float *out,
+#                                     int64_t out_len);
+ast_run_segment_gradient = _fn("ast_run_segment_gradient", c_int32, c_void_p, c_int64, c_int64, c_float_p, c_int64)
+# ast_status ast_run_apply_gradient_sum(ast_run *run, const float *sum, int64_t sum_len,
+#                                       int32_t write_checkpoint);
+ast_run_apply_gradient_sum = _fn("ast_run_apply_gradient_sum", c_int32, c_void_p, c_float_p, c_int64, c_int32)
 
 # --- trajectory matching --------------------------------------------------------------------
 # ast_status ast_matching_step(const ast_network *network, const float *start,

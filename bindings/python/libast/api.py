@@ -887,6 +887,34 @@ class Run(_Handle):
         return {"distilled": self._result(_raw.AST_RESULT_DISTILLED),
                 "random_real": self._result(_raw.AST_RESULT_RANDOM_REAL)}
 
+    # --- distributed distillation, one segment at a time (include/ast.h) ---------------------
+
+    def distill_begin(self) -> tuple:
+        """Prepares segment-wise distillation (checkpoint or initial set; writes nothing).
+        Returns (iteration to compute next, segments R, gradient vector length)."""
+        it, r, n = c_int64(), c_int64(), c_int64()
+        _check(_raw.ast_run_distill_begin(self._handle, byref(it), byref(r), byref(n)))
+        return it.value, r.value, n.value
+
+    def segment_gradient(self, iteration: int, segment: int) -> np.ndarray:
+        """Segment `segment` of iteration `iteration` (the current one) as one float32 vector
+        [loss, dL/dalpha, dL/dimages..., dL/dsoft_labels...]; the run's state is unchanged."""
+        _, _, n = self.distill_begin()
+        out = np.empty(n, np.float32)
+        _check(_raw.ast_run_segment_gradient(self._handle, _int_arg("iteration", iteration),
+                                             _int_arg("segment", segment), _fp(out), out.size))
+        return out
+
+    def apply_gradient_sum(self, total: Any, write_checkpoint: bool = True) -> int:
+        """Applies the sum of all R segment vectors of the current iteration (divided by R
+        here); write_checkpoint in exactly one process. Returns the next iteration."""
+        if not isinstance(write_checkpoint, (bool, np.bool_)):
+            raise ValueError("write_checkpoint must be a bool")
+        _, _, n = self.distill_begin()
+        v = _float32("total", total, (n,))
+        _check(_raw.ast_run_apply_gradient_sum(self._handle, _fp(v), v.size, int(bool(write_checkpoint))))
+        return self.distill_begin()[0]
+
 
 def _int_arg(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):

@@ -388,3 +388,31 @@ def test_expert_recipe_settings_and_the_evaluation_curve(tmp_path):
     assert curve[-1]["mean"] == pytest.approx(result["evaluation"]["distilled"]["mean"])
     assert len(report["syn_lr_history"]) == 6
     assert report["settings"]["experts.gradient_penalty"] == 0 and report["settings"]["experts.loss_scale_start"] == 1
+
+
+def test_segment_steps_equal_distill_with_two_segments(tmp_path):
+    """The step-level API (what examples/python/mpi_distill.py spreads over ranks): segments
+    summed in segment order and applied equal Run.distill with distill.segments = 2."""
+    train, test = tiny_data(30, 1), tiny_data(12, 2)
+    with tiny_config(distill_segments=2, distill_soft_labels=1, eval_baseline=0) as cfg:
+        assert cfg["distill.segments"] == 2
+        with libast.Run(cfg, tmp_path / "a", train=train, test=test) as run:
+            run.generate_experts(progress=None)
+            whole = run.distill(progress=None)
+        with libast.Run(cfg, tmp_path / "b", train=train, test=test) as run:
+            run.generate_experts(progress=None)
+            iteration, segments, length = run.distill_begin()
+            assert (iteration, segments, length) == (0, 2, 2 + 3 * 64 + 3 * 3)
+            while iteration < 6:
+                g1 = run.segment_gradient(iteration, 1)
+                g0 = run.segment_gradient(iteration, 0)
+                assert g0.shape == (length,) and not np.array_equal(g0, g1)
+                with pytest.raises(libast.ASTError):
+                    run.segment_gradient(iteration + 1, 0)
+                with pytest.raises(ValueError):
+                    run.apply_gradient_sum(g0[:-1])
+                iteration = run.apply_gradient_sum(g0 + g1, write_checkpoint=True)
+            stepped = run.distilled()
+    np.testing.assert_array_equal(stepped.images, whole.images)
+    np.testing.assert_array_equal(stepped.soft_labels, whole.soft_labels)
+    assert stepped.step_size == whole.step_size and stepped.iterations == 6
