@@ -10,7 +10,9 @@
 # 3. builds the self-contained libast.so (scripts/build-lib.sh) and checks it (readelf, nm),
 # 4. compiles the C examples with -std=c99 -Wall -Wextra -pedantic -Werror and runs them
 #    (demo, threads, misuse, and pipeline: the whole pipeline on a Fashion-MNIST subset),
-# 5. runs the Python binding's tests (pytest) and the Python examples (demo, pipeline).
+# 5. runs the Python binding's tests (pytest) and the Python examples (demo, pipeline),
+# 6. runs the MPI tests (scripts/mpi-test.sh: installs Open MPI when root, builds the separate
+#    package mpi/, runs ast-distill-mpi and examples/python/mpi_distill.py with mpirun -np 2).
 # Every example's output is checked. Exits non-zero on the first failure.
 #
 # Environment: AST_TEST_SCRATCH (SwiftPM scratch path for tests, default .build),
@@ -139,5 +141,9 @@ expect_output "Python pipeline" "$log" '^python pipeline: numpy in: train \(3000
     "^python pipeline: outputs: \\['checkpoint.safetensors', 'distilled.png', 'distilled.safetensors', 'report.json'\\]" \
     '^python pipeline: matching_step: loss [0-9.]+' '^python pipeline: done$'
 rm -f "$log"
+
+# ---------------------------------------------------------------------------------------------
+step "MPI: ast-distill-mpi and examples/python/mpi_distill.py under mpirun -np 2 (scripts/mpi-test.sh)"
+AST_TEST_SCRATCH="$scratch" PYTHON="$python" scripts/mpi-test.sh
 
 printf '\ntest.sh: all tests passed\n'
