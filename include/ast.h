@@ -933,7 +933,9 @@ AST_API ast_status ast_run_evaluation(const ast_run *run, int32_t which, double 
  * bytes identical to ast_run_distill in one process, whatever the number of processes
  * (examples/python/mpi_distill.py and ast-distill-mpi do that); an allreduce in another order
  * gives results equal up to rounding. Checkpoints written by the writer are those of
- * ast_run_distill: a restarted job calls ast_run_distill_begin again and continues.
+ * ast_run_distill: a restarted job calls ast_run_distill_begin again and continues. (The
+ * eval.every evaluations of ast_run_distill are not made here: evaluate with
+ * ast_run_evaluate when done.)
  * ------------------------------------------------------------------------------------------ */
 
 /* Prepares segment-wise distillation (once per run; later calls only report): loads the

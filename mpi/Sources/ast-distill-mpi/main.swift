@@ -278,6 +278,13 @@ func runDistill(_ pipeline: Pipeline, _ data: PreparedData) -> Int32 {
             let report = try distiller.apply(sum!, to: &state)
             if rank == 0 {
                 say("iteration \(report.iteration)/\(total): loss \(report.loss), alpha \(report.stepSize)")
+                // eval.every: the writer evaluates, as `ast-distill distill` does (the others wait
+                // at the next gather; the curve is not used by the updates).
+                if config.evaluateEvery > 0, state.iteration % config.evaluateEvery == 0, state.iteration < total {
+                    let point = try pipeline.evaluateDistilled(data: data, state: state)
+                    state.evaluationCurve.append(EvaluationPoint(iteration: state.iteration, result: point))
+                    say("evaluation after iteration \(state.iteration): \(String(format2: point.mean * 100))%")
+                }
                 if pipeline.checkpointDue(after: state.iteration) {
                     try pipeline.saveCheckpoint(state)
                     say("checkpoint after iteration \(state.iteration): \(pipeline.checkpointPath)")
