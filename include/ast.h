@@ -268,6 +268,7 @@ enum { AST_POOL_AVERAGE = 0, AST_POOL_MAX = 1 };
  *   AST_CONFIG_EXPERTS_LOSS_SCALE_EPOCHS experts.loss_scale_epochs int 10             -1...10000          its length L in epochs (0 = off):
  *                                                                                                            lambda_e = l0 + (1 - l0)/L * e for e < L, then 1
  *   AST_CONFIG_EXPERTS_GRADIENT_PENALTY experts.gradient_penalty float 2              -1...1000           weight of AST's gradient penalty (0 = off)
+ *   AST_CONFIG_EXPERTS_DIR             experts.dir               string  ""             path                trajectory store used instead of <out>/experts: shared by runs, or imported (Python libast.mtt); its network must be the run's
  * Distillation (200-299): the outer loop of trajectory matching (ast_run_distill).
  *   AST_CONFIG_DISTILL_IPC             distill.ipc               int     1              1...10000           synthetic images per class
  *   AST_CONFIG_DISTILL_SYN_STEPS       distill.syn_steps         int     50             1...10000           N: student steps per iteration
@@ -306,12 +307,13 @@ enum { AST_POOL_AVERAGE = 0, AST_POOL_MAX = 1 };
  *   AST_CONFIG_EVAL_EVERY              eval.every                int     0              0...10000000        also evaluate the distilled set at every multiple of this
  *                                                                                                            iteration during ast_run_distill (0 = only at the end; added in 0.2)
  * Data (400-499): what ast_run_create loads (ast_run_create_with_data ignores data.dataset
- * and data.dir; it applies data.preprocessing and the limits to the caller's images).
- *   AST_CONFIG_DATA_DATASET            data.dataset              string  "fashion-mnist" fashion-mnist|mnist|cifar10|cifar100  dataset
+ * and data.dir/data.path; it applies data.preprocessing and the limits to the caller's images).
+ *   AST_CONFIG_DATA_DATASET            data.dataset              string  "fashion-mnist" fashion-mnist|mnist|cifar10|cifar100|npz  dataset (npz: your own file, data.path)
  *   AST_CONFIG_DATA_DIR                data.dir                  string  ""             path                directory of its files ("" = default location)
  *   AST_CONFIG_DATA_PREPROCESSING      data.preprocessing        string  "normalize"    none|normalize|zca  per-channel normalisation or ZCA whitening
  *   AST_CONFIG_DATA_TRAIN_LIMIT        data.train_limit          int     0              0...100000000       class-balanced random training subset (0 = all)
  *   AST_CONFIG_DATA_TEST_LIMIT         data.test_limit           int     0              0...100000000       first test images (0 = all)
+ *   AST_CONFIG_DATA_PATH               data.path                 string  ""             path                the .npz file of data.dataset "npz": train_images [N,C,H,W] or [N,H,W], train_labels [N], test_images, test_labels (uint8 pixels are divided by 255)
  *
  * The defaults of the network keys describe a 3x32x32 ConvNet-3 (as in release 0.1) while the
  * default dataset is Fashion-MNIST (1x28x28): for a run, load a preset
@@ -350,6 +352,7 @@ enum {
     AST_CONFIG_EXPERTS_LOSS_SCALE_START = 111,
     AST_CONFIG_EXPERTS_LOSS_SCALE_EPOCHS = 112,
     AST_CONFIG_EXPERTS_GRADIENT_PENALTY = 113,
+    AST_CONFIG_EXPERTS_DIR = 120,
 
     AST_CONFIG_DISTILL_IPC = 200,
     AST_CONFIG_DISTILL_SYN_STEPS = 201,
@@ -389,7 +392,8 @@ enum {
     AST_CONFIG_DATA_DIR = 401,
     AST_CONFIG_DATA_PREPROCESSING = 402,
     AST_CONFIG_DATA_TRAIN_LIMIT = 403,
-    AST_CONFIG_DATA_TEST_LIMIT = 404
+    AST_CONFIG_DATA_TEST_LIMIT = 404,
+    AST_CONFIG_DATA_PATH = 405
 };
 
 /* Longest string value (bytes, without the NUL) a string key accepts. */

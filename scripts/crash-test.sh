@@ -185,8 +185,8 @@ done
 expect_failure() {
     local what="$1" status="$2" log="$3" pattern="$4"
     [ "$status" -eq 1 ] || { cat "$log"; die "$what: exit status $status, expected 1"; }
-    grep -Eq "^error: .*$pattern" "$log" || { cat "$log"; die "$what: no 'error: ... $pattern' message"; }
-    say "$what: $(grep -E '^error:' "$log" | head -1)"
+    grep -Eq "^ast-distill: error: .*$pattern" "$log" || { cat "$log"; die "$what: no 'ast-distill: error: ... $pattern' message"; }
+    say "$what: $(grep -E '^ast-distill: error:' "$log" | head -1)"
 }
 
 # Read-only output directory holding finished experts.

@@ -55,6 +55,8 @@ if ! "$python" -c "import importlib.util as u, sys; s = u.find_spec('libast'); s
         || "$python" -m pip install --no-build-isolation -e bindings/python
 fi
 "$python" -c 'import importlib.util as u; print("test.sh: libast binding at", u.find_spec("libast").origin)'
+# PyTorch for libast.mtt's tests (optional for users; tests/test_mtt.py skips without it).
+"$python" -c 'import torch' 2>/dev/null || "$python" -m pip install torch
 
 # ---------------------------------------------------------------------------------------------
 if [ "${AST_SKIP_SWIFT_TESTS:-0}" != 1 ]; then

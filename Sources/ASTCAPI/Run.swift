@@ -80,7 +80,7 @@ final class RunBox: HandleBox {
             }
         }
         throw args.fail(Status.invalidArgument,
-                        "no distilled set yet: call ast_run_distill first (it returns at once when \(pipeline.checkpointPath) is complete)")
+                        "no distilled set yet: distil first (ast_run_distill, Python Run.distill(); it returns at once when \(pipeline.checkpointPath) is complete)")
     }
 
     /// After a failed or cancelled distillation: show the checkpointed (last good) state.
@@ -92,8 +92,16 @@ final class RunBox: HandleBox {
 /// ipc real images per class are needed by real/representative initialisation and by the
 /// random-real baseline.
 func checkClassCounts(_ train: ImageDataset, _ c: RunConfiguration, _ args: Arguments, what: String) throws(CFailure) {
-    guard c.distillation.initialization != .noise || c.evaluateBaseline else { return }
     let counts = train.classCounts
+    if let last = counts.lastIndex(where: { $0 > 0 }), last < counts.count - 1 {
+        throw args.fail(Status.invalidArgument,
+                        "network.classes is \(c.network.classes) but the labels of \(what) go up to \(last) (\(last + 1) classes): set network.classes=\(last + 1)")
+    }
+    if let empty = counts.firstIndex(of: 0) {
+        throw args.fail(Status.invalidArgument,
+                        "class \(empty) has no images in \(what); every class 0...\(counts.count - 1) of network.classes \(c.network.classes) needs images")
+    }
+    guard c.distillation.initialization != .noise || c.evaluateBaseline else { return }
     if let k = counts.firstIndex(where: { $0 < c.distillation.ipc }) {
         throw args.fail(Status.invalidArgument,
                         "distill.ipc \(c.distillation.ipc) is larger than the \(counts[k]) images of class \(k) in \(what)")
@@ -130,11 +138,13 @@ private func checkRunLimits(_ c: RunConfiguration, _ network: ConvNet, _ args: A
 }
 
 /// Known shapes of the built-in datasets: channels, side, classes.
-private func datasetShape(_ kind: RunConfiguration.DatasetKind) -> (channels: Int, side: Int, classes: Int) {
+/// nil for npz: its shape is known once the file is read (Pipeline.loadData checks it).
+private func datasetShape(_ kind: RunConfiguration.DatasetKind) -> (channels: Int, side: Int, classes: Int)? {
     switch kind {
     case .fashionMNIST, .mnist: return (1, 28, 10)
     case .cifar10: return (3, 32, 10)
     case .cifar100: return (3, 32, 100)
+    case .npz: return nil
     }
 }
 
@@ -157,15 +167,14 @@ private func createRun(_ function: StaticString, _ config: OpaquePointer?, _ out
         guard !directory.isEmpty else { throw args.fail(Status.invalidArgument, "output_directory is empty") }
         let c = box.run
         if !withData {
-            if c.dataDirectory.isEmpty && c.dataset != .fashionMNIST {
+            if c.dataDirectory.isEmpty && c.dataset != .fashionMNIST && c.dataset != .npz {
                 throw args.fail(Status.invalidArgument,
-                                "data.dataset \(c.dataset.rawValue) needs data.dir (AST_CONFIG_DATA_DIR): the directory of its files (only fashion-mnist has a default location)")
+                                "data.dataset \(c.dataset.rawValue) needs data.dir: the directory of its files (only fashion-mnist has a default location)")
             }
-            let e = datasetShape(c.dataset)
             let n = c.network
-            guard n.channels == e.channels, n.imageSize == e.side, n.classes == e.classes else {
+            if let e = datasetShape(c.dataset), n.channels != e.channels || n.imageSize != e.side || n.classes != e.classes {
                 throw args.fail(Status.invalidArgument,
-                                "data.dataset \(c.dataset.rawValue) has \(e.channels)x\(e.side)x\(e.side) images of \(e.classes) classes but network.channels/image_size/classes are \(n.channels)/\(n.imageSize)/\(n.classes): set them (AST_CONFIG_CHANNELS, AST_CONFIG_IMAGE_SIZE, AST_CONFIG_CLASSES) or load a preset")
+                                "data.dataset \(c.dataset.rawValue) has \(e.channels)x\(e.side)x\(e.side) images of \(e.classes) classes but network.channels/image_size/classes are \(n.channels)/\(n.imageSize)/\(n.classes): set them or load a preset")
             }
         }
         let pipeline: Pipeline
@@ -312,7 +321,7 @@ private func writeOutputs(_ box: RunBox, _ args: Arguments) throws(CFailure) {
     let data = try box.data(args)
     let state = try box.distilledState(args, loadCheckpoint: true)
     let p = box.pipeline
-    let store = try? TrajectoryStore(readingFrom: p.storeDirectory, network: p.network, datasetFingerprint: data.fingerprint)
+    let store = try? p.openStore(data: data)
     do throws(ASTError) {
         _ = try p.writeOutputs(data: data, state: state, store: store, evaluation: box.evaluation)
     } catch {
@@ -526,7 +535,7 @@ public func ast_run_evaluation(_ run: OpaquePointer!, _ which: Int32, _ outMean:
         try writeValues([Double](), to: accuracies, "accuracies", capacity: capacity, outCount: outCount, args)  // argument checks
         try box.exclusive(args) { () throws(CFailure) in
             guard let e = box.evaluation else {
-                throw args.fail(Status.invalidArgument, "not evaluated yet: call ast_run_evaluate first")
+                throw args.fail(Status.invalidArgument, "not evaluated yet: evaluate first (ast_run_evaluate, Python Run.evaluate())")
             }
             let result: EvaluationResult
             if which == Int32(AST_RESULT_DISTILLED) {

@@ -11,3 +11,7 @@
 // Evaluation.swift         the final-accuracy protocol (§4)
 // RunConfiguration.swift   every setting, one table shared by CLI, config files, C and Python
 // Pipeline.swift           the whole job as resumable steps over one output directory
+
+/// The release of libast (and of ast-distill). Must equal AST_VERSION_STRING in include/ast.h
+/// (checked by ASTCAPITests).
+public let libastVersion = "0.1.0"

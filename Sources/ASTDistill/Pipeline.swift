@@ -46,7 +46,10 @@ public struct Pipeline {
         network = try ConvNet(config.network)
     }
 
-    public var storeDirectory: String { outputDirectory + "/experts" }
+    /// `experts.dir` when set (a shared or imported store), else `<out>/experts`.
+    public var storeDirectory: String { config.expertsDirectory.isEmpty ? outputDirectory + "/experts" : config.expertsDirectory }
+    /// Whether the run uses a store of its own choosing (experts.dir) rather than its own.
+    public var usesSharedStore: Bool { !config.expertsDirectory.isEmpty }
     public var checkpointPath: String { outputDirectory + "/checkpoint.safetensors" }
 
     // MARK: Data
@@ -66,15 +69,30 @@ public struct Pipeline {
         case .cifar100:
             guard !dir.isEmpty else { throw .invalid("CIFAR-100 needs data.dir: the directory of cifar-100-binary") }
             raw = try loadCIFAR100(directory: dir)
+        case .npz:
+            raw = try loadNPZDataset(path: config.dataPath)
         }
-        let t = raw.train
-        let n = config.network
-        guard t.channels == n.channels, t.height == n.imageSize, t.width == n.imageSize, t.classes == n.classes else {
-            throw .invalid("\(config.dataset.rawValue) is \(t.channels)x\(t.height)x\(t.width) with \(t.classes) classes; the network expects \(n.channels)x\(n.imageSize)x\(n.imageSize) with \(n.classes)")
-        }
+        try checkDataAgainstNetwork(raw.train, what: config.dataset == .npz ? config.dataPath : config.dataset.rawValue)
         return try PreparedData(raw, preprocessing: config.preprocessing,
                                 trainLimit: config.trainLimit > 0 ? config.trainLimit : nil,
                                 testLimit: config.testLimit > 0 ? config.testLimit : nil, seed: config.seed)
+    }
+
+    /// The data's image shape and classes must be the network's; the error names the settings
+    /// to change (network.classes 10 on 3-class data says so, instead of failing later).
+    public func checkDataAgainstNetwork(_ train: ImageDataset, what: String) throws(ASTError) {
+        let n = config.network
+        var wrong: [String] = []
+        if train.channels != n.channels { wrong.append("network.channels=\(train.channels) (it is \(n.channels))") }
+        if train.height != n.imageSize || train.width != n.imageSize {
+            wrong.append(train.height == train.width ? "network.image_size=\(train.height) (it is \(n.imageSize))"
+                                                     : "square images (the data is \(train.height)x\(train.width))")
+        }
+        if train.classes != n.classes { wrong.append("network.classes=\(train.classes) (it is \(n.classes))") }
+        guard wrong.isEmpty else {
+            throw .invalid("\(what) has \(train.channels)x\(train.height)x\(train.width) images of \(train.classes) classes, "
+                + "the network expects \(n.channels)x\(n.imageSize)x\(n.imageSize) with \(n.classes): set \(wrong.joined(separator: ", "))")
+        }
     }
 
     // MARK: Experts
@@ -85,12 +103,17 @@ public struct Pipeline {
     public func generateExperts(data: PreparedData, range: Range<Int>? = nil,
                                 progress: PipelineProgress = { _ in true }) throws(ASTError) -> TrajectoryStore {
         let settings = try config.expertTraining
+        let indices = range ?? 0..<config.expertCount
+        guard indices.lowerBound >= 0 else { throw .invalid("expert range \(indices) starts below 0") }
+        if usesSharedStore, let present = try? TrajectoryStore.completeExpertIndices(in: storeDirectory),
+           Set(indices).isSubset(of: Set(present)) {
+            // Every expert asked for is in the shared (or imported) store already: use it as it is.
+            return try openStore(data: data, progress: progress)
+        }
         try makeDirectory(outputDirectory)
         let store = try TrajectoryStore(directory: storeDirectory, network: network, datasetFingerprint: data.fingerprint,
                                         settings: settings, seed: config.seed)
         let trainer = try ExpertTrainer(network: network, settings: settings, data: data.data, seed: config.seed)
-        let indices = range ?? 0..<config.expertCount
-        guard indices.lowerBound >= 0 else { throw .invalid("expert range \(indices) starts below 0") }
         for index in indices {
             // This process owns these experts' files: clear what a killed earlier run left mid-write.
             removeStaleTemporaryFiles(of: store.path(index, partial: true))
@@ -109,12 +132,29 @@ public struct Pipeline {
         return store
     }
 
+    /// The store for reading (distillation, reports). Its network must be the run's. The run's
+    /// own store must also come from the run's data; a shared one (experts.dir) may come from
+    /// other data (an imported MTT buffer, another subset): that is reported, not refused.
+    public func openStore(data: PreparedData, progress: PipelineProgress = { _ in true }) throws(ASTError) -> TrajectoryStore {
+        guard usesSharedStore else {
+            return try TrajectoryStore(readingFrom: storeDirectory, network: network, datasetFingerprint: data.fingerprint)
+        }
+        let store = try TrajectoryStore(readingFrom: storeDirectory, network: network)
+        if let made = store.identity["dataset_fingerprint"], made != data.fingerprint {
+            _ = progress(.message("experts.dir \(storeDirectory): \(store.expertCount) experts made from data \(made); this run's data is \(data.fingerprint) (used as they are)"))
+        }
+        return store
+    }
+
     // MARK: Distillation
 
     /// Runs (or resumes from the checkpoint) the distillation; returns the final state.
     public func distill(data: PreparedData, progress: PipelineProgress = { _ in true }) throws(ASTError) -> DistillationState {
         var (distiller, state) = try prepareDistillation(data: data, progress: progress)
         let total = config.distillation.iterations
+        guard state.iteration <= total else {
+            throw .invalid("\(checkpointPath) is at iteration \(state.iteration), beyond distill.iterations \(total); raise distill.iterations to continue, or use another output directory")
+        }
         while state.iteration < total {
             let report: IterationReport
             do throws(ASTError) {
@@ -149,7 +189,7 @@ public struct Pipeline {
     /// distributed run) leaves files alone; the one writer removes a killed run's temporary files.
     public func prepareDistillation(data: PreparedData, writer: Bool = true,
                                     progress: PipelineProgress = { _ in true }) throws(ASTError) -> (Distiller, DistillationState) {
-        let store = try TrajectoryStore(readingFrom: storeDirectory, network: network, datasetFingerprint: data.fingerprint)
+        let store = try openStore(data: data, progress: progress)
         var settings = config.distillation
         settings.seed = derivedSeed(config.seed, 12)  // the run's seed drives every distillation draw
         let distiller = try Distiller(network: network, settings: settings, experts: store)
@@ -176,27 +216,11 @@ public struct Pipeline {
         get throws(ASTError) { try config.json.serialized(sortedKeys: true) }
     }
 
-    /// Whether settings recorded in a file equal this run's. A setting added after the file was
-    /// written counts as its default, so runs checkpointed before it existed still resume.
-    func sameSettings(_ recorded: String?) throws(ASTError) -> Bool {
-        guard let recorded else { return false }
-        let current = try settingsFingerprint
-        if recorded == current { return true }
-        guard let parsed = try? JSONValue.parse(recorded, source: checkpointPath), var object = parsed.object else { return false }
-        let defaults = RunConfiguration().json
-        for p in RunConfiguration.parameters where object[p.name] == nil {
-            object[p.name] = defaults[p.name]
-        }
-        return try JSONValue.object(object).serialized(sortedKeys: true) == current
-    }
-
     /// The checkpoint, or nil when there is none. One made with other settings is an error.
     public func loadCheckpoint() throws(ASTError) -> DistillationState? {
         guard BinaryFile.exists(checkpointPath) else { return nil }
         let file = try SafeTensorsFile(path: checkpointPath)
-        guard try sameSettings(file.metadata["settings"]) else {
-            throw .invalid("\(checkpointPath) was made with other settings; use the same settings or another output directory")
-        }
+        try checkResumable(savedSettings: file.metadata["settings"] ?? "", source: checkpointPath)
         let classes = Int64(network.config.classes)
         let rawLabels = try file.tensor("labels").int64s()
         guard !rawLabels.isEmpty, rawLabels.allSatisfy({ (0..<classes).contains($0) }) else {
@@ -286,6 +310,25 @@ public struct Pipeline {
         return chunks
     }
 
+    /// A checkpoint continues only under the settings it was made with, except those that do not
+    /// change what was distilled so far (`RunConfiguration.resumableSettings`: raising
+    /// distill.iterations continues the run). The error names the first setting that differs.
+    func checkResumable(savedSettings: String, source: String) throws(ASTError) {
+        guard savedSettings != (try config.json.serialized(sortedKeys: true)) else { return }
+        guard var saved = (try? JSONValue.parse(savedSettings, source: source))?.object, let now = config.json.object else {
+            throw ASTError(.format, "\(source): unreadable 'settings' metadata")
+        }
+        // A setting added after the file was written counts as its default (older checkpoints resume).
+        let defaults = RunConfiguration().json
+        for p in RunConfiguration.parameters where saved[p.name] == nil { saved[p.name] = defaults[p.name] }
+        let names = (saved.keys + now.keys.filter { !saved.keys.contains($0) })
+        for name in names where !RunConfiguration.resumableSettings(name) && saved[name] != now[name] {
+            func show(_ v: JSONValue?) -> String { v.flatMap { try? $0.serialized() } ?? "(not set)" }
+            throw .invalid("\(source) was made with \(name) = \(show(saved[name])), this run has \(show(now[name])); "
+                + "use the same value to resume, or another output directory to start afresh")
+        }
+    }
+
     public func saveCheckpoint(_ state: DistillationState) throws(ASTError) {
         try makeDirectory(outputDirectory)
         var w = SafeTensorsWriter()
@@ -324,6 +367,11 @@ public struct Pipeline {
     }
 
     // MARK: Evaluation and outputs
+
+    /// Names of the classes when the dataset has them (the PNG's row labels).
+    public var classNames: [String]? {
+        ASTData.classNames(ofDataset: config.dataset.rawValue).flatMap { $0.count == config.network.classes ? $0 : nil }
+    }
 
     public func distilledDataset(_ state: DistillationState) throws(ASTError) -> ImageDataset {
         let c = config.network
@@ -383,6 +431,9 @@ public struct Pipeline {
         w.setMetadata(data.preprocessing.rawValue, forKey: "preprocessing")
         w.setMetadata(String(state.iteration), forKey: "iterations")
         w.setMetadata(TrajectoryStore.describe(network.config), forKey: "network")
+        if let names = classNames {
+            w.setMetadata(try JSONValue.array(names.map { .string($0) }).serialized(), forKey: "class_names")
+        }
         let shape = [state.labels.count] + network.imageShape
         try w.add("images", shape: shape, floats: state.images)
         try w.add("labels", NDArray(shape: [state.labels.count], int64: state.labels.map(Int64.init)))
@@ -397,12 +448,12 @@ public struct Pipeline {
         }
         try w.write(path: outputDirectory + "/distilled.safetensors")
 
-        let ipc = config.distillation.ipc, classes = config.network.classes
-        let grid = try imageGrid(images: data.viewable(state.images, count: state.labels.count), count: state.labels.count,
-                                 channels: config.network.channels, height: config.network.imageSize, width: config.network.imageSize,
-                                 rows: classes, columns: ipc, padding: 2, normalization: .perImage)
-        try writePNG(path: outputDirectory + "/distilled.png", width: grid.width, height: grid.height,
-                     channels: config.network.channels, pixels: grid.pixels)
+        let n = config.network
+        if n.channels == 1 || n.channels == 3 {
+            _ = try writeDistilledPNG(path: outputDirectory + "/distilled.png", images: data.viewable(state.images, count: state.labels.count),
+                                      labels: state.labels, channels: n.channels, imageSize: n.imageSize, classes: n.classes,
+                                      classNames: classNames, scale: defaultRenderScale(imageSize: n.imageSize))
+        }
 
         func summary(_ r: EvaluationResult?) -> JSONValue {
             guard let r else { return .null }
@@ -417,7 +468,7 @@ public struct Pipeline {
         report["loss_history"] = .array(state.lossHistory.map { .number(Double($0)) })
         report["syn_lr_history"] = .array(state.stepSizeHistory.map { .number(Double($0)) })
         if let store {
-            report["expert_final_test_accuracy"] = .array(try store.testAccuracies().map { .number($0.last ?? 0) })
+            report["expert_final_test_accuracy"] = .array(try store.testAccuracies().map { $0.last.map { .number($0) } ?? .null })
         }
         var curve = state.evaluationCurve
         if let final = evaluation?.distilled { curve.append(EvaluationPoint(iteration: state.iteration, result: final)) }

@@ -5,11 +5,16 @@ import ASTData
 /// one table of named, typed, bounded parameters that the command-line flags, config files, the
 /// C API's enum keys and the Python keyword arguments all go through.
 public struct RunConfiguration: Sendable, Equatable {
-    public enum DatasetKind: String, Sendable, CaseIterable { case fashionMNIST = "fashion-mnist", mnist, cifar10, cifar100 }
+    /// `npz`: the user's own images, an .npz file named by `dataPath` (see `loadNPZDataset`).
+    public enum DatasetKind: String, Sendable, CaseIterable { case fashionMNIST = "fashion-mnist", mnist, cifar10, cifar100, npz }
 
     public var dataset = DatasetKind.fashionMNIST
     /// Directory of the dataset files; empty = the dataset's default location.
     public var dataDirectory = ""
+    /// The .npz file of `data.dataset=npz`.
+    public var dataPath = ""
+    /// An existing (or shared) trajectory store used instead of `<out>/experts`; empty = that.
+    public var expertsDirectory = ""
     public var preprocessing = Preprocessing.normalize
     /// Keep a class-balanced random subset of this many training images (0 = all).
     public var trainLimit = 0
@@ -72,6 +77,12 @@ public struct RunConfiguration: Sendable, Equatable {
         try distillation.validate(snapshotCount: expertEpochs + 1)
         guard checkpointEvery >= 1 else { throw .invalid("distill.checkpoint_every must be at least 1") }
         _ = try DSA(strategy: evaluation.augmentation)
+        if dataset == .npz && dataPath.isEmpty {
+            throw .invalid("data.dataset npz needs data.path: an .npz file with train_images, train_labels, test_images, test_labels")
+        }
+        if dataset != .npz && !dataPath.isEmpty {
+            throw .invalid("data.path is only read with data.dataset=npz (data.dataset is \(dataset.rawValue); its files are found through data.dir)")
+        }
         if trainLimit > 0 && trainLimit < distillation.ipc * network.classes {
             throw .invalid("data.train_limit \(trainLimit) leaves fewer than ipc \(distillation.ipc) images per class")
         }
@@ -284,6 +295,8 @@ extension RunConfiguration {
         recipeFloat("experts.gradient_penalty", 113, 1000, positive: false, "λ of AST's gradient penalty (0 = off)", \.gradientPenalty) {
             $0.gradientPenalty
         },
+
+        stringParameter("experts.dir", 120, "trajectory store to use instead of <out>/experts (shared or imported; its network must match)", \.expertsDirectory),
         // Distillation (200…299)
         intParameter("distill.ipc", 200, 1...10_000, "images per class", \.distillation.ipc),
         intParameter("distill.syn_steps", 201, 1...10_000, "N: student steps per iteration", \.distillation.syntheticSteps),
@@ -336,28 +349,44 @@ extension RunConfiguration {
         boolParameter("eval.baseline", 304, "also evaluate a random real subset of the same size", \.evaluateBaseline),
         floatParameter("eval.baseline_lr", 305, 1e-9...10, "learning rate of the random-real baseline", \.baselineLearningRate),
         // Data (400…499)
-        choiceParameter("data.dataset", 400, "fashion-mnist, mnist, cifar10, cifar100", \.dataset),
+        choiceParameter("data.dataset", 400, "fashion-mnist, mnist, cifar10, cifar100, or npz (your own file: data.path)", \.dataset),
         stringParameter("data.dir", 401, "dataset directory (empty = default location)", \.dataDirectory),
         choiceParameter("data.preprocessing", 402, "none, normalize, zca", \.preprocessing),
         intParameter("data.train_limit", 403, 0...100_000_000, "class-balanced training subset (0 = all)", \.trainLimit),
         intParameter("data.test_limit", 404, 0...100_000_000, "first test images (0 = all)", \.testLimit),
+        stringParameter("data.path", 405, "the .npz file of data.dataset=npz (train_images, train_labels, test_images, test_labels)", \.dataPath),
     ]
+
+    /// Settings a distillation checkpoint may be resumed under with another value: they do not
+    /// change the distilled state so far (the length of the run, how often it saves, memory,
+    /// where the store is, and everything about the evaluation).
+    public static func resumableSettings(_ name: String) -> Bool {
+        ["distill.iterations", "distill.checkpoint_every", "distill.activation_mib", "experts.dir", "data.test_limit"].contains(name)
+            || name.hasPrefix("eval.")
+    }
 
     public static func parameter(named name: String) -> RunParameter? { parameters.first { $0.name == name } }
     public static func parameter(key: Int32) -> RunParameter? { parameters.first { $0.key == key } }
 
+    /// "unknown setting 'x'" with the closest known names (did you mean ...?).
+    public static func unknownSetting(_ name: String) -> ASTError {
+        let suggestions = closestNames(to: name, among: parameters.map(\.name))
+        let hint = suggestions.isEmpty ? " (see `ast-distill settings`)" : "; did you mean \(suggestions.map { "'\($0)'" }.joined(separator: " or "))?"
+        return .invalid("unknown setting '\(name)'\(hint)")
+    }
+
     public mutating func set(_ name: String, _ value: ParameterValue) throws(ASTError) {
-        guard let p = Self.parameter(named: name) else { throw .invalid("unknown setting '\(name)'") }
+        guard let p = Self.parameter(named: name) else { throw Self.unknownSetting(name) }
         try p.assign(value, in: &self)
     }
 
     public mutating func set(_ name: String, text: String) throws(ASTError) {
-        guard let p = Self.parameter(named: name) else { throw .invalid("unknown setting '\(name)'") }
+        guard let p = Self.parameter(named: name) else { throw Self.unknownSetting(name) }
         try p.assign(text: text, in: &self)
     }
 
     public func value(_ name: String) throws(ASTError) -> ParameterValue {
-        guard let p = Self.parameter(named: name) else { throw .invalid("unknown setting '\(name)'") }
+        guard let p = Self.parameter(named: name) else { throw Self.unknownSetting(name) }
         return p.value(in: self)
     }
 
@@ -471,4 +500,40 @@ extension RunConfiguration {
         try c.validate()
         return c
     }
+}
+
+/// Up to two of `names` closest to `name`: the same last segment ("ipc" -> "distill.ipc"), else
+/// within an edit distance of a third of the name's length (at least 2).
+func closestNames(to name: String, among names: [String]) -> [String] {
+    let lowered = name.lowercased().replacingUnderscoresAfterSection()
+    let sameLeaf = names.filter { $0.split(separator: ".").last.map(String.init) == lowered }
+    if !sameLeaf.isEmpty { return Array(sameLeaf.prefix(2)) }
+    let limit = max(2, lowered.count / 3)
+    let scored = names.map { ($0, editDistance(Array(lowered.utf8), Array($0.utf8))) }.filter { $0.1 <= limit }
+    return scored.sorted { $0.1 < $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }.prefix(2).map(\.0)
+}
+
+private extension String {
+    /// "distill_ipc" -> "distill.ipc" (the keyword-argument spelling of a dotted name).
+    func replacingUnderscoresAfterSection() -> String {
+        guard !contains("."), let underscore = firstIndex(of: "_") else { return self }
+        let head = self[..<underscore]
+        guard ["network", "experts", "distill", "eval", "data"].contains(String(head)) else { return self }
+        return head + "." + self[index(after: underscore)...]
+    }
+}
+
+/// Levenshtein distance of two byte strings.
+private func editDistance(_ a: [UInt8], _ b: [UInt8]) -> Int {
+    if a.isEmpty || b.isEmpty { return max(a.count, b.count) }
+    var previous = Array(0...b.count)
+    var current = [Int](repeating: 0, count: b.count + 1)
+    for i in 1...a.count {
+        current[0] = i
+        for j in 1...b.count {
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+        }
+        swap(&previous, &current)
+    }
+    return previous[b.count]
 }

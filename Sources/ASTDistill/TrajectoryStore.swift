@@ -58,6 +58,9 @@ public final class TrajectoryStore: ExpertSource, @unchecked Sendable {
     public init(readingFrom directory: String, network: ConvNet, datasetFingerprint: String? = nil) throws(ASTError) {
         self.directory = directory
         self.network = network
+        guard BinaryFile.isDirectory(directory) else {
+            throw ASTError(.io, "\(directory): no trajectory store there yet; generate experts first (or set experts.dir to an existing store)")
+        }
         let indices = try Self.listExperts(directory)
         guard let first = indices.first else {
             throw ASTError(.io, "\(directory): no complete expert trajectories (expert_NNNNN.safetensors); generate experts first")
@@ -70,7 +73,7 @@ public final class TrajectoryStore: ExpertSource, @unchecked Sendable {
         }
         guard id["format"] == Self.format else { throw ASTError(.format, "\(file.source): format '\(id["format"] ?? "")' is not \(Self.format)") }
         guard id["network"] == Self.describe(network.config) else {
-            throw .invalid("\(file.source): trajectories are for network '\(id["network"] ?? "")', not '\(Self.describe(network.config))'")
+            throw .invalid("\(file.source): trajectories are for another network: \(Self.networkDifferences(id["network"] ?? "", network.config)); set the run's network settings to the store's, or use another store")
         }
         if let fp = datasetFingerprint, id["dataset_fingerprint"] != fp {
             throw .invalid("\(file.source): trajectories were made from dataset \(id["dataset_fingerprint"] ?? ""), not \(fp)")
@@ -211,6 +214,21 @@ public final class TrajectoryStore: ExpertSource, @unchecked Sendable {
     /// they were settings keep their identity).
     private static func lossRamp(_ s: TrainingSettings) -> String {
         s.lossScaling && (s.lossScaleStart != 0.5 || s.lossScaleEpochs != 10) ? " loss_scale=\(s.lossScaleStart)/\(s.lossScaleEpochs)" : ""
+    }
+
+    /// "network.width is 16 there, 32 in this run, ..." between a stored description and `c`.
+    static func networkDifferences(_ stored: String, _ c: ConvNetConfig) -> String {
+        func fields(_ d: String) -> [(String, String)] {
+            d.split(separator: " ").dropFirst().compactMap { part in
+                let kv = part.split(separator: "=", maxSplits: 1).map(String.init)
+                return kv.count == 2 ? (kv[0] == "size" ? "image_size" : kv[0], kv[1]) : nil
+            }
+        }
+        let now = Dictionary(fields(describe(c)), uniquingKeysWith: { a, _ in a })
+        let differences = fields(stored).compactMap { key, value in
+            now[key].flatMap { $0 == value ? nil : "network.\(key) is \(value) there, \($0) in this run" }
+        }
+        return differences.isEmpty ? "'\(stored)', not '\(describe(c))'" : differences.joined(separator: ", ")
     }
 
     static func describe(_ s: TrainingSettings) -> String {

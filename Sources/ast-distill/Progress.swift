@@ -62,6 +62,11 @@ final class ProgressPrinter {
         writeError(text + "\n")
     }
 
+    /// Clears a half-drawn bar so what follows starts on its own line.
+    func finish() {
+        if terminal { writeError("\r\u{1B}[2K") }
+    }
+
     func bar(_ phase: String, _ done: Int, _ total: Int, _ detail: String) {
         if phase != self.phase {
             self.phase = phase

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ASTCore
 import ASTData
 import ASTDistill
 
@@ -16,9 +17,20 @@ struct SettingsOptions: ParsableArguments {
     @Option(name: [.short, .long], help: "Output directory (trajectories, checkpoint, results).")
     var out: String = "out"
 
-    /// The configuration, with every problem reported before any work starts.
-    func configuration() throws -> RunConfiguration {
-        var c = try preset.map { try RunConfiguration.preset($0) } ?? RunConfiguration()
+    /// The configuration, with every problem reported before any work starts. `requirePreset`:
+    /// the commands that start work refuse to run on the bare defaults (a long CIFAR-sized job
+    /// nobody asked for) unless --preset or --config says what to do.
+    func configuration(requirePreset: Bool = true) throws -> RunConfiguration {
+        if requirePreset && preset == nil && config == nil {
+            throw ValidationError("no --preset given; choose one of \(RunConfiguration.presetNames.joined(separator: ", ")) "
+                + "(`ast-distill presets` describes them) or give --config FILE; e.g. ast-distill run --preset quick --out out/quick")
+        }
+        // An unknown preset or a bad --set is a wrong command line (status 2); a bad config file
+        // or contradictory settings are failures (status 1).
+        var c = RunConfiguration()
+        if let preset {
+            do throws(ASTError) { c = try RunConfiguration.preset(preset) } catch { throw ValidationError(error.message) }
+        }
         if let config {
             let bytes = try BinaryFile.read(config, maxBytes: 1 << 24)
             try c.apply(json: try JSONValue.parse(bytes, source: config), source: config)
@@ -33,22 +45,25 @@ struct SettingsOptions: ParsableArguments {
                 throw ValidationError("--set \(name) is given twice with different values ('\(earlier)' and '\(value)')")
             }
             seen[name] = value
-            try c.set(name, text: value)
+            do throws(ASTError) { try c.set(name, text: value) } catch { throw ValidationError("--set \(item): \(error.message)") }
         }
         try c.validate()
         return c
     }
 }
 
+/// One line describing a preset (ast-distill presets, and the no-preset message).
+func presetSummary(_ name: String) -> String {
+    guard let c = try? RunConfiguration.preset(name) else { return name }
+    let n = c.network
+    return "\(name.padded(15)) \(c.dataset.rawValue), ConvNet-\(n.depth) width \(n.width), \(c.expertCount) \(c.expertKind.rawValue) experts x \(c.expertEpochs) epochs, ipc \(c.distillation.ipc), N \(c.distillation.syntheticSteps), \(c.distillation.iterations) iterations, eval \(c.evaluation.models)x\(c.evaluation.epochs) epochs\(c.trainLimit > 0 ? ", \(c.trainLimit) training images" : "")"
+}
+
 struct Presets: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List the named presets and what they set.")
 
     func run() throws {
-        for name in RunConfiguration.presetNames {
-            let c = try RunConfiguration.preset(name)
-            let n = c.network
-            print("\(name.padded(15)) \(c.dataset.rawValue), ConvNet-\(n.depth) width \(n.width), \(c.expertCount) \(c.expertKind.rawValue) experts x \(c.expertEpochs) epochs, ipc \(c.distillation.ipc), N \(c.distillation.syntheticSteps), \(c.distillation.iterations) iterations, eval \(c.evaluation.models)x\(c.evaluation.epochs) epochs\(c.trainLimit > 0 ? ", \(c.trainLimit) training images" : "")")
-        }
+        for name in RunConfiguration.presetNames { print(presetSummary(name)) }
     }
 }
 
@@ -58,7 +73,7 @@ struct Settings: ParsableCommand {
     @Flag(help: "Print the settings as a JSON config file instead.") var json = false
 
     func run() throws {
-        let c = try settings.configuration()
+        let c = try settings.configuration(requirePreset: false)
         if json {
             print(try c.json.serialized(pretty: true))
             return

@@ -12,7 +12,8 @@ struct ASTDistillCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ast-distill",
         abstract: "Dataset distillation by matching smooth expert trajectories (AST) or plain MTT.",
-        discussion: "Settings come from --preset, then --config FILE, then --set name=value. Every step resumes from what an earlier run saved in --out.",
+        discussion: "Settings come from --preset, then --config FILE, then --set name=value. Every step resumes from what an earlier run saved in --out. Errors go to standard error as `ast-distill: error: ...`; exit status 1 for a failure, 2 for a wrong command line, 130 after Ctrl-C.",
+        version: libastVersion,
         subcommands: [RunAll.self, Experts.self, Distill.self, Evaluate.self, Inspect.self, Render.self, Presets.self, Settings.self])
 }
 
@@ -23,8 +24,12 @@ func runStep(_ body: (ProgressPrinter) throws(ASTError) -> Void) throws {
     do throws(ASTError) {
         try body(printer)
     } catch {
-        printer.line("error: \(error.message)")
-        throw ExitCode(error.kind == .cancelled ? 130 : 1)
+        printer.finish()
+        if error.kind == .cancelled {
+            writeError("ast-distill: \(error.message)\n")
+            throw ExitCode(130)
+        }
+        throw CommandFailure(error.message)
     }
 }
 
@@ -68,7 +73,7 @@ struct RunAll: ParsableCommand {
 }
 
 struct Experts: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Train expert trajectories into <out>/experts (resumes; a range lets several processes share one store).")
+    static let configuration = CommandConfiguration(abstract: "Train expert trajectories into <out>/experts or experts.dir (resumes; a range lets several processes share one store).")
     @OptionGroup var settings: SettingsOptions
     @Option(help: "First expert index of this process.") var first: Int = 0
     @Option(help: "Number of experts for this process (default: experts.count − first).") var count: Int?
@@ -85,7 +90,7 @@ struct Experts: ParsableCommand {
 }
 
 struct Distill: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Distil from the experts in <out>/experts (checkpoints; resumes).")
+    static let configuration = CommandConfiguration(abstract: "Distil from the experts in <out>/experts or experts.dir (checkpoints; resumes).")
     @OptionGroup var settings: SettingsOptions
 
     func run() throws {
@@ -127,8 +132,7 @@ struct Inspect: ParsableCommand {
                 try describe(path)
             }
         } catch {
-            print("error: \(error.message)")
-            throw ExitCode(1)
+            throw CommandFailure(error.message)
         }
     }
 
@@ -156,28 +160,57 @@ struct Inspect: ParsableCommand {
 }
 
 struct Render: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Render a distilled set (distilled.safetensors) to a PNG grid, one row per class.")
+    static let configuration = CommandConfiguration(abstract: "Render a distilled set (distilled.safetensors) to a PNG grid: one row per class with its name, a legend row on top.")
     @Argument(help: "distilled.safetensors") var input: String
     @Argument(help: "Output PNG path.") var output: String
+    @Option(help: "Pixels per image pixel (nearest-neighbour upscaling), 1...32.") var scale: Int = 4
+
+    func validate() throws {
+        guard (1...32).contains(scale) else { throw ValidationError("--scale \(scale) is outside 1...32") }
+    }
 
     func run() throws {
         do throws(ASTError) {
-            let st = try SafeTensorsFile(path: input)
-            let name = st.contains("images_pixel_space") ? "images_pixel_space" : "images"
-            guard let info = st.info(name), info.shape.count == 4 else { throw ASTError(.format, "\(input): no [N, C, H, W] 'images' tensor") }
-            let labels = try st.tensor("labels").int64s()
-            let classes = Int((labels.max() ?? 0) + 1)
-            let perClass = (0..<classes).map { c in labels.filter { $0 == Int64(c) }.count }
-            let ipc = perClass.max() ?? 1
-            let grid = try imageGrid(images: try st.floats(name), count: info.shape[0], channels: info.shape[1],
-                                     height: info.shape[2], width: info.shape[3], rows: classes, columns: ipc)
-            try writePNG(path: output, width: grid.width, height: grid.height, channels: info.shape[1], pixels: grid.pixels)
-            print("wrote \(output) (\(grid.width)x\(grid.height))")
+            let size = try renderDistilled(input: input, output: output, scale: scale)
+            print("wrote \(output) (\(size.width)x\(size.height))")
         } catch {
-            print("error: \(error.message)")
-            throw ExitCode(1)
+            throw CommandFailure(error.message)
         }
     }
 }
 
-ASTDistillCommand.main()
+/// A failure after the command line was understood: printed once as `ast-distill: error: ...`,
+/// exit status 1.
+struct CommandFailure: Error {
+    let message: String
+    init(_ message: String) { self.message = message }
+}
+
+/// Parses, runs, and reports every error on standard error with one prefix: status 2 for a wrong
+/// command line (ArgumentParser's errors, ValidationError), 1 for a failure, 130 after Ctrl-C.
+func main() -> Never {
+    do {
+        var command = try ASTDistillCommand.parseAsRoot()
+        try command.run()
+        exit(0)
+    } catch let failure as CommandFailure {
+        writeError("ast-distill: error: \(failure.message)\n")
+        exit(1)
+    } catch let code as ExitCode {
+        exit(code.rawValue)
+    } catch {
+        let status = ASTDistillCommand.exitCode(for: error)
+        if status == .success {
+            ASTDistillCommand.exit(withError: error)  // --help, --version: printed as asked
+        }
+        if let asError = error as? ASTError {  // settings from --set/--config: a failure, not usage
+            writeError("ast-distill: error: \(asError.message)\n")
+            exit(1)
+        }
+        let message = ASTDistillCommand.message(for: error)
+        writeError("ast-distill: error: \(message)\n(see `ast-distill help` and `ast-distill help <subcommand>`)\n")
+        exit(2)
+    }
+}
+
+main()

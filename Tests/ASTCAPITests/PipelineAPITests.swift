@@ -787,3 +787,8 @@ private func matchingProblem() -> MatchingProblem {
     #expect(distilledImages(c) == imagesA)
     ast_run_free(c)
 }
+
+/// ast-distill --version prints ASTDistill's libastVersion: the same release as the header's.
+@Test func cliVersionMatchesHeader() {
+    #expect(libastVersion == AST_VERSION_STRING)
+}

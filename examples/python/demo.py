@@ -37,8 +37,10 @@ def main() -> None:
             net.loss_gradient(theta, images, np.array([0, 1, 2, 7, 1, 0]))
         except libast.ASTError as e:
             print(f"python demo: bad label -> ASTError status {e.status} ({libast.status_name(e.status)}): {e.message}")
+        # Any real-valued array is converted (float64 here); a complex one is refused.
+        assert np.array_equal(net.logits(theta.astype(np.float64), images), net.logits(theta, images))
         try:
-            net.logits(theta.astype(np.float64), images)
+            net.logits(theta, images.astype(np.complex64))
         except ValueError as e:
             print(f"python demo: wrong dtype -> ValueError: {e}")
         loss2, _ = net.loss_gradient(theta, images, labels)

@@ -18,15 +18,23 @@ this package's classes wrap them with numpy arrays, context managers and one exc
     r = libast.matching_step(net, theta_t, theta_t_plus_m, syn_images, syn_labels,
                              step_size=0.01, steps=20, inner_momentum=0.9)
 
-Errors raise libast.ASTError(status, message); bad numpy arguments raise ValueError.
+    # PyTorch users (torch optional): MTT replay buffers in and out, distilled sets into torch
+    import libast.mtt
+    libast.mtt.import_buffer("replay_buffer_0.pt", "experts-mtt", net)     # then experts.dir
+    images, labels, syn_lr, soft_labels = libast.mtt.load_distilled("out/distilled.safetensors")
+
+Errors raise libast.ASTError(status, message) in Python's terms (settings by their dotted
+names; an unknown name raises UnknownSettingError with suggestions); bad numpy arguments raise
+ValueError. Any real-valued numpy array is accepted (converted to float32, a copy).
 """
 
 from ._raw import path as library_path
-from .api import (ASTError, Bounds, Config, Dataset, Distilled, MatchingResult, Network,
+from . import mtt
+from .api import (ASTError, UnknownSettingError, Bounds, Config, Dataset, Distilled, MatchingResult, Network,
                   Progress, Run, Tensor, abi_version, matching_minibatches, matching_step,
                   status_name, version)
 
-__all__ = ["ASTError", "Bounds", "Config", "Dataset", "Distilled", "MatchingResult", "Network",
+__all__ = ["ASTError", "UnknownSettingError", "mtt", "Bounds", "Config", "Dataset", "Distilled", "MatchingResult", "Network",
            "Progress", "Run", "Tensor", "abi_version", "matching_minibatches", "matching_step",
            "status_name", "version", "library_path"]
 __version__ = "0.1.0"

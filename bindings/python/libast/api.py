@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import ctypes
 import json
+import difflib
 import math
 import os
+import re
 import weakref
 from ctypes import byref, c_char_p, c_double, c_float, c_int32, c_int64, c_void_p
-from typing import Any, Callable, NamedTuple, Optional, Union
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple, TypeVar, Union
 
 import numpy as np
 
 from . import _raw
 
-__all__ = ["ASTError", "Config", "Dataset", "Network", "Tensor", "Bounds", "Progress", "Run",
+__all__ = ["ASTError", "UnknownSettingError", "Config", "Dataset", "Network", "Tensor", "Bounds", "Progress", "Run",
            "Distilled", "MatchingResult", "matching_step", "matching_minibatches",
            "version", "abi_version", "status_name"]
 
@@ -24,24 +26,56 @@ __all__ = ["ASTError", "Config", "Dataset", "Network", "Tensor", "Bounds", "Prog
 
 
 class ASTError(Exception):
-    """A libast call failed. `status` is the AST_ERR_* code, `message` the library's text
-    (it names the function and the argument)."""
+    """A libast call failed. `status` is the AST_ERR_* code (see status_name), `message` the
+    library's text in Python's terms (settings by their dotted names, methods by their Python
+    names); `c_message` is the C library's own text, as include/ast.h documents it."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, c_message: Optional[str] = None):
         self.status = int(status)
         self.message = message
+        self.c_message = message if c_message is None else c_message
         super().__init__(f"[{status_name(status)} ({status})] {message}")
 
 
+class UnknownSettingError(ASTError, LookupError):
+    """A setting name that no key has (status AST_ERR_UNKNOWN_KEY); the message suggests the
+    closest names. Also a LookupError, so `except KeyError` style code can catch LookupError."""
+
+
 def status_name(status: int) -> str:
-    """ast_status_string(status), e.g. 'null pointer'."""
+    """The library's name of a status code, e.g. 'null pointer' (ast_status_string)."""
     return _raw.ast_status_string(int(status)).decode()
+
+
+# C wording -> Python wording, applied to every library message raised as ASTError.
+_C_FUNCTION_PREFIX = re.compile(r"^ast_[a-z0-9_]+: ")
+_C_PHRASES = [
+    (re.compile(r"\bkey (\d+) \(([a-z_.]+)\)"), r"'\2'"),
+    (re.compile(r"\(see ast_config_keys(?: and ast_config_describe| / ast_config_describe)?\)"),
+     "(see libast.Config.keys())"),
+    (re.compile(r"ast_config_set_(int|float|string)/get_\w+"), "a value of that type"),
+    (re.compile(r"ast_run_distill\b(?:, Python Run\.distill\(\))?"), "Run.distill()"),
+    (re.compile(r"ast_run_evaluate\b(?:, Python Run\.evaluate\(\))?"), "Run.evaluate()"),
+    (re.compile(r"ast_run_generate_experts\b"), "Run.generate_experts()"),
+    (re.compile(r"ast_config_load_preset\b"), "Config(preset=...)"),
+    (re.compile(r" ?\(?AST_CONFIG_[A-Z_]+(?:, AST_CONFIG_[A-Z_]+)*\)?"), ""),
+    (re.compile(r"\bAST_(NORM|POOL)_([A-Z]+)"), lambda m: repr(m.group(2).lower())),
+]
+
+
+def _pythonic(message: str) -> str:
+    """The library's message with its C vocabulary replaced by the binding's."""
+    text = _C_FUNCTION_PREFIX.sub("", message)
+    for pattern, replacement in _C_PHRASES:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 def _check(status: int) -> None:
     """The one error funnel: nonzero status -> ASTError with this thread's last message."""
     if status != _raw.AST_OK:
-        raise ASTError(status, _raw.ast_last_error().decode("utf-8", "replace"))
+        raw = _raw.ast_last_error().decode("utf-8", "replace")
+        raise ASTError(status, _pythonic(raw), raw)
 
 
 def version() -> str:
@@ -50,6 +84,8 @@ def version() -> str:
 
 
 def abi_version() -> int:
+    """ABI version of the loaded libast.so (AST_ABI_VERSION; changes only on incompatible
+    changes of the C interface)."""
     return int(_raw.ast_abi_version())
 
 
@@ -57,31 +93,31 @@ def abi_version() -> int:
 # numpy boundary
 
 
-def _float32(name: str, a: Any, shape: Optional[tuple] = None) -> np.ndarray:
+def _float32(name: str, a: Any, shape: Optional[Tuple[int, ...]] = None) -> np.ndarray:
+    """A C-contiguous float32 view or copy of a real-valued numpy array (float16/32/64, ints,
+    unsigned ints, bool); complex, object and string arrays and wrong shapes are ValueErrors."""
     if not isinstance(a, np.ndarray):
-        raise ValueError(f"{name} must be a numpy.ndarray of float32, got {type(a).__name__}")
-    if a.dtype != np.float32:
-        raise ValueError(f"{name} must have dtype float32, got {a.dtype}")
-    if not a.flags.c_contiguous:
-        raise ValueError(f"{name} must be C-contiguous (use numpy.ascontiguousarray)")
+        raise ValueError(f"{name} must be a numpy.ndarray of real numbers, got {type(a).__name__}")
+    if a.dtype.kind not in "fiub":
+        raise ValueError(f"{name} must hold real numbers (float or int), got dtype {a.dtype}")
     if shape is not None and a.shape != shape:
         raise ValueError(f"{name} must have shape {shape}, got {a.shape}")
+    if a.dtype != np.float32 or not a.flags.c_contiguous:
+        a = np.ascontiguousarray(a, dtype=np.float32)  # a copy; the caller's array is untouched
     return a
 
 
 def _labels(name: str, a: Any, count: int) -> np.ndarray:
-    """int32 labels, C-contiguous, shape (count,); int64 is accepted and converted."""
+    """int32 labels, C-contiguous, shape (count,); any integer dtype is accepted and converted."""
     if not isinstance(a, np.ndarray):
-        raise ValueError(f"{name} must be a numpy.ndarray of int32 or int64, got {type(a).__name__}")
-    if a.dtype not in (np.int32, np.int64):
-        raise ValueError(f"{name} must have dtype int32 or int64, got {a.dtype}")
+        raise ValueError(f"{name} must be a numpy.ndarray of integers, got {type(a).__name__}")
+    if a.dtype.kind not in "iu":
+        raise ValueError(f"{name} must have an integer dtype (class numbers 0, 1, ...), got {a.dtype}")
     if a.shape != (count,):
         raise ValueError(f"{name} must have shape ({count},), got {a.shape}")
-    if a.dtype == np.int64:
-        if a.size and (a.min() < np.iinfo(np.int32).min or a.max() > np.iinfo(np.int32).max):
-            raise ValueError(f"{name} has values outside the int32 range")
-        a = a.astype(np.int32)
-    return np.ascontiguousarray(a)
+    if a.size and (int(a.min()) < np.iinfo(np.int32).min or int(a.max()) > np.iinfo(np.int32).max):
+        raise ValueError(f"{name} has values outside the int32 range")
+    return np.ascontiguousarray(a, dtype=np.int32)
 
 
 def _fp(a: np.ndarray):
@@ -94,6 +130,9 @@ def _ip(a: np.ndarray):
 
 # ---------------------------------------------------------------------------------------------
 # Handles
+
+
+_H = TypeVar("_H", bound="_Handle")
 
 
 class _Handle:
@@ -122,6 +161,7 @@ class _Handle:
 
     @property
     def closed(self) -> bool:
+        """Whether close() was called."""
         return self._h is None
 
     @property
@@ -129,10 +169,10 @@ class _Handle:
         """Message of the last failed call made with this handle ("" if none)."""
         return type(self)._last_error_fn(self._handle).decode("utf-8", "replace")
 
-    def __enter__(self):
+    def __enter__(self: "_H") -> "_H":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: Any) -> None:
         self.close()
 
 
@@ -143,6 +183,8 @@ def _new_handle(create: Callable[[Any], int]) -> c_void_p:
 
 
 class Bounds(NamedTuple):
+    """What one setting accepts (Config.bounds): its key number, name, type ("int", "float" or
+    "string"), range of numbers, default, and allowed strings of a choice setting."""
     key: int
     name: str
     type: str  # "int", "float" or "string"
@@ -181,7 +223,7 @@ class _Section:
             return self._config.get(f"{self._prefix}.{name}")
         except ASTError as e:
             if e.status == _raw.AST_ERR_UNKNOWN_KEY:
-                raise AttributeError(f"no setting {self._prefix}.{name}") from None
+                raise AttributeError(e.message) from None
             raise
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -230,18 +272,50 @@ class Config(_Handle):
         return name
 
     @staticmethod
+    def names() -> List[str]:
+        """Every setting's dotted name ("distill.ipc"), in key order."""
+        return [Config.describe(k)[0] for k in Config._key_numbers()]
+
+    @staticmethod
+    def _key_numbers() -> List[int]:
+        n = c_int32()
+        _check(_raw.ast_config_keys(None, 0, byref(n)))
+        arr = (c_int32 * n.value)()
+        _check(_raw.ast_config_keys(arr, n.value, byref(n)))
+        return list(arr)
+
+    @staticmethod
+    def _unknown(name: str) -> "UnknownSettingError":
+        """The error for a name no key has, with did-you-mean suggestions (difflib)."""
+        dotted = Config._kwarg_spelling(name)
+        known = Config.names()
+        leaf = [n for n in known if n.rsplit(".", 1)[-1] == dotted]
+        close = leaf or difflib.get_close_matches(dotted, known, n=3, cutoff=0.6)
+        hint = (f"; did you mean {' or '.join(repr(c) for c in close)}?" if close
+                else " (libast.Config.names() lists them)")
+        return UnknownSettingError(_raw.AST_ERR_UNKNOWN_KEY, f"unknown setting {name!r}{hint}")
+
+    @staticmethod
+    def _kwarg_spelling(name: str) -> str:
+        """"distill_ipc" -> "distill.ipc" (keyword arguments write the first dot as "_")."""
+        head, sep, rest = name.partition("_")
+        return f"{head}.{rest}" if sep and head in _SECTIONS and "." not in name else name
+
+    @staticmethod
     def key(key: KeyLike) -> int:
-        """Key number of a key name (or a key number, returned as is)."""
+        """Key number of a setting name (or a key number, returned as is). An unknown name
+        raises UnknownSettingError naming the closest settings."""
         if isinstance(key, str):
             out = c_int32()
-            _check(_raw.ast_config_key_by_name(key.encode(), byref(out)))
+            if len(key.encode()) > 256 or _raw.ast_config_key_by_name(key.encode(), byref(out)) != _raw.AST_OK:
+                raise Config._unknown(key)
             return out.value
         if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
             return int(key)
         raise ValueError(f"key must be a key name (str) or number (int), got {type(key).__name__}")
 
     @staticmethod
-    def describe(key: KeyLike) -> tuple:
+    def describe(key: KeyLike) -> Tuple[str, str, Tuple[str, ...]]:
         """(dotted name, help text, allowed values of a string key as a tuple)."""
         name, help_, choices = c_char_p(), c_char_p(), c_char_p()
         _check(_raw.ast_config_describe(Config.key(key), byref(name), byref(help_), byref(choices)))
@@ -250,6 +324,7 @@ class Config(_Handle):
 
     @staticmethod
     def bounds(key: KeyLike) -> Bounds:
+        """Type, range and default of a setting, e.g. Config.bounds("distill.ipc")."""
         b = _raw.ast_bounds()
         _check(_raw.ast_config_bounds(Config.key(key), byref(b)))
         if b.type == _raw.AST_TYPE_INT:
@@ -262,7 +337,7 @@ class Config(_Handle):
                       Config.describe(b.key)[2])
 
     @staticmethod
-    def keys() -> list:
+    def keys() -> List[str]:
         """Names of all keys in key order, as in ast_bounds.name: the short names of the
         network keys ("width", as in release 0.1), the dotted names of the others."""
         n = c_int32()
@@ -272,7 +347,7 @@ class Config(_Handle):
         return [Config._raw_bounds(k).name.decode() for k in arr]
 
     @staticmethod
-    def presets() -> list:
+    def presets() -> List[str]:
         """Names of the presets (ast_config_presets)."""
         n = c_int32()
         _check(_raw.ast_config_presets(None, 0, byref(n)))
@@ -303,11 +378,13 @@ class Config(_Handle):
         _check(_raw.ast_config_load_json(self._handle, os.fsencode(path)))
         return self
 
-    def update(self, settings: Optional[dict] = None, **values: Any) -> "Config":
-        """Sets several keys at once (all or nothing, through ast_config_apply_json)."""
+    def update(self, settings: Optional[Dict[str, Any]] = None, **values: Any) -> "Config":
+        """Sets several settings at once, all or nothing: `update({"distill.ipc": 10})`,
+        `update(distill_ipc=10)`."""
         merged = dict(settings or {})
         merged.update({self._kwarg_name(k): v for k, v in values.items()})
         for k, v in merged.items():
+            self.key(k)  # an unknown name raises UnknownSettingError with suggestions
             if isinstance(v, float) and not math.isfinite(v):
                 self.set(k, v)  # raises the library's non-finite error naming the key
         _check(_raw.ast_config_apply_json(self._handle, json.dumps(merged).encode()))
@@ -318,6 +395,9 @@ class Config(_Handle):
         return _read_string(_raw.ast_config_to_json, self._handle)
 
     def set(self, key: KeyLike, value: Any) -> "Config":
+        """Sets one setting (`cfg.set("distill.ipc", 10)`, also `cfg["distill.ipc"] = 10`);
+        norm and pool also take their names ("batch", "max"). A wrong type is a ValueError, a
+        value out of bounds an ASTError naming the setting; the config is unchanged then."""
         k = self.key(key)
         b = self._raw_bounds(k)
         name = b.name.decode()
@@ -353,6 +433,7 @@ class Config(_Handle):
         return b
 
     def get(self, key: KeyLike) -> Union[int, float, str]:
+        """The value of one setting (`cfg.get("distill.ipc")`, also `cfg["distill.ipc"]`)."""
         k = self.key(key)
         t = self._raw_bounds(k).type
         if t == _raw.AST_TYPE_INT:
@@ -378,7 +459,7 @@ class Config(_Handle):
         out = c_int32()
         if _raw.ast_config_key_by_name(name.encode(), byref(out)) == _raw.AST_OK:
             return self.get(name)
-        raise AttributeError(f"Config has no setting or section {name!r}")
+        raise AttributeError(f"Config has no setting or section {name!r}: {Config._unknown(name).message}")
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name.startswith("_") or hasattr(type(self), name):
@@ -386,12 +467,13 @@ class Config(_Handle):
         else:
             self.set(name, value)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> Dict[str, Union[int, float, str]]:
         """Every setting, name (as in keys()) -> value (norm/pool as their int codes); the
         dotted-name view is json.loads(cfg.to_json())."""
         return {name: self.get(name) for name in self.keys()}
 
     def clone(self) -> "Config":
+        """An independent copy of this configuration."""
         h = c_void_p()
         _check(_raw.ast_config_clone(self._handle, byref(h)))
         return Config(_handle=h)
@@ -413,22 +495,22 @@ class Dataset(_Handle):
     _kind = "Dataset"
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, classes: int):
+        """images: (N, C, H, W) or (N, H, W) real numbers (any float or int dtype; converted to
+        float32, a copy); labels: (N,) integers in [0, classes)."""
+        if isinstance(images, np.ndarray) and images.ndim == 3:
+            images = images[:, None, :, :]  # (N, H, W): one channel
         images = _float32("images", images)
         if images.ndim != 4:
-            raise ValueError(f"images must have shape (N, C, H, W), got {images.shape}")
-        if not isinstance(labels, np.ndarray) or labels.dtype not in (np.int32, np.int64):
-            raise ValueError("labels must be a numpy.ndarray of int32 or int64")
-        if labels.ndim != 1 or labels.shape[0] != images.shape[0]:
-            raise ValueError(f"labels must have shape ({images.shape[0]},), got {labels.shape}")
-        labels = np.ascontiguousarray(labels)
-        label_type = _raw.AST_LABELS_INT32 if labels.dtype == np.int32 else _raw.AST_LABELS_INT64
+            raise ValueError(f"images must have shape (N, C, H, W) or (N, H, W), got {images.shape}")
+        labels = _labels("labels", labels, images.shape[0])
+        label_type = _raw.AST_LABELS_INT32
         n, c, h, w = images.shape
         super().__init__(_new_handle(lambda out: _raw.ast_dataset_create(
             _fp(images), images.size, labels.ctypes.data_as(c_void_p), label_type, labels.size,
             n, c, h, w, int(classes), out)))
 
     @property
-    def shape(self) -> tuple:
+    def shape(self) -> Tuple[int, int, int, int]:
         """(count, channels, height, width)."""
         v = [c_int64() for _ in range(5)]
         _check(_raw.ast_dataset_shape(self._handle, *(byref(x) for x in v)))
@@ -439,22 +521,26 @@ class Dataset(_Handle):
 
     @property
     def classes(self) -> int:
+        """Number of classes (labels are 0 ... classes - 1)."""
         k = c_int64()
         _check(_raw.ast_dataset_shape(self._handle, None, None, None, None, byref(k)))
         return k.value
 
     @property
     def fingerprint(self) -> str:
+        """Content fingerprint: the same pixels, labels and shape give the same string."""
         s = c_char_p()
         _check(_raw.ast_dataset_fingerprint(self._handle, byref(s)))
         return s.value.decode()
 
     def images(self) -> np.ndarray:
+        """A copy of the images, float32 (N, C, H, W)."""
         out = np.empty(self.shape, dtype=np.float32)
         _check(_raw.ast_dataset_copy_images(self._handle, _fp(out), out.size))
         return out
 
     def labels(self) -> np.ndarray:
+        """A copy of the labels, int32 (N,)."""
         out = np.empty(self.shape[0], dtype=np.int32)
         _check(_raw.ast_dataset_copy_labels(self._handle, _ip(out), out.size))
         return out
@@ -494,6 +580,7 @@ class Progress(NamedTuple):
 
     @property
     def kind(self) -> str:
+        """The stage's name, e.g. "expert_epoch" or "distill_iteration"."""
         return _STAGE_NAMES.get(self.stage, f"stage {self.stage}")
 
 
@@ -620,7 +707,7 @@ class Network(_Handle):
         return Config(_handle=h)
 
     @property
-    def layout(self) -> list:
+    def layout(self) -> List["Tensor"]:
         """[Tensor(name, shape, offset, count), ...] in parameter order."""
         n = c_int64()
         _check(_raw.ast_network_tensor_count(self._handle, byref(n)))
@@ -664,7 +751,7 @@ class Network(_Handle):
         return out
 
     def loss_gradient(self, parameters: np.ndarray, images: np.ndarray,
-                      labels: np.ndarray) -> tuple:
+                      labels: np.ndarray) -> Tuple[float, np.ndarray]:
         """(mean cross-entropy, its gradient with respect to the parameters)."""
         theta, x = self._parameters(parameters), self._images(images)
         n = x.shape[0]
@@ -686,18 +773,20 @@ class Network(_Handle):
                   v.size, _fp(out), out.size))
         return out
 
-    def hessian_vector_product(self, parameters, images, labels, vector) -> np.ndarray:
+    def hessian_vector_product(self, parameters: np.ndarray, images: np.ndarray, labels: np.ndarray,
+                               vector: np.ndarray) -> np.ndarray:
         """(d^2 L / d theta^2) @ vector, shape (parameter_count,)."""
         return self._second(_raw.ast_network_hessian_vector_product, parameters, images,
                             labels, vector, False)
 
-    def mixed_input_product(self, parameters, images, labels, vector) -> np.ndarray:
+    def mixed_input_product(self, parameters: np.ndarray, images: np.ndarray, labels: np.ndarray,
+                            vector: np.ndarray) -> np.ndarray:
         """d/d images (grad_theta L . vector), shaped like images."""
         return self._second(_raw.ast_network_mixed_input_product, parameters, images, labels,
                             vector, True)
 
     def evaluate(self, parameters: np.ndarray, dataset: Dataset, batch_size: int = 256,
-                 progress: ProgressArg = True) -> tuple:
+                 progress: ProgressArg = True) -> Tuple[float, float]:
         """(mean cross-entropy, accuracy) of `parameters` on `dataset`.
 
         progress: True shows a tqdm bar when tqdm is installed; a callable receives a Progress
@@ -817,6 +906,7 @@ class Run(_Handle):
 
     @property
     def complete_experts(self) -> int:
+        """Number of complete experts in the run's trajectory store (experts.dir or <out>/experts)."""
         n = c_int64()
         _check(_raw.ast_run_complete_experts(self._handle, byref(n)))
         return n.value
@@ -827,7 +917,7 @@ class Run(_Handle):
         bridge.finish(_raw.ast_run_distill(self._handle, bridge.fn, None))
         return self.distilled()
 
-    def evaluate(self, progress: ProgressArg = True) -> dict:
+    def evaluate(self, progress: ProgressArg = True) -> Dict[str, Any]:
         """The evaluation protocol on the distilled set (and the random-real baseline):
         {"distilled": {"mean", "std", "accuracies"}, "random_real": {...} or None}."""
         bridge = _ProgressBridge(progress, "evaluate")
@@ -838,7 +928,7 @@ class Run(_Handle):
         """distilled.safetensors, distilled.png and report.json in the output directory."""
         _check(_raw.ast_run_write_outputs(self._handle))
 
-    def run_all(self, progress: ProgressArg = True) -> dict:
+    def run_all(self, progress: ProgressArg = True) -> Dict[str, Any]:
         """The whole pipeline; returns {"distilled": Distilled, "evaluation": {...}}."""
         bridge = _ProgressBridge(progress, "run")
         bridge.finish(_raw.ast_run_all(self._handle, bridge.fn, None))
@@ -882,7 +972,7 @@ class Run(_Handle):
                                        acc.ctypes.data_as(_raw.c_double_p), acc.size, byref(count)))
         return {"mean": mean.value, "std": std.value, "accuracies": acc}
 
-    def evaluation(self) -> dict:
+    def evaluation(self) -> Dict[str, Any]:
         """Results of this run's last evaluate()."""
         return {"distilled": self._result(_raw.AST_RESULT_DISTILLED),
                 "random_real": self._result(_raw.AST_RESULT_RANDOM_REAL)}
@@ -929,6 +1019,8 @@ def _int_arg(name: str, value: Any) -> int:
 
 
 class MatchingResult(NamedTuple):
+    """What matching_step returns: the matching loss, its gradients with respect to the images
+    and the step size, and the student's final parameters."""
     loss: float
     image_gradient: np.ndarray          # dL/dimages, shaped like the images
     step_size_gradient: float           # dL/dalpha

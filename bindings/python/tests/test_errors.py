@@ -87,17 +87,17 @@ def test_raw_null_pointers_and_sizes(net, batch):
 
 def test_wrong_dtypes_shapes_and_contiguity(net, batch):
     theta, x, y = batch
-    with pytest.raises(ValueError, match="parameters must have dtype float32"):
-        net.logits(theta.astype(np.float64), x)
+    with pytest.raises(ValueError, match="parameters must hold real numbers"):
+        net.logits(theta.astype(np.complex128), x)
     with pytest.raises(ValueError, match=r"parameters must have shape"):
         net.logits(theta[:-1].copy(), x)
     with pytest.raises(ValueError, match="parameters must be a numpy.ndarray"):
         net.logits(None, x)
-    with pytest.raises(ValueError, match="images must be C-contiguous"):
-        net.logits(theta, np.asfortranarray(np.ones((2, 1, 8, 8), np.float32).transpose(0, 1, 3, 2)))
+    with pytest.raises(ValueError, match="images must hold real numbers"):
+        net.logits(theta, np.ones((2, 1, 8, 8), object))
     with pytest.raises(ValueError, match=r"images must have shape \(N, 1, 8, 8\)"):
         net.logits(theta, np.ones((2, 1, 7, 8), np.float32))
-    with pytest.raises(ValueError, match="labels must have dtype"):
+    with pytest.raises(ValueError, match="labels must have an integer dtype"):
         net.loss_gradient(theta, x, y.astype(np.float32))
     with pytest.raises(ValueError, match=r"labels must have shape \(2,\)"):
         net.loss_gradient(theta, x, y[:1])
@@ -144,7 +144,7 @@ def test_config_unknown_keys_and_out_of_range():
         assert dict(list(cfg.to_dict().items())[:8]) == dict(
             channels=3, image_size=32, classes=10, width=128, depth=3, norm=1, pool=0, seed=0)
         assert libast.Config.bounds("width") == libast.Bounds(4, "width", "int", 1, 1024, 128)
-        with pytest.raises(libast.ASTError, match="unknown key|not a configuration key") as e:
+        with pytest.raises(libast.ASTError, match="unknown setting 'no_such_key'") as e:
             cfg["no_such_key"] = 1
         assert e.value.status == _raw.AST_ERR_UNKNOWN_KEY
         with pytest.raises(libast.ASTError) as e:
@@ -152,7 +152,7 @@ def test_config_unknown_keys_and_out_of_range():
         assert e.value.status == _raw.AST_ERR_UNKNOWN_KEY and "key 999" in e.value.message
         assert _raw.ast_config_set_int(cfg._handle, 999, 1) == _raw.AST_ERR_UNKNOWN_KEY
         assert "ast_config_set_int: key 999" in cfg.last_error
-        with pytest.raises(libast.ASTError, match=r"width\) is outside 1...1024") as e:
+        with pytest.raises(libast.ASTError, match=r"'network.width' is outside 1...1024") as e:
             cfg["width"] = 5000
         assert e.value.status == _raw.AST_ERR_OUT_OF_RANGE
         assert cfg["width"] == 128  # unchanged
@@ -167,7 +167,7 @@ def test_config_unknown_keys_and_out_of_range():
         cfg["pool"] = "max"
         assert (cfg["norm"], cfg["pool"]) == (2, 1)
     with libast.Config(image_size=4, depth=8) as cfg:
-        with pytest.raises(libast.ASTError, match="ast_network_create: .*depth"):
+        with pytest.raises(libast.ASTError, match="depth"):
             libast.Network(cfg)
 
 
