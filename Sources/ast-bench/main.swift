@@ -1,5 +1,6 @@
 // ast-bench: prints the engine's throughput on this machine (a program, not a test).
 //   swift run -c release ast-bench [--quick]
+//   ast-bench --case NAME: one workload of scripts/bench-vs-pytorch.sh (see Cases.swift)
 import ASTCore
 import ASTData
 import ASTDistill
@@ -35,6 +36,12 @@ func peakRSSMiB() -> Double {
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     return Double(usage.ru_maxrss) / 1024
+}
+
+if let i = CommandLine.arguments.firstIndex(of: "--case") {
+    guard i + 1 < CommandLine.arguments.count else { print("ast-bench: --case needs a name"); exit(2) }
+    try runComparisonCase(CommandLine.arguments[i + 1])
+    exit(0)
 }
 
 let quick = CommandLine.arguments.contains("--quick")
