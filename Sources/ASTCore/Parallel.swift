@@ -11,7 +11,10 @@ import Glibc
 package enum Parallel {
     /// Threads libast computes on: AST_NUM_THREADS when set (1…64), else OpenBLAS's thread
     /// count when libast first runs (so OPENBLAS_NUM_THREADS limits it too), at most 64.
+    /// Also replaces OpenBLAS's SSE3 fallback kernels by the AVX2/AVX-512 ones on CPUs newer
+    /// than the installed OpenBLAS knows (see `ast_openblas_upgrade_fallback_core`).
     package static let width: Int = {
+        _ = ast_openblas_upgrade_fallback_core()
         let blasThreads = Int(openblas_get_num_threads())
         openblas_set_num_threads(1)
         if let text = getenv("AST_NUM_THREADS").map({ String(cString: $0) }), let n = Int(text), (1...64).contains(n) {

@@ -42,7 +42,11 @@ extension Double: TensorScalar {
 
 /// OpenBLAS facts.
 public enum BLAS {
-    public static var coreName: String { String(cString: openblas_get_corename()) }
+    /// The kernels OpenBLAS runs (after libast's first use, which may replace a fallback core).
+    public static var coreName: String {
+        _ = Parallel.width
+        return String(cString: openblas_get_corename())
+    }
     public static var configuration: String { String(cString: openblas_get_config()) }
     /// Threads libast computes on (OpenBLAS's own count when libast first ran; OpenBLAS itself
     /// then runs single-threaded inside libast's workers). Reading it fixes that setting, so call
