@@ -58,10 +58,11 @@ echo "== building ast-bench (release)" >&2
 swift build -c release --product ast-bench >&2 || fail "swift build of ast-bench failed"
 bench="$root/.build/release/ast-bench"
 libast_version="$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)"
+blas_info="$(AST_NUM_THREADS="$threads" "$bench" --case info)" || fail "ast-bench --case info failed"
 
 # --- measuring ------------------------------------------------------------------------------
 declare -A lib torch
-# One case on one side: prints the RESULT line's seconds and images/s ("s ips").
+# One case on one side: prints the RESULT line's seconds, images/s and peak RSS ("s ips mib").
 measure() {
     local side="$1" case="$2" out
     if [ "$side" = libast ]; then
@@ -72,20 +73,20 @@ measure() {
     fi
     local line
     line="$(grep "^RESULT $case " <<< "$out")" || fail "$side $case printed no RESULT line: $out"
-    awk '{ print $3, $4 }' <<< "$line"
+    awk '{ print $3, $4, $5 }' <<< "$line"
 }
 sgemm=()
 for ((r = 1; r <= rounds; r++)); do
     sides=(libast torch)
     ((r % 2 == 0)) && sides=(torch libast)
-    read -r _ rate < <(measure libast sgemm)
+    read -r _ rate _ < <(measure libast sgemm)
     sgemm+=("$rate")
     echo "round $r: sgemm 2048 on $threads workers $rate GFLOP/s" >&2
     for c in "${cases[@]}"; do
         for side in "${sides[@]}"; do
             v="$(measure "$side" "$c")"
             if [ "$side" = libast ]; then lib[$c,$r]="$v"; else torch[$c,$r]="$v"; fi
-            echo "round $r: $side $c: $v (seconds, images/s)" >&2
+            echo "round $r: $side $c: $v (seconds, images/s, peak RSS MiB)" >&2
         done
     done
 done
@@ -106,26 +107,30 @@ describe() {
 }
 echo
 echo "libast $libast_version vs PyTorch $torch_version, $threads threads each, $rounds rounds interleaved; $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "libast: $blas_info"
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)"
 echo
-printf '| %-72s | %-21s | %-21s | %-13s |\n' "work (per round)" "libast" "PyTorch" "ratio"
-printf '|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..74})" "$(printf -- '-%.0s' {1..23})" "$(printf -- '-%.0s' {1..23})" "$(printf -- '-%.0s' {1..15})"
+printf '| %-72s | %-21s | %-21s | %-13s | %-17s |\n' "work (figure per round)" "libast" "PyTorch" "ratio" "peak RSS MiB"
+printf '|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..74})" "$(printf -- '-%.0s' {1..23})" "$(printf -- '-%.0s' {1..23})" "$(printf -- '-%.0s' {1..15})" "$(printf -- '-%.0s' {1..19})"
 for c in "${cases[@]}"; do
-    l="" t="" q=""
+    l="" t="" q="" lm=0 tm=0
     for ((r = 1; r <= rounds; r++)); do
-        read -r ls li <<< "${lib[$c,$r]}"
-        read -r ts ti <<< "${torch[$c,$r]}"
+        read -r ls li lmib <<< "${lib[$c,$r]}"
+        read -r ts ti tmib <<< "${torch[$c,$r]}"
         if [[ "$(describe "$c")" == *"(img/s)" ]]; then
             l+="$(awk -v v="$li" 'BEGIN { printf "%.0f", v }') "; t+="$(awk -v v="$ti" 'BEGIN { printf "%.0f", v }') "
         else
             l+="$(awk -v v="$ls" 'BEGIN { printf "%.2f", v }') "; t+="$(awk -v v="$ts" 'BEGIN { printf "%.2f", v }') "
         fi
         q+="$(awk -v a="$ts" -v b="$ls" 'BEGIN { printf "%.2f", a / b }')x "
+        lm="$(awk -v a="$lm" -v b="$lmib" 'BEGIN { printf "%.0f", (b > a ? b : a) }')"
+        tm="$(awk -v a="$tm" -v b="$tmib" 'BEGIN { printf "%.0f", (b > a ? b : a) }')"
     done
-    printf '| %-72s | %-21s | %-21s | %-13s |\n' "$(describe "$c")" "${l% }" "${t% }" "${q% }"
+    printf '| %-72s | %-21s | %-21s | %-13s | %-17s |\n' "$(describe "$c")" "${l% }" "${t% }" "${q% }" "$lm / $tm"
 done
 echo
-echo "ratio = PyTorch time / libast time in the same round (above 1: libast faster)."
+echo "ratio = PyTorch time / libast time in the same round (above 1: libast faster); peak RSS: the"
+echo "largest over the rounds of the measuring process's peak resident memory, libast / PyTorch."
 echo "sgemm 2048x2048x2048 split over libast's $threads workers: ${sgemm[*]} GFLOP/s"
 if [[ " ${cases[*]} " == *" mtt-ipc10 "* ]]; then
     # Work of one ipc-10 iteration: N·B·(9F − 3F0), F = forward FLOPs per 3x32x32 image of

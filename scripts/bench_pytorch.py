@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The PyTorch side of scripts/bench-vs-pytorch.sh: the same work as `ast-bench --case NAME`
-(Sources/ast-bench/Cases.swift), one case per process, printing `RESULT <case> <seconds> <img/s>`.
+(Sources/ast-bench/Cases.swift), one case per process, printing
+`RESULT <case> <seconds> <img/s> <peak RSS MiB>`.
 
 The network is libast's ConvNet-3 as a pure function of one flat parameter vector in libast's
 layout (per block: conv weight [W, Cin, 3, 3], conv bias [W], norm gamma [W], norm beta [W]; then
@@ -11,7 +12,7 @@ color/crop/cutout/flip/scale/rotate per batch, parameters per sample), different
 
     python scripts/bench_pytorch.py --case mtt-ipc10 [--threads 2]
 """
-import argparse, math, sys, time
+import argparse, math, resource, sys, time
 
 import torch
 import torch.nn.functional as F
@@ -254,7 +255,8 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     seconds, images = run(a.case)
-    print(f"RESULT {a.case} {seconds} {images / seconds}", flush=True)
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"RESULT {a.case} {seconds} {images / seconds} {peak_mib}", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 // The workloads of `scripts/bench-vs-pytorch.sh`, one per process (`ast-bench --case NAME`), so
 // the script can interleave them with `scripts/bench_pytorch.py --case NAME`, which does the
-// same work in PyTorch. Each case prints one line `RESULT <case> <seconds> <images per second>`
-// (seconds of one unit of work: a step, an iteration, an epoch, a whole evaluation training).
+// same work in PyTorch. Each case prints one line `RESULT <case> <seconds> <images per second>
+// <peak RSS MiB>` (seconds of one unit of work: a step, an iteration, an epoch, a whole
+// evaluation training; the peak resident memory of the process).
 import ASTCore
 import ASTData
 import ASTDistill
@@ -42,7 +43,7 @@ private func normals(_ n: Int, seed: UInt64) -> [Float] {
 }
 
 private func report(_ name: String, seconds: Double, images: Int) {
-    print("RESULT \(name) \(seconds) \(Double(images) / seconds)")
+    print("RESULT \(name) \(seconds) \(Double(images) / seconds) \(peakRSSMiB())")
 }
 
 /// MTT's minibatch order: chunks of permutations of the n images, popped from the end.
@@ -62,6 +63,8 @@ private func minibatches(n: Int, batch: Int, steps: Int, seed: UInt64) -> [[Int]
 func runComparisonCase(_ name: String) throws {
     let cifar = try ConvNet(ConvNetConfig(channels: 3, imageSize: 32, classes: 10, width: 128, depth: 3))
     switch name {
+    case "info":
+        print("OpenBLAS \(BLAS.configuration), kernels for core \(BLAS.coreName), \(BLAS.threadCount) libast workers")
     case "sgemm":
         let n = 2048
         let a = normals(n * n, seed: 1), b = normals(n * n, seed: 2)
@@ -72,7 +75,7 @@ func runComparisonCase(_ name: String) throws {
                              b: pb.baseAddress!, ldb: n, beta: 0, c: pc.baseAddress!, ldc: n)
             } } }
         }
-        print("RESULT sgemm \(t) \(2 * Double(n * n * n) / t / 1e9)")
+        print("RESULT sgemm \(t) \(2 * Double(n * n * n) / t / 1e9) \(peakRSSMiB())")
 
     case "train-step":
         let batch = 256
