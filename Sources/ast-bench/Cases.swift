@@ -91,8 +91,9 @@ func runComparisonCase(_ name: String) throws {
         report(name, seconds: t, images: batch)
 
     case "mtt-ipc1", "mtt-ipc10":
-        // The matching meta-gradient of one outer iteration at the distiller's default activation
-        // budget, no augmentation (as the figures), plus the images' SGD update.
+        // The matching meta-gradient of one outer iteration (unroll, loss, dL/dimages, dL/dα) at
+        // the distiller's default activation budget, no augmentation. (The PyTorch side also
+        // applies its SGD update to the 10 or 100 images and α: negligible work.)
         let ipc = name == "mtt-ipc1" ? 1 : 10
         let (n, steps) = (10 * ipc, ipc == 1 ? 50 : 30)
         let images = try Tensor<Float>(shape: [n, 3, 32, 32], scalars: normals(n * 3 * 32 * 32, seed: 5))
