@@ -3,20 +3,25 @@
 #
 #   ./scripts/test.sh
 #
-# 1. installs what is missing (apt packages when run as root; numpy, pytest and the Python
-#    binding with pip),
+# 1. installs what is missing: apt packages when run as root (scripts/install-system-packages.sh),
+#    then a venv under the build directory made from /usr/bin/python3 (scripts/venv.sh) with
+#    numpy, pytest and the binding (editable) in it: every Python step below runs in that venv,
+#    never in whichever python3 comes first on PATH,
 # 2. runs the Swift tests (release build with -enable-testing: the numeric tests are too slow
 #    in debug) and the Swift example,
 # 3. builds the self-contained libast.so (scripts/build-lib.sh) and checks it (readelf, nm),
 # 4. compiles the C examples with -std=c99 -Wall -Wextra -pedantic -Werror and runs them
 #    (demo, threads, misuse, and pipeline: the whole pipeline on a Fashion-MNIST subset),
 # 5. runs the Python binding's tests (pytest) and the Python examples (demo, pipeline),
-# 6. runs the MPI tests (scripts/mpi-test.sh: installs Open MPI when root, builds the separate
+# 6. installs the binding non-editable into a second, fresh venv and imports it from another
+#    directory: the package must carry and load its own copy of libast.so,
+# 7. runs the MPI tests (scripts/mpi-test.sh: installs Open MPI when root, builds the separate
 #    package mpi/, runs ast-distill-mpi and examples/python/mpi_distill.py with mpirun -np 2).
 # Every example's output is checked. Exits non-zero on the first failure.
 #
 # Environment: AST_TEST_SCRATCH (SwiftPM scratch path for tests, default .build),
-# AST_BUILD_DIR (output of build-lib.sh, default build), PYTHON (default python3),
+# AST_BUILD_DIR (output of build-lib.sh and home of the venvs, default build), PYTHON (the
+# interpreter the venvs are made from, default /usr/bin/python3),
 # AST_SKIP_SWIFT_TESTS=1 (skip step 2's `swift test`, e.g. while iterating on bindings).
 set -euo pipefail
 
@@ -24,7 +29,6 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 scratch="${AST_TEST_SCRATCH:-$root/.build}"
 build="${AST_BUILD_DIR:-$root/build}"
-python="${PYTHON:-python3}"
 export AST_BUILD_DIR="$build"
 
 step() { printf '\n==> %s\n' "$*"; }
@@ -45,18 +49,25 @@ expect_output() {
 step "set-up: system packages"
 "$root/scripts/install-system-packages.sh" || die "system packages missing"
 
-step "set-up: Python packages"
-"$python" -c 'import numpy, pytest' 2>/dev/null || "$python" -m pip install numpy pytest
+step "set-up: Python venv (numpy, pytest, the binding)"
+python="$("$root/scripts/venv.sh")" || die "could not set up the Python venv"
 # Install the binding (editable) unless this checkout's bindings/python is what `import libast`
 # finds. find_spec does not import: importing needs libast.so, which is built below.
 if ! "$python" -c "import importlib.util as u, sys; s = u.find_spec('libast'); sys.exit(0 if s and s.origin and s.origin.startswith('$root/bindings/python/') else 1)"; then
-    # Offline fallback: --no-build-isolation uses the installed setuptools (+ wheel).
-    "$python" -m pip install -e bindings/python \
-        || "$python" -m pip install --no-build-isolation -e bindings/python
+    # Offline fallback: --no-build-isolation uses the venv's own setuptools.
+    "$python" -m pip install --quiet -e bindings/python \
+        || "$python" -m pip install --quiet --no-build-isolation -e bindings/python \
+        || die "pip install -e bindings/python failed"
 fi
-"$python" -c 'import importlib.util as u; print("test.sh: libast binding at", u.find_spec("libast").origin)'
-# PyTorch for libast.mtt's tests (optional for users; tests/test_mtt.py skips without it).
-"$python" -c 'import torch' 2>/dev/null || "$python" -m pip install torch
+"$python" -c 'import importlib.util as u, sys; print("test.sh: Python", sys.version.split()[0], "venv", sys.prefix, "(base", sys.base_prefix + "); libast binding at", u.find_spec("libast").origin)'
+# PyTorch for libast.mtt's tests (optional for users; tests/test_mtt.py skips without it). The
+# CPU-only wheel when the machine keeps one for this Python (a fraction of PyPI's default wheel,
+# which carries CUDA), else PyPI's.
+if ! "$python" -c 'import torch' 2>/dev/null; then
+    tag="$("$python" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')"
+    cpu_wheel="$(ls /opt/wheels/torch-*+cpu-"$tag"-"$tag"-*x86_64.whl 2>/dev/null | tail -n 1 || true)"
+    "$python" -m pip install ${cpu_wheel:-torch} || die "PyTorch could not be installed (needed by the MTT interop tests)"
+fi
 
 # ---------------------------------------------------------------------------------------------
 if [ "${AST_SKIP_SWIFT_TESTS:-0}" != 1 ]; then
@@ -142,6 +153,29 @@ expect_output "Python pipeline" "$log" '^python pipeline: numpy in: train \(3000
     '^python pipeline: evaluation: distilled [0-9.]+ \+- [0-9.]+ %, random real [0-9.]+ \+- [0-9.]+ %' \
     "^python pipeline: outputs: \\['checkpoint.safetensors', 'distilled.png', 'distilled.safetensors', 'report.json'\\]" \
     '^python pipeline: matching_step: loss [0-9.]+' '^python pipeline: done$'
+
+# ---------------------------------------------------------------------------------------------
+step "Python binding: non-editable install into a fresh venv, imported from elsewhere"
+# What a Python user does after README command one: pip install bindings/python (not -e). The
+# installed package must hold its own copy of build/lib/libast.so and load it, with no
+# LIBAST_PATH, from a directory outside the repository.
+fresh="$build/venv-install-check"
+rm -rf "$fresh"
+"${PYTHON:-/usr/bin/python3}" -m venv "$fresh" || die "could not create $fresh"
+"$fresh/bin/python" -m pip install --quiet "$root/bindings/python" \
+    || "$fresh/bin/python" -m pip install --quiet --no-build-isolation "$root/bindings/python" \
+    || die "pip install bindings/python (non-editable) failed"
+away="$(mktemp -d)"
+(cd "$away" && env -u LIBAST_PATH -u LD_LIBRARY_PATH -u PYTHONPATH "$fresh/bin/python" -c \
+    'import libast; print("installed package:", libast.__file__); print("found by:", libast.library_found_by); print("library:", libast.library_path); print("version:", libast.version())') \
+    >"$log" 2>&1 || { cat "$log"; rm -rf "$away"; die "import libast from the non-editable install failed"; }
+rm -rf "$away"
+cat "$log"
+site="$("$fresh/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["platlib"])')"
+expect_output "non-editable install" "$log" "^installed package: $site/libast/__init__.py\$" \
+    '^found by: inside the package$' "^library: $site/libast/libast.so\$" '^version: 0\.1\.0'
+cmp -s "$site/libast/libast.so" "$build/lib/libast.so" || die "the installed libast.so differs from $build/lib/libast.so"
+rm -rf "$fresh"
 rm -f "$log"
 
 # ---------------------------------------------------------------------------------------------
