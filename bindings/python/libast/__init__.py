@@ -26,9 +26,12 @@ this package's classes wrap them with numpy arrays, context managers and one exc
 Errors raise libast.ASTError(status, message) in Python's terms (settings by their dotted
 names; an unknown name raises UnknownSettingError with suggestions); bad numpy arguments raise
 ValueError. Any real-valued numpy array is accepted (converted to float32, a copy).
+
+`library_path` is the libast.so this process loaded and `library_found_by` how it was found
+($LIBAST_PATH, inside the package, the system loader, or the checkout's build directory).
 """
 
-from ._raw import path as library_path
+from ._raw import found_by as library_found_by, path as library_path
 from . import mtt
 from .api import (ASTError, UnknownSettingError, Bounds, Config, Dataset, Distilled, MatchingResult, Network,
                   Progress, Run, Tensor, abi_version, matching_minibatches, matching_step,
@@ -36,5 +39,5 @@ from .api import (ASTError, UnknownSettingError, Bounds, Config, Dataset, Distil
 
 __all__ = ["ASTError", "UnknownSettingError", "mtt", "Bounds", "Config", "Dataset", "Distilled", "MatchingResult", "Network",
            "Progress", "Run", "Tensor", "abi_version", "matching_minibatches", "matching_step",
-           "status_name", "version", "library_path"]
+           "status_name", "version", "library_path", "library_found_by"]
 __version__ = "0.1.0"

@@ -157,32 +157,103 @@ c_double_p = POINTER(c_double)
 handle_p = POINTER(c_void_p)
 
 
-def _candidates() -> list[Path]:
-    """Where libast.so is looked for, in order."""
-    found: list[Path] = []
+# --- finding libast.so --------------------------------------------------------------------
+# Order (the first that loads wins; `libast.library_path` says which file it was):
+#   1. $LIBAST_PATH: the file, or a directory holding libast.so. Set but wrong is an error,
+#      never silently skipped.
+#   2. libast.so inside this package (a non-editable `pip install bindings/python` copies the
+#      built library there; see bindings/python/setup.py).
+#   3. the system loader: dlopen("libast.so") honours LD_LIBRARY_PATH, the ldconfig cache and
+#      the default directories (/usr/local/lib needs `ldconfig` after copying it there).
+#   4. the build directory of the checkout this package lives in (editable installs and running
+#      from the source tree): $AST_BUILD_DIR/lib, else <repository>/build/lib
+#      (scripts/build-lib.sh writes it).
+
+LIBRARY_NAME = "libast.so"
+
+
+def _package_dir() -> Path:
+    return Path(__file__).resolve().parent
+
+
+def _checkout_build_library() -> "Path | None":
+    """<build>/lib/libast.so of the libast checkout this package lives in, else None."""
+    repo = _package_dir().parent.parent.parent  # bindings/python/libast -> repository root
+    if not ((repo / "include" / "ast.h").is_file() and (repo / "bindings" / "python").is_dir()):
+        return None
+    build = os.environ.get("AST_BUILD_DIR")
+    return (Path(build) if build else repo / "build") / "lib" / LIBRARY_NAME
+
+
+class _LinkMap(Structure):
+    # struct link_map { ElfW(Addr) l_addr; char *l_name; ... } (<link.h>): the file dlopen loaded.
+    _fields_ = [("l_addr", c_void_p), ("l_name", c_char_p)]
+
+
+def _loaded_file(handle: ctypes.CDLL) -> str:
+    """The absolute path of the file behind a loaded library (dlinfo RTLD_DI_LINKMAP)."""
+    rtld_di_linkmap = 2
+    for libc_name in (None, "libdl.so.2"):
+        try:
+            dlinfo = ctypes.CDLL(libc_name).dlinfo
+        except (OSError, AttributeError):
+            continue
+        dlinfo.argtypes = [c_void_p, ctypes.c_int, c_void_p]
+        dlinfo.restype = ctypes.c_int
+        link_map = POINTER(_LinkMap)()
+        if dlinfo(handle._handle, rtld_di_linkmap, ctypes.byref(link_map)) == 0 and link_map:
+            name = link_map.contents.l_name
+            if name:
+                return os.path.realpath(name.decode(errors="replace"))
+    return handle._name
+
+
+def _load() -> "tuple[ctypes.CDLL, str, str]":
+    """Loads libast.so; returns (library, absolute path, how it was found)."""
+    tried: list[str] = []
+
+    def attempt(path: Path, how: str):
+        if not path.is_file():
+            tried.append(f"{how}: {path} (no such file)")
+            return None
+        try:
+            return ctypes.CDLL(str(path)), str(path.resolve()), how
+        except OSError as error:
+            tried.append(f"{how}: {path} ({error})")
+            return None
+
     env = os.environ.get("LIBAST_PATH")
     if env:
         p = Path(env)
-        found.append(p / "libast.so" if p.is_dir() else p)
-    here = Path(__file__).resolve().parent
-    found.append(here / "libast.so")
-    # bindings/python/libast -> repository root
-    repo = here.parent.parent.parent
-    found.append(repo / "build" / "lib" / "libast.so")
-    return found
+        candidate = p / LIBRARY_NAME if p.is_dir() else p
+        found = attempt(candidate, "$LIBAST_PATH")
+        if found:
+            return found
+        raise OSError(f"LIBAST_PATH={env!r} does not lead to a loadable libast.so: {tried[-1]}. "
+                      "Point it at the file or the directory holding it, or unset it.")
+    found = attempt(_package_dir() / LIBRARY_NAME, "inside the package")
+    if found:
+        return found
+    try:
+        handle = ctypes.CDLL(LIBRARY_NAME)
+        return handle, _loaded_file(handle), "system loader"
+    except OSError as error:
+        ld_path = os.environ.get("LD_LIBRARY_PATH", "")
+        tried.append(f"system loader: dlopen(\"{LIBRARY_NAME}\") with LD_LIBRARY_PATH={ld_path!r}, "
+                     f"the ldconfig cache and the default directories ({error})")
+    build = _checkout_build_library()
+    if build is not None:
+        found = attempt(build, "build directory")
+        if found:
+            return found
+    else:
+        tried.append("build directory: none (this package is not inside a libast checkout)")
+    raise OSError("libast.so not found. Build it with scripts/build-lib.sh (then reinstall the "
+                  "package, or set LIBAST_PATH to build/lib). Tried, in order:\n  "
+                  + "\n  ".join(tried))
 
 
-def _load() -> ctypes.CDLL:
-    tried = _candidates()
-    for path in tried:
-        if path.is_file():
-            return ctypes.CDLL(str(path))
-    raise OSError("libast.so not found; build it with scripts/build-lib.sh or set LIBAST_PATH. "
-                  "Tried: " + ", ".join(str(p) for p in tried))
-
-
-lib = _load()
-path = lib._name
+lib, path, found_by = _load()
 
 
 def _fn(name, restype, *argtypes):
