@@ -293,7 +293,7 @@ enum { AST_POOL_AVERAGE = 0, AST_POOL_MAX = 1 };
  *                                                                                                            instead of recomputed: faster, same result (0 = none)
  *   AST_CONFIG_DISTILL_SEGMENTS        distill.segments          int     1              1...65536           R: segments matched per iteration, meta-gradients
  *                                                                                                            averaged before one update (see ast_run_segment_gradient)
- * Evaluation (300-399): the protocol of ALGORITHM.md section 4 (ast_run_evaluate).
+ * Evaluation (300-399): the protocol of docs/evaluation.md (ast_run_evaluate).
  *   AST_CONFIG_EVAL_MODELS             eval.models               int     5              1...1000            K networks trained per evaluation
  *   AST_CONFIG_EVAL_EPOCHS             eval.epochs               int     1000           1...100000          epochs per network
  *   AST_CONFIG_EVAL_BATCH              eval.batch                int     256            1...100000          batch size
@@ -833,7 +833,7 @@ AST_API ast_status ast_run_generate_experts(ast_run *run, int64_t first, int64_t
 AST_API ast_status ast_run_distill(ast_run *run, ast_progress_fn progress, void *user_data);
 
 /* Evaluates the distilled set (from this run's ast_run_distill, else the output directory's
- * checkpoint, as of its last iteration) with the protocol of ALGORITHM.md section 4, and, if
+ * checkpoint, as of its last iteration) with the protocol of docs/evaluation.md, and, if
  * eval.baseline is 1, a random real subset of equal size. Writes the mean and sample
  * standard deviation of the final test accuracies (0 ... 1) to the out pointers, each may be
  * NULL (the baseline ones get NaN when eval.baseline is 0); per-model accuracies through

@@ -1,5 +1,5 @@
-/// One trajectory-matching meta-gradient (MTT/AST, ALGORITHM.md §3–4, §7): unroll N student steps
-/// on the synthetic images from an expert checkpoint, measure the normalised distance to the
+/// One trajectory-matching meta-gradient (MTT/AST, docs/algorithm.md §3 and §7): unroll N
+/// student steps on the synthetic images from an expert checkpoint, measure the normalised distance to the
 /// expert's later checkpoint, and return its exact gradient with respect to the images and the
 /// learnable step size. Memory does not grow with N: only the per-step parameter vectors (and,
 /// for the momentum loop, the update directions) are kept, and the backward pass recomputes

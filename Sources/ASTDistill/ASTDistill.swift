@@ -1,14 +1,15 @@
 // ASTDistill: augmentation, whitening, experts, distillation and evaluation — the AST pipeline.
 //
 // Augmentation*.swift      DSA: differentiable, replayable augmentation draws
-// Whitening.swift, ChannelNormalization.swift   ZCA and per-channel normalisation (§5)
+// Whitening.swift, ChannelNormalization.swift   ZCA and per-channel normalisation (docs/algorithm.md §5)
 // DataPreparation.swift    subset + preprocessing of a real train/test pair
 // Training.swift           SGD training (PyTorch semantics), loss scaling, gradient penalty
-// Experts.swift            MTT and AST expert settings and trainer (§2)
+// Experts.swift            MTT and AST expert settings and trainer (docs/algorithm.md §2)
 // TrajectoryStore.swift    expert trajectories on disk (safetensors, atomic, resumable)
 // SyntheticInitialization.swift   real / noise / k-means representative initialisation
-// Distillation.swift       the outer loop (§3) on ASTCore's constant-memory meta-gradient (§7)
-// Evaluation.swift         the final-accuracy protocol (§4)
+// Distillation.swift       the outer loop (docs/algorithm.md §3) on ASTCore's constant-memory
+//                          meta-gradient (docs/algorithm.md §7)
+// Evaluation.swift         the final-accuracy protocol (docs/evaluation.md)
 // RunConfiguration.swift   every setting, one table shared by CLI, config files, C and Python
 // Pipeline.swift           the whole job as resumable steps over one output directory
 

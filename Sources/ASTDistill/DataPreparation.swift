@@ -3,7 +3,7 @@ import ASTData
 
 /// Preparing real data for the pipeline: an optional training subset (CPU-sized runs), then
 /// per-channel normalisation or ZCA whitening fitted on the training set and applied to both
-/// sets (§5). Keeps the inverse so distilled images can be viewed.
+/// sets (docs/algorithm.md §5). Keeps the inverse so distilled images can be viewed.
 
 public enum Preprocessing: String, Sendable, CaseIterable {
     case none

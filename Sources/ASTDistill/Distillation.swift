@@ -4,9 +4,9 @@ import ASTData
 import Glibc
 #endif
 
-/// The outer loop of trajectory matching (§3): sample an expert segment, unroll the student on
-/// the synthetic set, and update the images and the learnable step size with the exact
-/// constant-memory meta-gradient. MTT is this loop with every AST switch off.
+/// The outer loop of trajectory matching (docs/algorithm.md §3): sample an expert segment,
+/// unroll the student on the synthetic set, and update the images and the learnable step size
+/// with the exact constant-memory meta-gradient. MTT is this loop with every AST switch off.
 
 /// Where expert trajectories come from (a trajectory store, or memory).
 public protocol ExpertSource {
@@ -84,7 +84,7 @@ public struct DistillationSettings: Sendable, Equatable {
 
     public init() {}
 
-    /// MTT's published settings for CIFAR-10 at ipc 1 / 10 / 50 (§3), AST switches off.
+    /// MTT's published settings for CIFAR-10 at ipc 1 / 10 / 50 (docs/algorithm.md §3), AST switches off.
     public static func mtt(ipc: Int) -> DistillationSettings {
         var s = DistillationSettings()
         s.ipc = ipc

@@ -1,9 +1,9 @@
 import ASTCore
 import ASTData
 
-/// The evaluation protocol (§4): K fresh networks trained from scratch only on a small training
-/// set (the distilled images, or a random real subset of the same size), judged by their FINAL
-/// test accuracy — never the best accuracy seen on the test set.
+/// The evaluation protocol (docs/evaluation.md): K fresh networks trained from scratch only on
+/// a small training set (the distilled images, or a random real subset of the same size), judged
+/// by their FINAL test accuracy — never the best accuracy seen on the test set.
 
 public struct EvaluationSettings: Sendable, Equatable {
     /// K.

@@ -1,9 +1,9 @@
 import ASTCore
 import ASTData
 
-/// Expert trajectories (§2): networks trained on the real data with every epoch's parameters
-/// kept. MTT experts are plain SGD; AST experts are smooth (momentum, weight decay, a decayed
-/// rate, scaled early losses, a gradient penalty).
+/// Expert trajectories (docs/algorithm.md §2): networks trained on the real data with every
+/// epoch's parameters kept. MTT experts are plain SGD; AST experts are smooth (momentum, weight
+/// decay, a decayed rate, scaled early losses, a gradient penalty).
 
 public enum ExpertKind: String, Sendable, CaseIterable {
     case mtt
@@ -34,8 +34,8 @@ extension TrainingSettings {
         recipe.applied(to: expert(kind, epochs: epochs, augmentation: augmentation))
     }
 
-    /// The evaluation protocol (§4): SGD lr = α, momentum 0.9, weight decay 5e-4, lr ×0.1 at half
-    /// the epochs, batch 256, DSA on every batch.
+    /// The evaluation protocol (docs/evaluation.md): SGD lr = α, momentum 0.9, weight decay
+    /// 5e-4, lr ×0.1 at half the epochs, batch 256, DSA on every batch.
     public static func evaluation(epochs: Int = 1000, learningRate: Double, augmentation: DSA?) -> TrainingSettings {
         TrainingSettings(epochs: epochs, batchSize: 256,
                          sgd: SGDSettings(learningRate: learningRate, momentum: 0.9, weightDecay: 5e-4,

@@ -379,14 +379,15 @@ public struct Pipeline {
                                 height: c.imageSize, width: c.imageSize, classes: c.classes)
     }
 
-    /// The §4 protocol on the distilled set (lr = α) and, if configured, on a random real subset
-    /// of the same size (lr = baseline lr).
+    /// The evaluation protocol (docs/evaluation.md) on the distilled set (lr = α) and, if
+    /// configured, on a random real subset of the same size (lr = baseline lr).
     public func evaluate(data: PreparedData, state: DistillationState,
                          progress: PipelineProgress = { _ in true }) throws(ASTError) -> (distilled: EvaluationResult, baseline: EvaluationResult?) {
         try evaluate(data: data, state: state, baseline: config.evaluateBaseline, progress: progress)
     }
 
-    /// The §4 protocol on the distilled set alone (the points of eval.every).
+    /// The evaluation protocol (docs/evaluation.md) on the distilled set alone (the points of
+    /// eval.every).
     public func evaluateDistilled(data: PreparedData, state: DistillationState,
                                   progress: PipelineProgress = { _ in true }) throws(ASTError) -> EvaluationResult {
         try evaluate(data: data, state: state, baseline: false, progress: progress).distilled

@@ -1,8 +1,9 @@
 import ASTCore
 import ASTData
 
-/// How the synthetic set starts (§3): random real images per class (MTT), Gaussian noise, or
-/// AST's representative images (k-means on an expert's logits, nearest real image per centre).
+/// How the synthetic set starts (docs/algorithm.md §3): random real images per class (MTT),
+/// Gaussian noise, or AST's representative images (k-means on an expert's logits, nearest real
+/// image per centre).
 public enum SyntheticInitialization: String, Sendable, CaseIterable {
     case real
     case noise

@@ -1,8 +1,9 @@
 import ASTCore
 import ASTData
 
-/// Training a ConvNet from scratch with SGD (PyTorch semantics): the expert trainer (§2) and the
-/// evaluation protocol (§4) are both this loop with different settings.
+/// Training a ConvNet from scratch with SGD (PyTorch semantics): the expert trainer
+/// (docs/algorithm.md §2) and the evaluation protocol (docs/evaluation.md) are both this loop
+/// with different settings.
 
 /// SGD with PyTorch semantics: g += wd·θ; buf = g (first step) else μ·buf + g; θ −= lr·buf.
 public struct SGDSettings: Sendable, Equatable {

@@ -168,7 +168,7 @@ func relativeL2Error<S: TensorScalar>(_ a: [S], _ b: [Double]) -> Double {
         #expect(relativeMaxError(r.finalParameters.scalars, try o.reference("out_theta_N")) < 1e-4)
         #expect(relativeMaxError(r.stepLosses, try o.reference("out_step_ce")) < 1e-4)
         // dL/dimages is ill-conditioned at float32 on the CIFAR-size preset (θ_N − θ* is a small
-        // difference of large vectors; see the oracle's PERF.md): relative L2 there.
+        // difference of large vectors; docs/algorithm.md §7): relative L2 there.
         let gradError = relativeL2Error(r.imageGradient.scalars, try o.reference("out_grad_syn_x"))
         #expect(gradError < (o.referenceSuffix.isEmpty ? 1e-4 : 1e-2), "dL/dimages relative L2 \(gradError)")
     }
