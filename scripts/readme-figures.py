@@ -2,6 +2,12 @@
 line saying what made it (scripts/quick-start.sh calls it; standard library only).
 
     python3 scripts/readme-figures.py OUT/report.json [--seconds S] [--commit C] [--threads T]
+    python3 scripts/readme-figures.py OUT/report.json --check README.md    (exit 1 if stale)
+    python3 scripts/readme-figures.py OUT/report.json --update README.md   (rewrite the block)
+
+--check compares the table rows with the block between the README's "quick-start figures"
+markers (the line saying what made them may differ); .ci/run uses it. --update replaces the
+block with this run's table and line.
 """
 
 import argparse
@@ -9,10 +15,50 @@ import datetime
 import json
 import os
 import platform
+import sys
+
+BEGIN = "<!-- quick-start figures: begin"
+END = "<!-- quick-start figures: end -->"
 
 
 def cell(result: dict) -> str:
     return f"{100 * result['mean']:.2f} ± {100 * result['std']:.2f} %"
+
+
+def block(report: dict, args: argparse.Namespace) -> list[str]:
+    """The README block: the table, a blank line, the line saying what made it."""
+    settings = report["settings"]
+    evaluation = report["evaluation"]
+    ipc = settings["distill.ipc"]
+    distilled = evaluation["distilled"]
+    models = len(distilled["accuracies"])
+    lines = [f"| training set ({ipc} image{'' if ipc == 1 else 's'} per class) "
+             f"| test accuracy, mean ± std over {models} networks |",
+             "|---|---|"]
+    if evaluation.get("random_real"):
+        lines.append(f"| random real subset (lr {settings['eval.baseline_lr']:g}) | {cell(evaluation['random_real'])} |")
+    lines.append(f"| distilled, {settings['experts.kind'].upper()} experts "
+                 f"(lr = learned α = {report['final_syn_lr']:.4f}) | {cell(distilled)} |")
+    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    threads = args.threads or f"default ({os.cpu_count()} cores)"
+    wall = f", pipeline wall time {args.seconds // 60}m{args.seconds % 60:02d}s after the build" \
+        if args.seconds is not None else ""
+    commit = f" at commit {args.commit}" if args.commit else ""
+    lines += ["", f"Made by `scripts/quick-start.sh`{commit} on {when}: {platform.machine()}, "
+                  f"{os.cpu_count()} cores, AST_NUM_THREADS {threads}{wall}; "
+                  f"{settings['eval.epochs']} evaluation epochs per network, "
+                  f"{report['iterations']:g} distillation iterations."]
+    return lines
+
+
+def readme_block(text: str, path: str) -> tuple[int, int]:
+    """Line indices (begin marker, end marker) of the figures block."""
+    lines = text.split("\n")
+    begins = [i for i, line in enumerate(lines) if line.startswith(BEGIN)]
+    ends = [i for i, line in enumerate(lines) if line.startswith(END)]
+    if len(begins) != 1 or len(ends) != 1 or ends[0] < begins[0]:
+        sys.exit(f"readme-figures: {path}: want one '{BEGIN} ...' line and one '{END}' line after it")
+    return begins[0], ends[0]
 
 
 def main() -> None:
@@ -21,33 +67,39 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, help="wall time of the pipeline run")
     parser.add_argument("--commit", default="", help="git commit the binary was built from")
     parser.add_argument("--threads", default="", help="AST_NUM_THREADS in force (empty: the default)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--check", metavar="README", help="exit 1 if README's table differs from this run's")
+    mode.add_argument("--update", metavar="README", help="replace README's block with this run's")
     args = parser.parse_args()
 
     with open(args.report, encoding="utf-8") as f:
-        report = json.load(f)
-    settings = report["settings"]
-    evaluation = report["evaluation"]
-    ipc = settings["distill.ipc"]
-    distilled = evaluation["distilled"]
-    models = len(distilled["accuracies"])
-
-    print(f"| training set ({ipc} image{'' if ipc == 1 else 's'} per class) "
-          f"| test accuracy, mean ± std over {models} networks |")
-    print("|---|---|")
-    if evaluation.get("random_real"):
-        print(f"| random real subset (lr {settings['eval.baseline_lr']:g}) | {cell(evaluation['random_real'])} |")
-    print(f"| distilled, {settings['experts.kind'].upper()} experts "
-          f"(lr = learned α = {report['final_syn_lr']:.4f}) | {cell(distilled)} |")
-    print()
-    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    threads = args.threads or f"default ({os.cpu_count()} cores)"
-    wall = f", pipeline wall time {args.seconds // 60}m{args.seconds % 60:02d}s after the build" \
-        if args.seconds is not None else ""
-    commit = f" at commit {args.commit}" if args.commit else ""
-    print(f"Made by `scripts/quick-start.sh`{commit} on {when}: {platform.machine()}, "
-          f"{os.cpu_count()} cores, AST_NUM_THREADS {threads}{wall}; "
-          f"{settings['eval.epochs']} evaluation epochs per network, "
-          f"{report['iterations']:g} distillation iterations.")
+        lines = block(json.load(f), args)
+    if not (args.check or args.update):
+        print("\n".join(lines))
+        return
+    path = args.check or args.update
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    begin, end = readme_block(text, path)
+    readme_lines = text.split("\n")
+    if args.update:
+        readme_lines[begin + 1:end] = lines
+        with open(path + ".tmp", "w", encoding="utf-8") as f:
+            f.write("\n".join(readme_lines))
+        os.replace(path + ".tmp", path)
+        print(f"readme-figures: updated the quick-start figures in {path}")
+        return
+    have = [line for line in readme_lines[begin + 1:end] if line.startswith("|")]
+    want = [line for line in lines if line.startswith("|")]
+    if have != want:
+        print(f"readme-figures: {path}'s quick-start table is stale (or this run differs: same "
+              "settings, AST_NUM_THREADS and machine kind?). README has:", file=sys.stderr)
+        print("\n".join("  " + line for line in have), file=sys.stderr)
+        print("this run gives:", file=sys.stderr)
+        print("\n".join("  " + line for line in want), file=sys.stderr)
+        print(f"(scripts/readme-figures.py {args.report} --update {path} rewrites it)", file=sys.stderr)
+        sys.exit(1)
+    print(f"readme-figures: {path}'s quick-start table matches this run ({len(want)} rows)")
 
 
 if __name__ == "__main__":
