@@ -42,6 +42,7 @@ class build_py(_build_py):
         source = built_library()
         target = Path(self.build_lib) / "libast" / LIBRARY
         if source is None:
+            target.unlink(missing_ok=True)  # never ship a copy left by an earlier build
             print(f"libast setup: no built {LIBRARY} (run scripts/build-lib.sh first); the package "
                   "will look for it at import time ($LIBAST_PATH, then the system loader)",
                   file=sys.stderr)
