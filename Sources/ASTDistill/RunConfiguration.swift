@@ -430,7 +430,7 @@ extension RunConfiguration {
                                      "cifar10-ipc1", "cifar10-ipc10", "cifar10-ipc50",
                                      "cifar100-ipc1", "cifar100-ipc10", "cifar100-ipc50"]
 
-    /// Named settings: the published MTT/AST ones for CIFAR (ALGORITHM.md §3: ConvNet-3 width 128,
+    /// Named settings: the published MTT/AST ones for CIFAR (docs/algorithm.md §3: ConvNet-3 width 128,
     /// 50 expert epochs, 5000 iterations, ZCA), CPU-sized ones for Fashion-MNIST and MNIST, and
     /// `quick` (the README's main job: minutes on 2 cores).
     public static func preset(_ name: String) throws(ASTError) -> RunConfiguration {

@@ -103,7 +103,7 @@ struct Distill: ParsableCommand {
 }
 
 struct Evaluate: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Evaluate the distilled set in <out> (and a random real subset) with the §4 protocol.")
+    static let configuration = CommandConfiguration(abstract: "Evaluate the distilled set in <out> (and a random real subset) with the protocol of docs/evaluation.md.")
     @OptionGroup var settings: SettingsOptions
 
     func run() throws {
