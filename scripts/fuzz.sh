@@ -26,7 +26,7 @@ export AST_FUZZ_SCRATCH="$scratch"
 all_targets=(idx cifar npy npz safetensors store json gzip)
 
 if [ "${1:-}" = "--seeds" ]; then
-    python3 fuzz/make-seeds.py
+    "$(scripts/venv.sh)" fuzz/make-seeds.py   # needs numpy: the scripts' venv
     fuzz/build.sh store
     mkdir -p fuzz/corpus/store
     tmp="$(mktemp -d)"

@@ -10,6 +10,9 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 out="${1:-results}"
+scripts/install-system-packages.sh >/dev/null
+# The report steps need numpy: the scripts' venv (made from /usr/bin/python3; scripts/venv.sh).
+python="$(scripts/venv.sh)"
 swift build -c release --product ast-distill >/dev/null
 bin="$root/.build/release/ast-distill"
 mkdir -p "$out"
@@ -67,7 +70,7 @@ for ipc in 1 10; do
     done
 done
 
-python3 - "$out" <<'PY'
+"$python" - "$out" <<'PY'
 import json, os, sys
 out = sys.argv[1]
 def fmt(r): return f"{100*r['mean']:.2f} ± {100*r['std']:.2f}"
@@ -94,4 +97,4 @@ for kind in ("ast", "mtt"):
     print(f"\n{kind.upper()} experts: {secs // 60}m{secs % 60:02d}s; {open(f'{out}/experts-{kind}.log').read().strip()}")
 PY
 echo
-python3 "$root/scripts/expert_report.py" "$out/experts-mtt/experts" "$out/experts-ast/experts"
+"$python" "$root/scripts/expert_report.py" "$out/experts-mtt/experts" "$out/experts-ast/experts"
