@@ -12,7 +12,8 @@
 # 3. builds the self-contained libast.so (scripts/build-lib.sh) and checks it (readelf, nm),
 # 4. compiles the C examples with -std=c99 -Wall -Wextra -pedantic -Werror and runs them
 #    (demo, threads, misuse, and pipeline: the whole pipeline on a Fashion-MNIST subset),
-# 5. runs the Python binding's tests (pytest) and the Python examples (demo, pipeline),
+# 5. runs the Python binding's tests (pytest), the study harness's tests (scripts/tests) and the
+#    Python examples (demo, pipeline),
 # 6. installs the binding non-editable into a second, fresh venv and imports it from another
 #    directory: the package must carry and load its own copy of libast.so,
 # 7. runs the MPI tests (scripts/mpi-test.sh: installs Open MPI when root, builds the separate
@@ -133,6 +134,9 @@ expect_output "C pipeline" "$log" '^pipeline: expert 1 epoch 3/3: test accuracy 
 step "Python binding: pytest"
 # No LIBAST_PATH: the binding must find build/lib/libast.so on its own.
 (cd bindings/python && env -u LIBAST_PATH "$python" -m pytest -q -p no:cacheprovider tests)
+
+step "Study harness (scripts/study.py) against a stand-in tool: statistics, resume, spec errors"
+"$python" -m pytest -q -p no:cacheprovider scripts/tests
 
 step "Python example"
 env -u LIBAST_PATH "$python" examples/python/demo.py >"$log" 2>&1 || { cat "$log"; die "Python example exited non-zero"; }
