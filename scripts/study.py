@@ -343,7 +343,9 @@ class Study:
                  "significant | time per seed |",
                  "|---|---|---|---|---|---|---|---|"]
         for row in self.rows:
-            ref_name = row.get("reference", self.reference)
+            # A random-real row is compared with its source row unless it names another.
+            default = row["random_real_of"] if "random_real_of" in row else self.reference
+            ref_name = row["reference"] if "reference" in row else default
             ref = self.row(ref_name) if ref_name else None
             ref_values = self.values(ref) if ref else {}
             values = self.values(row)

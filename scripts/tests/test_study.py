@@ -72,6 +72,7 @@ def test_study_table_paired_differences_and_resume(tmp_path):
     assert rows["AST on MTT experts"]["summary"]["n"] == 3
     assert math.isclose(rows["AST on MTT experts"]["difference"]["mean"], 2.0)
     assert math.isclose(rows["random real"]["summary"]["mean"], 30 + 0.2 * 2.5)
+    assert rows["random real"]["reference"] == "MTT" and "difference" not in rows["MTT"]
     assert "| AST | 4 |" in r.stdout and "yes, better" in r.stdout
     # a second run does nothing: every (seed, row) is finished
     before = len(calls(tmp_path, ""))
