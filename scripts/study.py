@@ -399,7 +399,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--out", help="output directory (default studies/out/<name>)")
     ap.add_argument("--bin", default=os.environ.get("AST_DISTILL", DEFAULT_BIN), help="ast-distill binary")
     ap.add_argument("--seeds", help="seeds to run, e.g. 1-5 or 1,3 (default: all of the spec's)")
-    ap.add_argument("--rows", help="comma-separated row names to run (default: all)")
+    ap.add_argument("--rows", help="comma-separated row names to run, in this order (default: all, in the spec's order)")
     ap.add_argument("--row", action="append", default=[], help="a row to run (repeatable; for names with commas)")
     ap.add_argument("--shard", help="I/N: run only seeds at positions ≡ I (mod N) of the selected seeds")
     ap.add_argument("--by-row", action="store_true",
@@ -417,7 +417,9 @@ def main(argv: list[str]) -> int:
             unknown = [n for n in wanted if n not in known]
             if unknown:
                 raise StudyError(f"--rows: unknown rows {unknown} (known: {sorted(known)})")
-            rows = [r for r in study.rows if r["name"] in wanted]
+            # in the order given, so a caller can put the rows that matter most first
+            by_name = {r["name"]: r for r in study.rows}
+            rows = [by_name[n] for n in dict.fromkeys(wanted)]
         if a.shard:
             m = re.fullmatch(r"(\d+)/(\d+)", a.shard)
             if not m or not 0 <= int(m.group(1)) < int(m.group(2)):

@@ -100,6 +100,13 @@ def test_by_row_runs_every_seed_of_a_row_first(tmp_path):
     assert len(order) == 4 + 4 + 3
 
 
+def test_rows_run_in_the_order_given(tmp_path):
+    p = spec(tmp_path)
+    assert run(tmp_path, "run", p, "--by-row", "--seeds", "1", "--row", "AST on MTT experts", "--row", "MTT").returncode == 0
+    outs = [c.split("out=")[1] for c in calls(tmp_path, "run")]
+    assert len(outs) == 2 and "ast-on-mtt-experts" in outs[0] and outs[1].rstrip("/").endswith("mtt")
+
+
 def test_shards_split_seeds(tmp_path):
     p = spec(tmp_path)
     assert run(tmp_path, "run", p, "--shard", "0/2").returncode == 0
