@@ -104,17 +104,17 @@ extern "C" {
  * ========================================================================================== */
 
 #define AST_VERSION_MAJOR 0
-#define AST_VERSION_MINOR 1
+#define AST_VERSION_MINOR 2
 #define AST_VERSION_PATCH 0
 /* MAJOR * 10000 + MINOR * 100 + PATCH */
 #define AST_VERSION_NUMBER (AST_VERSION_MAJOR * 10000 + AST_VERSION_MINOR * 100 + AST_VERSION_PATCH)
-#define AST_VERSION_STRING "0.1.0"
+#define AST_VERSION_STRING "0.2.0"
 /* Incremented on any incompatible change of this header (see "Versions" above). */
 #define AST_ABI_VERSION 1
 
 /* Version of the loaded library, same encoding as AST_VERSION_NUMBER. Thread-safe. */
 AST_API int32_t ast_version_number(void);
-/* Version of the loaded library, e.g. "0.1.0"; static storage. Thread-safe. */
+/* Version of the loaded library, e.g. "0.2.0"; static storage. Thread-safe. */
 AST_API const char *ast_version_string(void);
 /* AST_ABI_VERSION the loaded library was built with. A host should check
  * `ast_abi_version() == AST_ABI_VERSION` once at start-up. Thread-safe. */

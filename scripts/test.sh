@@ -102,7 +102,7 @@ done
 # env -i: no LD_LIBRARY_PATH, no Swift toolchain paths; the rpath ($ORIGIN/../lib) suffices.
 log="$(mktemp)"
 env -i "$build/bin/demo" >"$log" 2>&1 || { cat "$log"; die "demo exited non-zero"; }
-expect_output "C demo" "$log" '^demo: libast 0\.1\.0' '^demo: network with [0-9]+ parameters' \
+expect_output "C demo" "$log" '^demo: libast 0\.2\.0' '^demo: network with [0-9]+ parameters' \
     '^demo: loss [0-9.]+, gradient norm [0-9.]+' '^demo: evaluate: loss [0-9.]+, accuracy' \
     '^demo: cancelled evaluate -> cancelled \(6\)' '^demo: bad label -> invalid argument \(1\): .*labels\[3\]' \
     '^demo: after the error the network still works' '^demo: done$'
@@ -112,6 +112,7 @@ env -i "$build/bin/misuse" >"$log" 2>&1 || { cat "$log"; die "misuse exited non-
 expect_output "C misuse" "$log" '^misuse: handle still usable' '^misuse: ([0-9]+)/\1 bad calls reported correctly, process alive' \
     '^misuse: ok +ast_run_generate_experts\(NULL' '^misuse: ok +ast_matching_step\(NULL' \
     '^misuse: ok +ast_config_set_string\(cfg, AST_CONFIG_EXPERTS_KIND, "adam"\) -> out of range' \
+    '^misuse: ok +ast_run_apply_gradient_sum\(run, g, glen, 0\) -> non-finite' \
     '^misuse: matching step still works: loss [0-9.]+'
 grep -E -m 3 '^misuse: (ok|FAIL)' "$log"
 rm -rf /tmp/libast-misuse-run
@@ -140,7 +141,7 @@ step "Study harness (scripts/study.py) against a stand-in tool: statistics, resu
 
 step "Python example"
 env -u LIBAST_PATH "$python" examples/python/demo.py >"$log" 2>&1 || { cat "$log"; die "Python example exited non-zero"; }
-expect_output "Python example" "$log" '^python demo: libast 0\.1\.0' '^python demo: loss [0-9.]+' \
+expect_output "Python example" "$log" '^python demo: libast 0\.2\.0' '^python demo: loss [0-9.]+' \
     '^python demo: bad label -> ASTError status 1' '^python demo: wrong dtype -> ValueError' \
     '^python demo: network still usable after errors' '^python demo: done$'
 
@@ -177,7 +178,7 @@ rm -rf "$away"
 cat "$log"
 site="$("$fresh/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["platlib"])')"
 expect_output "non-editable install" "$log" "^installed package: $site/libast/__init__.py\$" \
-    '^found by: inside the package$' "^library: $site/libast/libast.so\$" '^version: 0\.1\.0'
+    '^found by: inside the package$' "^library: $site/libast/libast.so\$" '^version: 0\.2\.0'
 cmp -s "$site/libast/libast.so" "$build/lib/libast.so" || die "the installed libast.so differs from $build/lib/libast.so"
 rm -rf "$fresh"
 rm -f "$log"

@@ -3,7 +3,7 @@
 import CAst
 
 /// Must equal AST_VERSION_STRING in include/ast.h (checked by ASTCAPITests).
-private let versionString: StaticString = "0.1.0"
+private let versionString: StaticString = "0.2.0"
 
 @c @implementation
 public func ast_version_number() -> Int32 {

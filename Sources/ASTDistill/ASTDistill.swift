@@ -15,4 +15,4 @@
 
 /// The release of libast (and of ast-distill). Must equal AST_VERSION_STRING in include/ast.h
 /// (checked by ASTCAPITests).
-public let libastVersion = "0.1.0"
+public let libastVersion = "0.2.0"

@@ -239,7 +239,51 @@ int main(void) {
         EXPECT(ast_run_evaluation(run, AST_RESULT_DISTILLED, &mean, NULL, NULL, 4, &count), AST_ERR_NULL_POINTER, "accuracies is NULL");
         EXPECT(ast_run_evaluation(run, AST_RESULT_DISTILLED, &mean, NULL, acc, 4, NULL), AST_ERR_NULL_POINTER, "out_count is NULL");
         EXPECT(ast_run_evaluation(run, AST_RESULT_DISTILLED, &mean, NULL, acc, 4, &count), AST_ERR_INVALID_ARGUMENT, "not evaluated");
+        {   /* the segment-wise API before ast_run_distill_begin, and begin without experts */
+            float g[8] = {0}, bad[8] = {0};
+            int64_t it = 0, segments = 0, glen = 0;
+            bad[3] = NAN;
+            EXPECT(ast_run_distill_begin(NULL, &it, &segments, &glen), AST_ERR_NULL_POINTER, "run is NULL");
+            EXPECT(ast_run_segment_gradient(NULL, 0, 0, g, 8), AST_ERR_NULL_POINTER, "run is NULL");
+            EXPECT(ast_run_segment_gradient(run, 0, 0, NULL, 8), AST_ERR_NULL_POINTER, "out is NULL");
+            EXPECT(ast_run_segment_gradient(run, 0, -1, g, 8), AST_ERR_INVALID_ARGUMENT, "segment");
+            EXPECT(ast_run_segment_gradient(run, 0, 1, g, 8), AST_ERR_INVALID_ARGUMENT, "segment");
+            EXPECT(ast_run_segment_gradient(run, 0, 0, g, 8), AST_ERR_INVALID_ARGUMENT, "ast_run_distill_begin first");
+            EXPECT(ast_run_apply_gradient_sum(NULL, g, 8, 0), AST_ERR_NULL_POINTER, "run is NULL");
+            EXPECT(ast_run_apply_gradient_sum(run, NULL, 8, 0), AST_ERR_NULL_POINTER, "sum is NULL");
+            EXPECT(ast_run_apply_gradient_sum(run, g, 8, 2), AST_ERR_INVALID_ARGUMENT, "write_checkpoint");
+            EXPECT(ast_run_apply_gradient_sum(run, g, 8, 0), AST_ERR_INVALID_ARGUMENT, "ast_run_distill_begin first");
+            EXPECT(ast_run_apply_gradient_sum(run, bad, 8, 0), AST_ERR_INVALID_ARGUMENT, "ast_run_distill_begin first");
+            EXPECT(ast_run_distill_begin(run, &it, &segments, &glen), AST_ERR_IO, "trajectory store");
+        }
         EXPECT(ast_run_distill(run, NULL, NULL), AST_ERR_IO, "trajectory store");
+        {   /* the segment-wise API once begun: wrong iteration, lengths, a non-finite sum */
+            int64_t it = -1, segments = 0, glen = 0, k;
+            float *g;
+            CHECK(ast_config_get_int(rc, AST_CONFIG_EXPERTS_COUNT, &count));
+            CHECK(ast_run_generate_experts(run, 0, (int32_t)count, NULL, NULL));
+            CHECK(ast_run_distill_begin(run, &it, &segments, &glen));
+            if (it != 0 || segments != 1 || glen != 2 + 3 * 64) {
+                printf("misuse: FAIL ast_run_distill_begin reported iteration %lld, R %lld, length %lld\n",
+                       (long long)it, (long long)segments, (long long)glen);
+                return 1;
+            }
+            g = calloc((size_t)glen, sizeof *g);
+            if (!g) { printf("misuse: FAIL out of memory\n"); return 1; }
+            EXPECT(ast_run_segment_gradient(run, 1, 0, g, glen), AST_ERR_INVALID_ARGUMENT, "iteration is 1");
+            EXPECT(ast_run_segment_gradient(run, 0, 0, g, glen - 1), AST_ERR_SHAPE_MISMATCH, "out_len");
+            CHECK(ast_run_segment_gradient(run, 0, 0, g, glen));
+            EXPECT(ast_run_apply_gradient_sum(run, g, glen + 1, 0), AST_ERR_SHAPE_MISMATCH, "sum_len");
+            for (k = 0; k < glen; k++) g[k] = 0;
+            g[5] = INFINITY;
+            EXPECT(ast_run_apply_gradient_sum(run, g, glen, 0), AST_ERR_NON_FINITE, "sum");
+            g[5] = 0;
+            CHECK(ast_run_apply_gradient_sum(run, g, glen, 0));
+            CHECK(ast_run_distill_begin(run, &it, NULL, NULL));
+            if (it != 1) { printf("misuse: FAIL iteration %lld after one applied sum\n", (long long)it); return 1; }
+            EXPECT(ast_run_segment_gradient(run, 0, 0, g, glen), AST_ERR_INVALID_ARGUMENT, "iteration is 0");
+            free(g);
+        }
         printf("misuse: run last error: %s\n", ast_run_last_error(run));
         printf("misuse: NULL run last error: %s\n", ast_run_last_error(NULL));
         ast_run_free(run);

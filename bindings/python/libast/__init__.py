@@ -40,4 +40,4 @@ from .api import (ASTError, UnknownSettingError, Bounds, Config, Dataset, Distil
 __all__ = ["ASTError", "UnknownSettingError", "mtt", "Bounds", "Config", "Dataset", "Distilled", "MatchingResult", "Network",
            "Progress", "Run", "Tensor", "abi_version", "matching_minibatches", "matching_step",
            "status_name", "version", "library_path", "library_found_by"]
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -32,7 +32,7 @@ def setup(cfg, n=3, seed=0, margin=0.0):
 
 
 def test_version():
-    assert libast.version() == "0.1.0"
+    assert libast.version() == "0.2.0"
     assert libast.abi_version() == 1
 
 
