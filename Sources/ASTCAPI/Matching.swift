@@ -1,6 +1,6 @@
 // ast_matching_step: one exact, constant-memory trajectory-matching meta-gradient
 // (ASTCore.TrajectoryMatching<Float>) for researchers' own loops; ast_matching_minibatches: the
-// minibatches it draws, as the distiller does.
+// minibatches it draws, as the distiller does (both through ASTDistill's drawMinibatches).
 
 import ASTCore
 import ASTDistill
@@ -11,22 +11,6 @@ import Glibc
 
 /// Largest N (student steps), as distill.syn_steps.
 private let maxSteps: Int64 = 10_000
-
-/// N rows of b indices: chunks of b of a permutation of 0..<n, popped from the end, with a new
-/// permutation when all are used (MTT's order; Distiller.step does the same).
-func drawMinibatches(count n: Int, batch b: Int, steps: Int, using rng: inout SeededGenerator) -> [[Int]] {
-    var pending: [[Int]] = []
-    var result: [[Int]] = []
-    result.reserveCapacity(steps)
-    for _ in 0..<steps {
-        if pending.isEmpty {
-            let perm = rng.permutation(n)
-            pending = stride(from: 0, to: n, by: b).map { Array(perm[$0..<min(n, $0 + b)]) }
-        }
-        result.append(pending.removeLast())
-    }
-    return result
-}
 
 /// The effective minibatch size: batch_syn 0 = all, larger than count = count.
 private func effectiveBatch(_ batchSyn: Int64, count n: Int, _ args: Arguments) throws(CFailure) -> Int {
@@ -46,7 +30,8 @@ public func ast_matching_minibatches(_ count: Int64, _ batchSyn: Int64, _ steps:
         let total = try args.product([stepCount, b], "steps*batch")
         try args.outputLength(outLen, "out_len", atLeast: total, "steps*min(batch_syn, count)")
         var rng = SeededGenerator(seed: seed)
-        for (s, row) in drawMinibatches(count: n, batch: b, steps: stepCount, using: &rng).enumerated() {
+        var pending: [[Int]] = []
+        for (s, row) in drawMinibatches(count: n, batch: b, steps: stepCount, pending: &pending, using: &rng).enumerated() {
             for j in 0..<b { out[s * b + j] = j < row.count ? Int64(row[j]) : -1 }
         }
     }
@@ -206,14 +191,11 @@ public func ast_matching_step(_ network: OpaquePointer!,
             guard minibatchesLen == 0 else {
                 throw args.fail(Status.shapeMismatch, "minibatches is NULL but minibatches_len is \(minibatchesLen) (must be 0)")
             }
-            batches = drawMinibatches(count: n, batch: b, steps: stepCount, using: &rng)
+            var pending: [[Int]] = []
+            batches = drawMinibatches(count: n, batch: b, steps: stepCount, pending: &pending, using: &rng)
         }
 
-        var transform: StepTransform<Float>? = nil
-        if let dsa = options.dsa {
-            let draws = batches.map { dsa.draw(count: $0.count, height: cfg.imageSize, width: cfg.imageSize, using: &rng) }
-            transform = { x, i in (try? dsa.apply(draws[i], to: x)) ?? x }
-        }
+        let transform = options.dsa.flatMap { augmentationTransform($0, minibatches: batches, imageSize: cfg.imageSize, using: &rng) }
         var matching = TrajectoryMatching<Float>(
             network: net, labels: classLabels, learningRate: stepSize, minibatches: batches,
             momentum: options.momentum, innerLossWeight: options.innerLossWeight,

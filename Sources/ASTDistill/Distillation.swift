@@ -276,17 +276,9 @@ public struct Distiller {
         let t = rng.nextInt(below: settings.maxStartEpoch)
         var perturbation: [(offset: Int, direction: [Float])] = []
         if let wp = settings.weightPerturbation, wp > 0 { perturbation = perturbationDirections(using: &rng) }
-        // Minibatches: chunks of a permutation, popped from the end (MTT's order).
-        let batch = min(settings.syntheticBatch ?? n, n)
         var pending = state.pendingChunks(segment: r)
-        var minibatches: [[Int]] = []
-        for _ in 0..<settings.syntheticSteps {
-            if pending.isEmpty {
-                let perm = rng.permutation(n)
-                pending = stride(from: 0, to: n, by: batch).map { Array(perm[$0..<min(n, $0 + batch)]) }
-            }
-            minibatches.append(pending.removeLast())
-        }
+        let minibatches = drawMinibatches(count: n, batch: min(settings.syntheticBatch ?? n, n), steps: settings.syntheticSteps,
+                                          pending: &pending, using: &rng)
         return SegmentPlan(rng: rng, expert: expert, startEpoch: t, perturbation: perturbation,
                            minibatches: minibatches, pendingAfter: pending)
     }
@@ -317,12 +309,7 @@ public struct Distiller {
             }
         }
         let minibatches = plan.minibatches
-        let draws = minibatches.map { dsa.draw(count: $0.count, height: network.config.imageSize, width: network.config.imageSize, using: &plan.rng) }
-        let augmentation = dsa
-        let transform: StepTransform<Float>? = dsa.groups.isEmpty ? nil : { x, i in
-            // Shapes match by construction (the draw was made for this minibatch).
-            (try? augmentation.apply(draws[i], to: x)) ?? x
-        }
+        let transform = augmentationTransform(dsa, minibatches: minibatches, imageSize: network.config.imageSize, using: &plan.rng)
 
         var intermediate: [IntermediateTarget<Float>] = []
         if settings.intermediateMatching != .off && m > 1 {
@@ -489,6 +476,37 @@ public struct SegmentGradient: Sendable, Equatable {
             for i in 0..<s.count { s[i] *= f }
             softLabelGradient = s
         }
+    }
+}
+
+/// The minibatches of an `steps`-step unroll over `n` images: chunks of `batch` of a random
+/// permutation of 0..<n, popped from the end of `pending`, a new permutation when it is empty
+/// (MTT's order). `pending` carries the unused chunks to the next unroll. The distiller and the
+/// C step API (`ast_matching_step`, `ast_matching_minibatches`) both draw with this.
+public func drawMinibatches(count n: Int, batch: Int, steps: Int, pending: inout [[Int]],
+                            using rng: inout SeededGenerator) -> [[Int]] {
+    var minibatches: [[Int]] = []
+    minibatches.reserveCapacity(steps)
+    for _ in 0..<steps {
+        if pending.isEmpty {
+            let perm = rng.permutation(n)
+            pending = stride(from: 0, to: n, by: batch).map { Array(perm[$0..<min(n, $0 + batch)]) }
+        }
+        minibatches.append(pending.removeLast())
+    }
+    return minibatches
+}
+
+/// The DSA augmentation of an unroll over `minibatches` as the matching's per-step transform:
+/// one draw per minibatch, all made now from `rng` (also when `dsa` has no groups, so the
+/// generator advances the same way); nil when there is nothing to apply.
+public func augmentationTransform(_ dsa: DSA, minibatches: [[Int]], imageSize: Int,
+                                  using rng: inout SeededGenerator) -> StepTransform<Float>? {
+    let draws = minibatches.map { dsa.draw(count: $0.count, height: imageSize, width: imageSize, using: &rng) }
+    guard !dsa.groups.isEmpty else { return nil }
+    return { x, i in
+        // Shapes match by construction (the draw was made for this minibatch).
+        (try? dsa.apply(draws[i], to: x)) ?? x
     }
 }
 
