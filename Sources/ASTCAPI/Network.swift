@@ -302,53 +302,26 @@ public func ast_network_evaluate(_ network: OpaquePointer!,
             throw args.fail(Status.outOfMemory, "batch_size \(batch) is too large for this network; use smaller batches")
         }
 
-        let imageSize = data.channels * data.height * data.width
-        let k = cfg.classes
-        var lossSum = 0.0
-        var correct = 0
-        var done = 0
-        while done < data.count {
-            let n = min(batch, data.count - done)
-            let images = Array(data.images[(done * imageSize)..<((done + n) * imageSize)])
-            let logits: [Float]
-            do throws(ASTError) {
-                logits = try box.network.logits(images: images, count: n, parameters: theta)
-            } catch {
-                throw args.engine(error)
-            }
-            guard logits.count == n * k else {
-                throw args.fail(Status.internal, "engine returned \(logits.count) logits for \(n) images of \(k) classes")
-            }
-            for i in 0..<n {
-                let row = logits[(i * k)..<((i + 1) * k)]
-                var maxValue = -Float.infinity
-                var argmax = 0
-                for (j, v) in row.enumerated() where v > maxValue {
-                    maxValue = v
-                    argmax = j
-                }
-                guard maxValue.isFinite else {
-                    throw args.fail(Status.nonFinite, "logits of image \(done + i) are not finite")
-                }
-                var sumExp = 0.0
-                for v in row { sumExp += exp(Double(v - maxValue)) }
-                let label = Int(data.labels[done + i])
-                lossSum += log(sumExp) - Double(row[row.startIndex + label] - maxValue)
-                if argmax == label { correct += 1 }
-            }
-            done += n
-            if let progress {
+        let score: (loss: Double, accuracy: Double, firstNonFiniteImage: Int?)
+        do throws(ASTError) {
+            score = try box.network.score(parameters: theta, on: data, batchSize: batch) { done, lossSum throws(ASTError) in
+                guard let progress else { return }
                 var report = ast_progress(
                     struct_size: Int32(MemoryLayout<ast_progress>.size), stage: Int32(AST_STAGE_EVALUATE),
                     step: Int64(done), total: Int64(data.count), loss: lossSum / Double(done),
                     elapsed_seconds: monotonicSeconds() - start, index: 0, count: 0, accuracy: .nan,
                     accuracy_std: .nan, step_size: .nan, start_epoch: 0, message: nil)
                 if progress(&report, userData) != 0 {
-                    throw args.fail(Status.cancelled, "cancelled by the progress callback after \(done) of \(data.count) images")
+                    throw ASTError(.cancelled, "cancelled by the progress callback after \(done) of \(data.count) images")
                 }
             }
+        } catch {
+            throw args.engine(error)
         }
-        outLoss?.pointee = lossSum / Double(data.count)
-        outAccuracy?.pointee = Double(correct) / Double(data.count)
+        if let i = score.firstNonFiniteImage {
+            throw args.fail(Status.nonFinite, "logits of image \(i) are not finite")
+        }
+        outLoss?.pointee = score.loss
+        outAccuracy?.pointee = score.accuracy
     }
 }

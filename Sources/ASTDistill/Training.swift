@@ -1,5 +1,8 @@
 import ASTCore
 import ASTData
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Training a ConvNet from scratch with SGD (PyTorch semantics): the expert trainer
 /// (docs/algorithm.md §2) and the evaluation protocol (docs/evaluation.md) are both this loop
@@ -203,25 +206,50 @@ extension ConvNet {
 
     /// Top-1 accuracy of θ on a dataset, in batches (no graph).
     public func accuracy(parameters: [Float], on data: ImageDataset, batchSize: Int = 500) throws(ASTError) -> Double {
-        guard data.count > 0 else { return 0 }
+        try score(parameters: parameters, on: data, batchSize: batchSize).accuracy
+    }
+
+    /// Mean cross-entropy and top-1 accuracy of θ on a dataset, in batches of `batchSize` (no
+    /// graph; the first largest logit wins a tie). `afterBatch(imagesDone, lossSumSoFar)` runs
+    /// after every batch and may throw to stop. `firstNonFiniteImage` is the first image whose
+    /// largest logit is NaN or infinite (its loss is then not finite either); the accuracy
+    /// counts it as a miss unless class 0 is its label.
+    public func score(parameters: [Float], on data: ImageDataset, batchSize: Int,
+                      afterBatch: (Int, Double) throws(ASTError) -> Void = { _, _ in })
+        throws(ASTError) -> (loss: Double, accuracy: Double, firstNonFiniteImage: Int?) {
+        guard data.count > 0 else { return (0, 0, nil) }
         let theta = try Tensor<Float>(shape: [parameterCount], scalars: parameters)
         let images = try Tensor<Float>(shape: [data.count, data.channels, data.height, data.width], scalars: data.images)
         try checkImages(images.shape, "evaluation images")
         var correct = 0
+        var lossSum = 0.0
+        var firstNonFinite: Int? = nil
         var start = 0
         let k = config.classes
         while start < data.count {
-            let batch = Array(start..<min(start + batchSize, data.count))
+            let batch = Array(start..<min(start + max(1, batchSize), data.count))
             let logits = forwardUnchecked(gatherRowsUnchecked(images, batch), theta)
             logits.withUnsafeBufferPointer { z in
                 for (row, i) in batch.enumerated() {
-                    var best = 0
-                    for j in 1..<k where z[row * k + j] > z[row * k + best] { best = j }
-                    if best == Int(data.labels[i]) { correct += 1 }
+                    let zi = z[(row * k)..<((row + 1) * k)]
+                    var best = zi.startIndex
+                    for j in zi.indices.dropFirst() where zi[j] > zi[best] { best = j }
+                    let label = Int(data.labels[i])
+                    if best - zi.startIndex == label { correct += 1 }
+                    let top = zi[best]
+                    guard top.isFinite else {
+                        if firstNonFinite == nil { firstNonFinite = i }
+                        lossSum = .nan
+                        continue
+                    }
+                    var sumExp = 0.0
+                    for v in zi { sumExp += exp(Double(v - top)) }
+                    lossSum += log(sumExp) - Double(zi[zi.startIndex + label] - top)
                 }
             }
             start += batch.count
+            try afterBatch(start, lossSum)
         }
-        return Double(correct) / Double(data.count)
+        return (lossSum / Double(data.count), Double(correct) / Double(data.count), firstNonFinite)
     }
 }
