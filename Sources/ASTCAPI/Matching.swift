@@ -151,9 +151,7 @@ public func ast_matching_step(_ network: OpaquePointer!,
             try args.outputLength(finalParametersLen, "final_parameters_len", atLeast: p, "the network's parameter count")
         }
         // One minibatch's largest layer, and the per-step parameter vectors kept.
-        let side = cfg.imageSize + 4
-        let activations = b.multipliedReportingOverflow(by: cfg.width * side * side)
-        guard !activations.overflow, activations.partialValue <= maxActivations else {
+        guard batchFitsActivationLimit(b, width: cfg.width, imageSize: cfg.imageSize) else {
             throw args.fail(Status.outOfMemory, "a minibatch of \(b) images is too large for this network: one layer would hold more than \(maxActivations) activations; use a smaller batch_syn")
         }
         _ = try args.product([2 * stepCount + 1, p], "(2*steps+1)*parameters_len")

@@ -10,6 +10,15 @@ import Glibc
 /// Largest number of activations of one conv layer a single call may create (about 8 GiB).
 let maxActivations = Int(Int32.max)
 
+/// Whether `batch` images fit a network of this width and image size under maxActivations. The
+/// largest layer output is the first conv's: `width` channels of at most (image_size + 4)²
+/// pixels (padding up to 3 for 28x28 MNIST), per image.
+func batchFitsActivationLimit(_ batch: Int, width: Int, imageSize: Int) -> Bool {
+    let side = imageSize + 4
+    let (activations, overflow) = batch.multipliedReportingOverflow(by: width * side * side)
+    return !overflow && activations <= maxActivations
+}
+
 final class NetworkBox: HandleBox {
     override class var staticTypeName: StaticString { "ast_network" }
     let network: ConvNet
@@ -46,10 +55,7 @@ extension Arguments {
         try inputLength(parametersLen, "parameters_len", equals: box.parameterCount, "the network's parameter count")
         let total = try product([n, cfg.channels, cfg.imageSize, cfg.imageSize], "count*channels*image_size^2")
         try inputLength(imagesLen, "images_len", equals: total, "count*channels*image_size^2 (\(n)*\(cfg.channels)*\(cfg.imageSize)^2)")
-        // Largest layer output: the first conv (padding up to 3 for 28x28 MNIST).
-        let side = cfg.imageSize + 4
-        let activations = n.multipliedReportingOverflow(by: cfg.width * side * side)
-        guard !activations.overflow, activations.partialValue <= maxActivations else {
+        guard batchFitsActivationLimit(n, width: cfg.width, imageSize: cfg.imageSize) else {
             throw fail(Status.outOfMemory, "count \(n) is too large for this network: one layer would hold more than \(maxActivations) activations; use smaller batches")
         }
         let theta = try finiteFloats(parameters, count: box.parameterCount, "parameters")
@@ -63,12 +69,6 @@ extension Arguments {
         try inputLength(vectorLen, "vector_len", equals: box.parameterCount, "the network's parameter count")
         return try finiteFloats(vector, count: box.parameterCount, "vector")
     }
-}
-
-func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }
 
 // MARK: - Exports
@@ -296,9 +296,7 @@ public func ast_network_evaluate(_ network: OpaquePointer!,
         try args.inputLength(parametersLen, "parameters_len", equals: box.parameterCount, "the network's parameter count")
         let theta = try args.finiteFloats(parametersPointer, count: box.parameterCount, "parameters")
         let batch = try args.integer(batchSize, "batch_size", in: 1...Int64(Int32.max))
-        let side = cfg.imageSize + 4
-        let perImage = cfg.width * side * side
-        guard min(batch, data.count) <= maxActivations / max(perImage, 1) else {
+        guard batchFitsActivationLimit(min(batch, data.count), width: cfg.width, imageSize: cfg.imageSize) else {
             throw args.fail(Status.outOfMemory, "batch_size \(batch) is too large for this network; use smaller batches")
         }
 

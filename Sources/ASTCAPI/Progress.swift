@@ -3,6 +3,7 @@
 // pipeline stops at its next clean stopping point (after saving) even when the request came
 // with an event it cannot stop at.
 
+import ASTCore
 import ASTDistill
 import CAst
 

@@ -117,15 +117,12 @@ private func checkRunLimits(_ c: RunConfiguration, _ network: ConvNet, _ args: A
     let imageElements = n.channels * n.imageSize * n.imageSize
     let synthetic = c.distillation.ipc * n.classes
     _ = try args.product([synthetic, imageElements], "the synthetic set (distill.ipc*classes*channels*image_size^2)")
-    let side = n.imageSize + 4
     let evaluationWidth = c.evaluationArchitecture.width
     let batches: [(String, Int, Int)] = [("experts.batch", c.expertBatch, n.width),
                                          ("eval.batch", min(c.evaluation.batchSize, synthetic), evaluationWidth),
                                          ("distill.batch_syn", min(c.distillation.syntheticBatch ?? synthetic, synthetic), n.width)]
     for (name, batch, width) in batches {
-        let perImage = width * side * side
-        let (activations, overflow) = batch.multipliedReportingOverflow(by: perImage)
-        guard !overflow, activations <= maxActivations else {
+        guard batchFitsActivationLimit(batch, width: width, imageSize: n.imageSize) else {
             throw args.fail(Status.outOfMemory,
                             "\(name) \(batch): one layer would hold more than \(maxActivations) activations (width \(width), \(n.imageSize)x\(n.imageSize) images); use smaller batches")
         }

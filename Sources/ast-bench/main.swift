@@ -8,11 +8,7 @@ import ASTDistill
 import Glibc
 #endif
 
-func now() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-}
+func now() -> Double { monotonicSeconds() }
 
 /// Best wall time of `rounds` runs of `body` after one warm-up (with `--once`: the time of one
 /// cold run).

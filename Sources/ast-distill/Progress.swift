@@ -1,3 +1,4 @@
+import ASTCore
 import ASTDistill
 import Synchronization
 #if canImport(Glibc)
@@ -15,12 +16,6 @@ func installInterruptHandler() {
 func writeError(_ text: String, _ ignored: Int32 = 0) {
     var t = text
     t.withUTF8 { buffer in _ = write(STDERR_FILENO, buffer.baseAddress, buffer.count) }
-}
-
-func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }
 
 func formatDuration(_ seconds: Double) -> String {

@@ -724,8 +724,7 @@ class Network(_Handle):
 
     def init_parameters(self, seed: int = 0) -> np.ndarray:
         """PyTorch-default initial parameters drawn from `seed` (float32, parameter_count)."""
-        if not isinstance(seed, (int, np.integer)) or not (0 <= int(seed) < 2**64):
-            raise ValueError(f"seed must be an int in [0, 2^64), got {seed!r}")
+        seed = _seed_arg(seed)
         out = np.empty(self.parameter_count, dtype=np.float32)
         _check(_raw.ast_network_init_parameters(self._handle, int(seed), _fp(out), out.size))
         return out
@@ -1006,6 +1005,13 @@ class Run(_Handle):
         return self.distill_begin()[0]
 
 
+def _seed_arg(seed: Any) -> int:
+    """A seed as the C API takes it (uint64), or ValueError."""
+    if not isinstance(seed, (int, np.integer)) or not (0 <= int(seed) < 2**64):
+        raise ValueError(f"seed must be an int in [0, 2^64), got {seed!r}")
+    return int(seed)
+
+
 def _int_arg(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise ValueError(f"{name} must be an int, got {type(value).__name__}")
@@ -1032,8 +1038,7 @@ def matching_minibatches(count: int, batch_syn: int, steps: int, seed: int = 0) 
     min(batch_syn, count), 0 = all; rows padded with -1 when a chunk is shorter)."""
     count, batch_syn, steps = (_int_arg(n, v) for n, v in
                                (("count", count), ("batch_syn", batch_syn), ("steps", steps)))
-    if not isinstance(seed, (int, np.integer)) or not (0 <= int(seed) < 2**64):
-        raise ValueError(f"seed must be an int in [0, 2^64), got {seed!r}")
+    seed = _seed_arg(seed)
     b = count if batch_syn == 0 else min(batch_syn, count)
     out = np.empty((max(steps, 0), max(b, 0)), np.int64)
     _check(_raw.ast_matching_minibatches(count, batch_syn, steps, int(seed),
@@ -1065,8 +1070,7 @@ def matching_step(network: Network, start: np.ndarray, target: np.ndarray, image
     n = x.shape[0]
     y = _labels("labels", labels, n)
     steps, batch_syn = _int_arg("steps", steps), _int_arg("batch_syn", batch_syn)
-    if not isinstance(seed, (int, np.integer)) or not (0 <= int(seed) < 2**64):
-        raise ValueError(f"seed must be an int in [0, 2^64), got {seed!r}")
+    seed = _seed_arg(seed)
     if isinstance(step_size, bool) or not isinstance(step_size, (int, float, np.integer, np.floating)):
         raise ValueError(f"step_size must be a float, got {type(step_size).__name__}")
     mb_ptr, mb_len, mb = None, 0, None
