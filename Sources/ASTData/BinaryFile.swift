@@ -65,20 +65,28 @@ public enum BinaryFile {
 /// contents, never a torn file: write a temporary file in the same directory, fsync it, rename it
 /// over `path`, then fsync the directory. On any failure the temporary file is removed, `path` is
 /// left as it was, and the error (`.io`) carries the path and the system's reason.
+/// The names of the entries of `directory` (files and subdirectories, without "." and ".."),
+/// unsorted; nil when it cannot be opened (errno says why).
+public func directoryEntries(_ directory: String) -> [String]? {
+    guard let dir = opendir(directory) else { return nil }
+    defer { closedir(dir) }
+    var names: [String] = []
+    while let entry = readdir(dir) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        if name != "." && name != ".." { names.append(name) }
+    }
+    return names
+}
+
 /// Removes the temporary files that interrupted `writeFileAtomically(path:…)` calls for `path`
 /// left behind (`.NAME.tmp.XXXXXX` beside it; a SIGKILL mid-write leaves one). Only call it
 /// when no other process is writing `path`. Returns how many were removed.
 @discardableResult
 public func removeStaleTemporaryFiles(of path: String) -> Int {
     let (directory, base) = splitPath(path)
-    guard !base.isEmpty, let dir = opendir(directory) else { return 0 }
-    defer { closedir(dir) }
+    guard !base.isEmpty, let names = directoryEntries(directory) else { return 0 }
     let prefix = ".\(base).tmp."
-    var stale: [String] = []
-    while let entry = readdir(dir) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        if name.hasPrefix(prefix), name.count == prefix.count + 6 { stale.append(name) }
-    }
+    let stale = names.filter { $0.hasPrefix(prefix) && $0.count == prefix.count + 6 }
     return stale.filter { unlink("\(directory)/\($0)") == 0 }.count
 }
 

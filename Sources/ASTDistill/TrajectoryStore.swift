@@ -104,15 +104,11 @@ public final class TrajectoryStore: ExpertSource, @unchecked Sendable {
 
     /// Indices with a complete file, ascending.
     static func listExperts(_ directory: String) throws(ASTError) -> [Int] {
-        guard let dir = opendir(directory) else {
+        guard let names = directoryEntries(directory) else {
             throw ASTError(.io, "\(directory): cannot open trajectory store: \(String(cString: strerror(errno)))")
         }
-        defer { closedir(dir) }
         var found: [Int] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
+        for name in names {
             guard name.hasPrefix("expert_"), name.hasSuffix(".safetensors"), !name.contains(".partial") else { continue }
             if let i = Int(name.dropFirst(7).dropLast(12)) { found.append(i) }
         }

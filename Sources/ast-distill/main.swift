@@ -148,14 +148,8 @@ struct Inspect: ParsableCommand {
     }
 
     func listSafetensors(_ dir: String) throws(ASTError) -> [String] {
-        guard let d = opendir(dir) else { throw ASTError(.io, "\(dir): cannot open directory") }
-        defer { closedir(d) }
-        var names: [String] = []
-        while let e = readdir(d) {
-            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name.hasSuffix(".safetensors") { names.append(name) }
-        }
-        return names.sorted()
+        guard let names = directoryEntries(dir) else { throw ASTError(.io, "\(dir): cannot open directory") }
+        return names.filter { $0.hasSuffix(".safetensors") }.sorted()
     }
 }
 
