@@ -402,10 +402,10 @@ public struct Distiller {
 
     /// AST weight perturbation W ← W + α_wp·(d/‖d‖_F)⊙W: the normalised directions d/‖d‖ of
     /// every conv kernel, d ~ N(0, I) (kernels whose d is 0 are skipped).
-    func perturbationDirections<G: RandomNumberGenerator>(using rng: inout G) -> [(offset: Int, direction: [Float])] {
+    func perturbationDirections(using rng: inout SeededGenerator) -> [(offset: Int, direction: [Float])] {
         var result: [(offset: Int, direction: [Float])] = []
         for slot in network.layout where slot.name.hasPrefix("conv") && slot.name.hasSuffix(".weight") {
-            var d = (0..<slot.count).map { _ in Float(gaussian(&rng)) }
+            var d = (0..<slot.count).map { _ in Float(rng.nextNormal()) }
             let norm = d.reduce(0) { $0 + $1 * $1 }.squareRoot()
             guard norm > 0 else { continue }
             for i in 0..<slot.count { d[i] /= norm }
@@ -510,10 +510,3 @@ public func augmentationTransform(_ dsa: DSA, minibatches: [[Int]], imageSize: I
     }
 }
 
-/// A standard normal draw from any generator (Box–Muller).
-func gaussian<G: RandomNumberGenerator>(_ rng: inout G) -> Double {
-    var u1 = Double.random(in: 0..<1, using: &rng)
-    while u1 <= 0 { u1 = Double.random(in: 0..<1, using: &rng) }
-    let u2 = Double.random(in: 0..<1, using: &rng)
-    return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
-}
