@@ -478,26 +478,52 @@ extension RunConfiguration {
 // MARK: - Settings from the command line
 
 extension RunConfiguration {
+    /// Where a settings error came from: the command line itself (an unknown preset, a bad
+    /// `--set`) or the settings it named (a config file, contradictory values).
+    public struct AssemblyError: Error, Sendable {
+        public let fromCommandLine: Bool
+        public let error: ASTError
+    }
+
     /// Settings as the command-line tools take them: a preset, then a JSON config file (a flat
     /// object), then `name=value` overrides (a name given twice with different values is an
     /// error); validated before any work.
     public static func assemble(preset: String?, configFile: String?, overrides: [String]) throws(ASTError) -> RunConfiguration {
-        var c = try preset.map { name throws(ASTError) in try RunConfiguration.preset(name) } ?? RunConfiguration()
+        do throws(AssemblyError) {
+            return try assembleReportingSource(preset: preset, configFile: configFile, overrides: overrides)
+        } catch {
+            throw error.error
+        }
+    }
+
+    /// `assemble`, with each error saying whether the command line was wrong (the CLIs exit 2)
+    /// or the settings were (exit 1).
+    public static func assembleReportingSource(preset: String?, configFile: String?, overrides: [String]) throws(AssemblyError) -> RunConfiguration {
+        func commandLine(_ e: ASTError) -> AssemblyError { AssemblyError(fromCommandLine: true, error: e) }
+        func settings(_ e: ASTError) -> AssemblyError { AssemblyError(fromCommandLine: false, error: e) }
+        var c = RunConfiguration()
+        if let preset {
+            do throws(ASTError) { c = try RunConfiguration.preset(preset) } catch { throw commandLine(error) }
+        }
         if let configFile {
-            let bytes = try BinaryFile.read(configFile, maxBytes: 1 << 24)
-            try c.apply(json: try JSONValue.parse(bytes, source: configFile), source: configFile)
+            do throws(ASTError) {
+                let bytes = try BinaryFile.read(configFile, maxBytes: 1 << 24)
+                try c.apply(json: try JSONValue.parse(bytes, source: configFile), source: configFile)
+            } catch { throw settings(error) }
         }
         var seen: [String: String] = [:]
         for item in overrides {
-            guard let eq = item.firstIndex(of: "=") else { throw .invalid("--set \(item): expected name=value") }
+            guard let eq = item.firstIndex(of: "=") else { throw commandLine(.invalid("--set \(item): expected name=value")) }
             let name = String(item[..<eq]), value = String(item[item.index(after: eq)...])
             if let earlier = seen[name], earlier != value {
-                throw .invalid("--set \(name) is given twice with different values ('\(earlier)' and '\(value)')")
+                throw commandLine(.invalid("--set \(name) is given twice with different values ('\(earlier)' and '\(value)')"))
             }
             seen[name] = value
-            try c.set(name, text: value)
+            do throws(ASTError) { try c.set(name, text: value) } catch {
+                throw commandLine(ASTError(error.kind, "--set \(item): \(error.message)"))
+            }
         }
-        try c.validate()
+        do throws(ASTError) { try c.validate() } catch { throw settings(error) }
         return c
     }
 }

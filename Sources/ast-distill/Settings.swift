@@ -27,28 +27,12 @@ struct SettingsOptions: ParsableArguments {
         }
         // An unknown preset or a bad --set is a wrong command line (status 2); a bad config file
         // or contradictory settings are failures (status 1).
-        var c = RunConfiguration()
-        if let preset {
-            do throws(ASTError) { c = try RunConfiguration.preset(preset) } catch { throw ValidationError(error.message) }
+        do throws(RunConfiguration.AssemblyError) {
+            return try RunConfiguration.assembleReportingSource(preset: preset, configFile: config, overrides: overrides)
+        } catch {
+            if error.fromCommandLine { throw ValidationError(error.error.message) }
+            throw error.error
         }
-        if let config {
-            let bytes = try BinaryFile.read(config, maxBytes: 1 << 24)
-            try c.apply(json: try JSONValue.parse(bytes, source: config), source: config)
-        }
-        var seen: [String: String] = [:]
-        for item in overrides {
-            guard let eq = item.firstIndex(of: "=") else {
-                throw ValidationError("--set \(item): expected name=value")
-            }
-            let name = String(item[..<eq]), value = String(item[item.index(after: eq)...])
-            if let earlier = seen[name], earlier != value {
-                throw ValidationError("--set \(name) is given twice with different values ('\(earlier)' and '\(value)')")
-            }
-            seen[name] = value
-            do throws(ASTError) { try c.set(name, text: value) } catch { throw ValidationError("--set \(item): \(error.message)") }
-        }
-        try c.validate()
-        return c
     }
 }
 
