@@ -239,10 +239,10 @@ enum { AST_POOL_AVERAGE = 0, AST_POOL_MAX = 1 };
  * Network (1-99): the ConvNet of MTT/AST, `depth` blocks of conv3x3(width) -> norm -> ReLU ->
  * pool2x2, then a linear classifier. (Their ast_bounds.name is the short name in brackets.)
  *   AST_CONFIG_CHANNELS                network.channels          int     3              1...64              input channels [channels]
- *   AST_CONFIG_IMAGE_SIZE              network.image_size        int     32             2...512             input height = width [image_size]
- *   AST_CONFIG_CLASSES                 network.classes           int     10             2...100000          output classes [classes]
- *   AST_CONFIG_WIDTH                   network.width             int     128            1...1024            conv channels (net_width) [width]
- *   AST_CONFIG_DEPTH                   network.depth             int     3              1...8               conv blocks (net_depth) [depth]
+ *   AST_CONFIG_IMAGE_SIZE              network.image_size        int     32             2...1024            input height = width [image_size]
+ *   AST_CONFIG_CLASSES                 network.classes           int     10             1...100000          output classes [classes]
+ *   AST_CONFIG_WIDTH                   network.width             int     128            1...4096            conv channels (net_width) [width]
+ *   AST_CONFIG_DEPTH                   network.depth             int     3              1...10              conv blocks (net_depth) [depth]
  *   AST_CONFIG_NORM                    network.norm              int     1              0...2               AST_NORM_* (default INSTANCE) [norm]
  *   AST_CONFIG_POOL                    network.pool              int     0              0...1               AST_POOL_* (default AVERAGE) [pool]
  *   AST_CONFIG_SEED                    seed                      int     0              0...2^63-1          base seed of every random draw of a run [seed]

@@ -115,7 +115,7 @@ expect_output "C misuse" "$log" '^misuse: handle still usable' '^misuse: ([0-9]+
     '^misuse: ok +ast_run_apply_gradient_sum\(run, g, glen, 0\) -> non-finite' \
     '^misuse: matching step still works: loss [0-9.]+'
 grep -E -m 3 '^misuse: (ok|FAIL)' "$log"
-rm -rf /tmp/libast-misuse-run
+rm -rf "$(sed -n 's/^misuse: run directory //p' "$log")"
 # The whole pipeline on a small Fashion-MNIST subset (experts, cancelled + resumed distillation,
 # evaluation, outputs) through the header.
 out="$(mktemp -d)"

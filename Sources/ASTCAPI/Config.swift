@@ -1,8 +1,8 @@
 // ast_config: enum-keyed typed settings with defaults and bounds (zstd's setParameter +
 // getBounds). The handle holds a whole `RunConfiguration`; the key table is
 // `RunConfiguration.parameters` (one table for the CLI, config files, C and Python), except
-// that keys 1-8 keep the C meaning of release 0.1 (int norm/pool enums, tighter bounds,
-// a 3x32x32 default network).
+// that keys 1-8 keep the C meaning of release 0.1 (int norm/pool enums, short bounds names,
+// a 3x32x32 default network); since 0.2 their bounds are the table's too.
 
 import ASTCore
 import ASTData
@@ -67,10 +67,12 @@ private func saturatingInt64(_ d: Double) -> Int64 {
     return Int64(d)
 }
 
-/// The network keys with their release-0.1 C meaning.
-private func networkKey(_ key: Int, _ short: String, _ range: ClosedRange<Int64>, _ help: String) -> KeySpec {
-    let dotted = RunConfiguration.parameter(key: Int32(key))?.name ?? short
-    return KeySpec(key: Int32(key), name: dotted, boundsName: short, type: .int, intRange: range,
+/// The network keys with their release-0.1 C meaning (short bounds name, int encoding of norm
+/// and pool, a 3x32x32 default). `range` nil: the settings table's bounds, as for every other key.
+private func networkKey(_ key: Int, _ short: String, _ help: String, range: ClosedRange<Int64>? = nil) -> KeySpec {
+    let parameter = RunConfiguration.parameter(key: Int32(key))
+    let bounds = range ?? parameter.map { saturatingInt64($0.minimum)...saturatingInt64($0.maximum) } ?? 0...0
+    return KeySpec(key: Int32(key), name: parameter?.name ?? short, boundsName: short, type: .int, intRange: bounds,
                    help: help, parameter: nil)
 }
 
@@ -78,16 +80,16 @@ private func networkKey(_ key: Int, _ short: String, _ range: ClosedRange<Int64>
 /// ASTCAPITests against the header text).
 let configKeys: [KeySpec] = {
     var keys: [KeySpec] = [
-        networkKey(AST_CONFIG_CHANNELS, "channels", 1...64, "input channels"),
-        networkKey(AST_CONFIG_IMAGE_SIZE, "image_size", 2...512, "input height = width"),
-        networkKey(AST_CONFIG_CLASSES, "classes", 2...100_000, "output classes"),
-        networkKey(AST_CONFIG_WIDTH, "width", 1...1024, "conv channels (net_width)"),
-        networkKey(AST_CONFIG_DEPTH, "depth", 1...8, "conv blocks (net_depth)"),
-        networkKey(AST_CONFIG_NORM, "norm", Int64(AST_NORM_NONE)...Int64(AST_NORM_BATCH),
-                   "AST_NORM_*: 0 none, 1 instance, 2 batch"),
-        networkKey(AST_CONFIG_POOL, "pool", Int64(AST_POOL_AVERAGE)...Int64(AST_POOL_MAX),
-                   "AST_POOL_*: 0 average, 1 max"),
-        networkKey(AST_CONFIG_SEED, "seed", 0...Int64.max, "base seed of every random draw of a run"),
+        networkKey(AST_CONFIG_CHANNELS, "channels", "input channels"),
+        networkKey(AST_CONFIG_IMAGE_SIZE, "image_size", "input height = width"),
+        networkKey(AST_CONFIG_CLASSES, "classes", "output classes"),
+        networkKey(AST_CONFIG_WIDTH, "width", "conv channels (net_width)"),
+        networkKey(AST_CONFIG_DEPTH, "depth", "conv blocks (net_depth)"),
+        networkKey(AST_CONFIG_NORM, "norm", "AST_NORM_*: 0 none, 1 instance, 2 batch",
+                   range: Int64(AST_NORM_NONE)...Int64(AST_NORM_BATCH)),
+        networkKey(AST_CONFIG_POOL, "pool", "AST_POOL_*: 0 average, 1 max",
+                   range: Int64(AST_POOL_AVERAGE)...Int64(AST_POOL_MAX)),
+        networkKey(AST_CONFIG_SEED, "seed", "base seed of every random draw of a run", range: 0...Int64.max),
     ]
     for p in RunConfiguration.parameters where p.key > 8 {
         switch p.kind {

@@ -130,12 +130,18 @@ private func randomFloats(_ n: Int, seed: UInt64) -> [Float] {
             Issue.record("\(p.name): kind and default disagree")
         }
     }
-    // The 0.1 network keys: same numbers, names, bounds, defaults and int encoding.
+    // The 0.1 network keys: same numbers, names, defaults and int encoding; the bounds are the
+    // settings table's (0.1 had tighter ones: a superset, so 0.1 callers are unaffected).
     var b = ast_bounds()
     #expect(ast_config_bounds(key(AST_CONFIG_NORM), &b) == OK)
     #expect(String(cString: b.name) == "norm" && b.type == Int32(AST_TYPE_INT) && b.int_max == 2 && b.int_default == 1)
     #expect(ast_config_bounds(key(AST_CONFIG_IMAGE_SIZE), &b) == OK)
-    #expect(b.int_min == 2 && b.int_max == 512 && b.int_default == 32)
+    #expect(b.int_min == 2 && b.int_max == 1024 && b.int_default == 32)
+    for k in [AST_CONFIG_CHANNELS, AST_CONFIG_IMAGE_SIZE, AST_CONFIG_CLASSES, AST_CONFIG_WIDTH, AST_CONFIG_DEPTH] {
+        let p = try #require(RunConfiguration.parameter(key: key(k)))
+        #expect(ast_config_bounds(key(k), &b) == OK)
+        #expect(Double(b.int_min) == p.minimum && Double(b.int_max) == p.maximum, "\(p.name)")
+    }
     var k: Int32 = 0
     #expect(ast_config_key_by_name("width", &k) == OK && k == key(AST_CONFIG_WIDTH))
     #expect(ast_config_key_by_name("network.width", &k) == OK && k == key(AST_CONFIG_WIDTH))

@@ -2,11 +2,14 @@
  * overflowing sizes, unknown enum values and keys, out-of-range values, NaN/Inf, labels
  * outside [0, classes), wrong buffer lengths. Each must return the documented status with a
  * message naming the argument; the process must stay alive and the handles usable.
- * Exit status 0 when every case behaves.
+ * Exit status 0 when every case behaves. The run cases write a small store into a fresh
+ * directory /tmp/libast-misuse-XXXXXX (printed; the caller removes it).
  */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp */
 #include "common.h"
 
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int cases = 0, failures = 0;
@@ -200,7 +203,10 @@ int main(void) {
         EXPECT(ast_run_create_with_data(rc, "/tmp/x", train, test, &run_out), AST_ERR_SHAPE_MISMATCH, "classes");
         CHECK(ast_config_set_int(rc, AST_CONFIG_CLASSES, 3));
         if (run_out != NULL) { printf("misuse: FAIL run handle not NULL after failure\n"); failures++; }
-        CHECK(ast_run_create_with_data(rc, "/tmp/libast-misuse-run", train, test, &run));
+        char run_dir[] = "/tmp/libast-misuse-XXXXXX";
+        if (!mkdtemp(run_dir)) { printf("misuse: FAIL cannot create a directory in /tmp\n"); return 1; }
+        printf("misuse: run directory %s\n", run_dir);
+        CHECK(ast_run_create_with_data(rc, run_dir, train, test, &run));
         ast_dataset_free(train); /* the run copied the data */
         train = NULL;
         EXPECT(ast_run_generate_experts(NULL, 0, 1, NULL, NULL), AST_ERR_NULL_POINTER, "run is NULL");

@@ -143,7 +143,7 @@ def test_config_unknown_keys_and_out_of_range():
     with libast.Config() as cfg:
         assert dict(list(cfg.to_dict().items())[:8]) == dict(
             channels=3, image_size=32, classes=10, width=128, depth=3, norm=1, pool=0, seed=0)
-        assert libast.Config.bounds("width") == libast.Bounds(4, "width", "int", 1, 1024, 128)
+        assert libast.Config.bounds("width") == libast.Bounds(4, "width", "int", 1, 4096, 128)
         with pytest.raises(libast.ASTError, match="unknown setting 'no_such_key'") as e:
             cfg["no_such_key"] = 1
         assert e.value.status == _raw.AST_ERR_UNKNOWN_KEY
@@ -152,7 +152,7 @@ def test_config_unknown_keys_and_out_of_range():
         assert e.value.status == _raw.AST_ERR_UNKNOWN_KEY and "key 999" in e.value.message
         assert _raw.ast_config_set_int(cfg._handle, 999, 1) == _raw.AST_ERR_UNKNOWN_KEY
         assert "ast_config_set_int: key 999" in cfg.last_error
-        with pytest.raises(libast.ASTError, match=r"'network.width' is outside 1...1024") as e:
+        with pytest.raises(libast.ASTError, match=r"'network.width' is outside 1...4096") as e:
             cfg["width"] = 5000
         assert e.value.status == _raw.AST_ERR_OUT_OF_RANGE
         assert cfg["width"] == 128  # unchanged
