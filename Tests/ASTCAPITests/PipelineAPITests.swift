@@ -97,7 +97,7 @@ private func randomFloats(_ n: Int, seed: UInt64) -> [Float] {
 
 // MARK: - Configuration: the whole run table
 
-@Test func configKeysCoverEveryRunParameterWithItsBoundsAndDefaults() {
+@Test func configKeysCoverEveryRunParameterWithItsBoundsAndDefaults() throws {
     var count: Int32 = 0
     #expect(ast_config_keys(nil, 0, &count) == OK)
     #expect(Int(count) == RunConfiguration.parameters.count)
