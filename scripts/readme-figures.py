@@ -37,7 +37,10 @@ def block(report: dict, args: argparse.Namespace) -> list[str]:
              "|---|---|"]
     if evaluation.get("random_real"):
         lines.append(f"| random real subset (lr {settings['eval.baseline_lr']:g}) | {cell(evaluation['random_real'])} |")
-    lines.append(f"| distilled, {settings['experts.kind'].upper()} experts "
+    ast_on = (settings["distill.inner_momentum"] > 0 or settings["distill.balanced_loss"]
+              or settings["distill.intermediate"] != "off" or settings["distill.weight_perturbation"] > 0
+              or settings["distill.init"] == "representative")
+    lines.append(f"| distilled by {'AST' if ast_on else 'MTT'} on {settings['experts.kind'].upper()} experts "
                  f"(lr = learned α = {report['final_syn_lr']:.4f}) | {cell(distilled)} |")
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     threads = args.threads or f"default ({os.cpu_count()} cores)"

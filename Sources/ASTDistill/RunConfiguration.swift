@@ -433,12 +433,18 @@ extension RunConfiguration {
     /// Named settings: the published MTT/AST ones for CIFAR (docs/algorithm.md §3: ConvNet-3 width 128,
     /// 50 expert epochs, 5000 iterations, ZCA), CPU-sized ones for Fashion-MNIST and MNIST, and
     /// `quick` (the README's main job: minutes on 2 cores).
+    ///
+    /// The CPU-sized presets train MTT's experts and distil with every AST component: measured
+    /// on Fashion-MNIST over 5 seeds (RESULTS.md), AST's distillation components add to MTT,
+    /// while AST's smooth experts do not help at this scale (their steps grow over exactly the
+    /// epochs a short run matches). `experts.kind=ast` gives AST's experts.
     public static func preset(_ name: String) throws(ASTError) -> RunConfiguration {
         var c = RunConfiguration()
         func cpuSized(_ dataset: DatasetKind, ipc: Int) {
             c.dataset = dataset
             c.network = ConvNetConfig(channels: 1, imageSize: 28, classes: 10, width: 32, depth: 3)
             (c.expertCount, c.expertEpochs, c.trainLimit) = (8, 15, 20_000)
+            c.expertKind = .mtt
             c.distillation = .ast(ipc: ipc)
             (c.distillation.syntheticSteps, c.distillation.maxStartEpoch, c.distillation.iterations) = (ipc == 1 ? 30 : 20, ipc == 1 ? 4 : 8, 400)
             c.distillation.syntheticBatch = ipc == 1 ? nil : 50
