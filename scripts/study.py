@@ -11,7 +11,8 @@ of another row). For every seed s in 1..S the study trains its own experts of ea
 rows need (`seed=s` drives experts, initialisation, the outer loop's draws and evaluation), and
 all rows of that seed share them. Each row's value for a seed is the mean final test accuracy of
 its evaluation networks; the table gives, per row, the mean, std and 95 % confidence interval
-over seeds, and the paired difference to the reference row (same seeds) with its own interval.
+over seeds, and the paired difference to the reference row (same seeds) with its own interval;
+the spec's optional "comparisons" ([["row A", "row B"], ...]) add paired differences A − B.
 
 Resuming: every finished (seed, row) leaves result.json and is never run again; an interrupted
 row resumes from its distillation checkpoint; experts resume per epoch. Splitting: processes
@@ -100,6 +101,8 @@ class Study:
         self.recipes: dict = spec.get("experts", {})
         self.rows: list[dict] = spec.get("rows", [])
         self.reference = spec.get("reference")
+        # Extra paired differences [A, B] (A − B by seed) beside each row's one reference.
+        self.comparisons: list = spec.get("comparisons", [])
         self._validate_structure(spec_path)
 
     def _validate_structure(self, path: str) -> None:
@@ -125,6 +128,11 @@ class Study:
         for ref in [self.reference] + [r.get("reference") for r in self.rows]:
             if ref is not None and ref not in by_name:
                 raise StudyError(f"{path}: reference '{ref}' is not a row")
+        if not isinstance(self.comparisons, list):
+            raise StudyError(f"{path}: comparisons must be a list of [row A, row B] pairs")
+        for pair in self.comparisons:
+            if not (isinstance(pair, list) and len(pair) == 2 and all(p in by_name for p in pair) and pair[0] != pair[1]):
+                raise StudyError(f"{path}: comparison {pair!r} is not a pair of two different rows")
         for recipe, settings in self.recipes.items():
             if not all(k.startswith("experts.") for k in settings):
                 raise StudyError(f"{path}: recipe '{recipe}' may only set experts.* settings")
@@ -374,6 +382,23 @@ class Study:
             lines.append(f"| {row['name']} | {s['n']} | {s['mean']:.2f} ± {std_text} | {ci} | {diff_text} | {diff_ci} | "
                          f"{sig} | {time_text} |")
             data["rows"].append(entry)
+        if self.comparisons:
+            lines += ["", "| paired comparison (A − B, same seeds) | seeds | Δ ± std (points) | 95 % CI of Δ | significant |",
+                      "|---|---|---|---|---|"]
+            data["comparisons"] = []
+            for a, b in self.comparisons:
+                va, vb = self.values(self.row(a)), self.values(self.row(b))
+                common = sorted(set(va) & set(vb))
+                entry = {"a": a, "b": b, "seeds": common}
+                if len(common) >= 2:
+                    d = summarize([va[k] - vb[k] for k in common])
+                    entry.update(d)
+                    sig = "yes, A better" if d["ci_low"] > 0 else "yes, B better" if d["ci_high"] < 0 else "no"
+                    lines.append(f"| {a} − {b} | {d['n']} | {d['mean']:+.2f} ± {d['std']:.2f} | "
+                                 f"[{d['ci_low']:+.2f}, {d['ci_high']:+.2f}] | {sig} |")
+                else:
+                    lines.append(f"| {a} − {b} | {len(common)} | – | – | – |")
+                data["comparisons"].append(entry)
         expert_lines = [f"- experts '{k}': {sum(v) / len(v) / 60:.1f} min per seed ({len(v)} seeds)"
                         for k, v in self.expert_seconds().items()]
         data["expert_seconds"] = self.expert_seconds()

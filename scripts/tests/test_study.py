@@ -74,6 +74,13 @@ def test_study_table_paired_differences_and_resume(tmp_path):
     assert math.isclose(rows["random real"]["summary"]["mean"], 30 + 0.2 * 2.5)
     assert rows["random real"]["reference"] == "MTT" and "difference" not in rows["MTT"]
     assert "| AST | 4 |" in r.stdout and "yes, better" in r.stdout
+    # an extra comparison between two non-reference rows, paired on the seeds both have (1..3)
+    (cmp := json.loads(open(p).read()))["comparisons"] = [["AST on MTT experts", "AST"]]
+    open(p, "w").write(json.dumps(cmp))
+    r = run(tmp_path, "table", p, "--json", str(tmp_path / "table2.json"))
+    c = json.loads((tmp_path / "table2.json").read_text())["comparisons"][0]
+    assert c["seeds"] == [1, 2, 3] and math.isclose(c["mean"], 1.0) and c["n"] == 3
+    assert "| AST on MTT experts − AST | 3 | +1.00 ± 0.00 |" in r.stdout
     # a second run does nothing: every (seed, row) is finished
     before = len(calls(tmp_path, ""))
     assert run(tmp_path, "run", p).returncode == 0
@@ -133,6 +140,8 @@ def test_shards_split_seeds(tmp_path):
                                      {"name": "b", "experts": "mtt", "settings": {"network.width": 64}}]},
      "changes experts/network/data settings of recipe 'mtt'"),
     ([], {"experts": {"mtt": {"distill.ipc": 2}, "ast": {}}}, "may only set experts.* settings"),
+    ([], {"comparisons": [["MTT", "nope"]]}, "is not a pair of two different rows"),
+    ([], {"comparisons": [["MTT", "MTT"]]}, "is not a pair of two different rows"),
 ])
 def test_bad_specs_fail_before_any_work(tmp_path, args, changes, message):
     r = run(tmp_path, "run", spec(tmp_path, **changes), *args)
