@@ -324,6 +324,22 @@ class Study:
                 out[seed] = 100 * part["mean"]
         return out
 
+    def matching(self, row: dict) -> list[tuple[float, float]]:
+        """Per finished seed of a distilled row: (mean matching loss over the last 100
+        iterations, the learned step size α at the end), from its report.json."""
+        out = []
+        for seed in range(1, self.seeds + 1):
+            path = os.path.join(self.row_dir(seed, row), "report.json")
+            if "random_real_of" in row or not os.path.exists(self.result_path(seed, row)) or not os.path.exists(path):
+                continue
+            with open(path) as f:
+                report = json.load(f)
+            losses = report.get("loss_history") or []
+            if losses and report.get("final_syn_lr") is not None:
+                tail = losses[-100:]
+                out.append((sum(tail) / len(tail), float(report["final_syn_lr"])))
+        return out
+
     def seconds(self, row: dict) -> list[float]:
         out = []
         for seed in range(1, self.seeds + 1):
@@ -399,6 +415,17 @@ class Study:
                 else:
                     lines.append(f"| {a} − {b} | {len(common)} | – | – | – |")
                 data["comparisons"].append(entry)
+        matched = [(row["name"], self.matching(row)) for row in self.rows if "random_real_of" not in row]
+        matched = [(name, m) for name, m in matched if m]
+        if matched:
+            lines += ["", "| row | seeds | matching loss, mean of the last 100 iterations | learned α at the end |",
+                      "|---|---|---|---|"]
+            data["matching"] = {}
+            for name, m in matched:
+                loss = sum(x for x, _ in m) / len(m)
+                alpha = sum(a for _, a in m) / len(m)
+                lines.append(f"| {name} | {len(m)} | {loss:.3f} | {alpha:.4f} ({min(a for _, a in m):.4f} … {max(a for _, a in m):.4f}) |")
+                data["matching"][name] = {"seeds": len(m), "loss": loss, "alpha": alpha}
         expert_lines = [f"- experts '{k}': {sum(v) / len(v) / 60:.1f} min per seed ({len(v)} seeds)"
                         for k, v in self.expert_seconds().items()]
         data["expert_seconds"] = self.expert_seconds()

@@ -45,7 +45,8 @@ def main(argv):
         summary = lambda m: {"accuracies": [m - 0.01, m + 0.01], "mean": m, "std": 0.0141}
         report = {"evaluation": {"distilled": summary(mean),
                                  "random_real": summary(0.3 + 0.002 * seed) if settings.get("eval.baseline") == 1 else None},
-                  "final_syn_lr": 0.01}
+                  "final_syn_lr": 0.01 + 0.001 * seed,
+                  "loss_history": [5.0] * 10 + [float(seed)] * 100}
         with open(os.path.join(out, "report.json"), "w") as f:
             json.dump(report, f)
     return 0

@@ -81,6 +81,10 @@ def test_study_table_paired_differences_and_resume(tmp_path):
     c = json.loads((tmp_path / "table2.json").read_text())["comparisons"][0]
     assert c["seeds"] == [1, 2, 3] and math.isclose(c["mean"], 1.0) and c["n"] == 3
     assert "| AST on MTT experts − AST | 3 | +1.00 ± 0.00 |" in r.stdout
+    # matching loss (last 100 iterations) and α of every distilled row, averaged over its seeds
+    m = json.loads((tmp_path / "table2.json").read_text())["matching"]
+    assert m["AST on MTT experts"] == {"seeds": 3, "loss": 2.0, "alpha": pytest.approx(0.012)}
+    assert "| MTT | 4 | 2.500 | 0.0125 (0.0110 … 0.0140) |" in r.stdout
     # a second run does nothing: every (seed, row) is finished
     before = len(calls(tmp_path, ""))
     assert run(tmp_path, "run", p).returncode == 0
