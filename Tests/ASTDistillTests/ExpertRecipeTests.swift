@@ -101,22 +101,10 @@ import ASTData
     @Test func curveIsRecordedAndResumed() throws {
         var (c, data) = try tinyRun()
         c.evaluateEvery = 2
-        let a = try Pipeline(config: c, outputDirectory: temporaryDirectory("curve-a"))
-        try a.generateExperts(data: data)
-        let straight = try a.distill(data: data)
+        let (straight, b, stopError) = try straightAndStopped(c, data, stopAfter: 3, tag: "curve")
         #expect(straight.evaluationCurve.map(\.iteration) == [2, 4])
         #expect(straight.stepSizeHistory.count == 5 && straight.stepSizeHistory.last == straight.stepSize)
-
-        let b = try Pipeline(config: c, outputDirectory: temporaryDirectory("curve-b"))
-        try b.generateExperts(data: data)
-        var stopped = false
-        do throws(ASTError) {
-            _ = try b.distill(data: data) { event in
-                if case .distillIteration(let r, _) = event { return r.iteration < 3 }
-                return true
-            }
-        } catch { stopped = error.kind == .cancelled }
-        #expect(stopped)
+        #expect(stopError?.kind == .cancelled)
         #expect(try b.loadCheckpoint()?.evaluationCurve.map(\.iteration) == [2])
         let resumed = try b.distill(data: data)
         #expect(resumed == straight)
@@ -131,8 +119,8 @@ import ASTData
         let at4 = try d.distill(data: data)
         #expect(try d.evaluateDistilled(data: data, state: at4) == straight.evaluationCurve[1].result)
 
-        let final = try a.evaluate(data: data, state: straight)
-        let report = try a.writeOutputs(data: data, state: straight, store: nil, evaluation: final)
+        let final = try b.evaluate(data: data, state: straight)
+        let report = try b.writeOutputs(data: data, state: straight, store: nil, evaluation: final)
         let curve = report["evaluation_curve"]?.array ?? []
         #expect(curve.compactMap { $0["iteration"]?.double } == [2, 4, 5])
         #expect(report["syn_lr_history"]?.array?.count == 5)

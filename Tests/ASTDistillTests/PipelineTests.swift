@@ -30,6 +30,26 @@ func tinyRun() throws -> (RunConfiguration, PreparedData) {
     return (c, data)
 }
 
+/// The resume check every resumable feature repeats: an uninterrupted distillation of `c`, and
+/// a second run in its own directory stopped through the progress callback after iteration
+/// `stopAfter` (leaving its checkpoint). The caller resumes `stopped` and compares.
+func straightAndStopped(_ c: RunConfiguration, _ data: PreparedData, stopAfter: Int, tag: String) throws
+    -> (straight: DistillationState, stopped: Pipeline, stopError: ASTError?) {
+    let a = try Pipeline(config: c, outputDirectory: temporaryDirectory("\(tag)-a"))
+    try a.generateExperts(data: data)
+    let straight = try a.distill(data: data)
+    let b = try Pipeline(config: c, outputDirectory: temporaryDirectory("\(tag)-b"))
+    try b.generateExperts(data: data)
+    var stopError: ASTError?
+    do throws(ASTError) {
+        _ = try b.distill(data: data) { event in
+            if case .distillIteration(let r, _) = event { return r.iteration < stopAfter }
+            return true
+        }
+    } catch { stopError = error }
+    return (straight, b, stopError)
+}
+
 @Suite struct PipelineRuns {
     /// Interrupting expert generation after any epoch and rerunning gives the same trajectories
     /// as an uninterrupted run; the partial file is never listed as a complete expert.
@@ -58,18 +78,7 @@ func tinyRun() throws -> (RunConfiguration, PreparedData) {
     /// ends in exactly the state of an uninterrupted run.
     @Test func distillationResumesFromCheckpointExactly() throws {
         let (c, data) = try tinyRun()
-        let a = try Pipeline(config: c, outputDirectory: temporaryDirectory("distill-a"))
-        try a.generateExperts(data: data)
-        let straight = try a.distill(data: data)
-        let b = try Pipeline(config: c, outputDirectory: temporaryDirectory("distill-b"))
-        try b.generateExperts(data: data)
-        var caught: ASTError?
-        do throws(ASTError) {
-            _ = try b.distill(data: data) { event in
-                if case .distillIteration(let r, _) = event { return r.iteration < 3 }
-                return true
-            }
-        } catch { caught = error }
+        let (straight, b, caught) = try straightAndStopped(c, data, stopAfter: 3, tag: "distill")
         #expect(caught?.kind == .cancelled)
         #expect(try b.loadCheckpoint()?.iteration == 3)
         let resumed = try b.distill(data: data)
@@ -87,21 +96,13 @@ func tinyRun() throws -> (RunConfiguration, PreparedData) {
     @Test func softLabelsResumeExactly() throws {
         var (c, data) = try tinyRun()
         c.distillation.learnSoftLabels = true
-        let a = try Pipeline(config: c, outputDirectory: temporaryDirectory("soft-a"))
-        try a.generateExperts(data: data)
-        let straight = try a.distill(data: data)
-        let b = try Pipeline(config: c, outputDirectory: temporaryDirectory("soft-b"))
-        try b.generateExperts(data: data)
-        _ = try? b.distill(data: data) { event in
-            if case .distillIteration(let r, _) = event { return r.iteration < 2 }
-            return true
-        }
+        let (straight, b, _) = try straightAndStopped(c, data, stopAfter: 2, tag: "soft")
         let resumed = try b.distill(data: data)
         #expect(resumed == straight)
         #expect(straight.labelVelocity?.contains { $0 != 0 } == true)
         let soft = try #require(straight.softLabels(classes: 3))
         #expect(abs(soft[0..<3].reduce(0, +) - 1) < 1e-5)
-        let evaluation = try a.evaluate(data: data, state: straight)
+        let evaluation = try b.evaluate(data: data, state: straight)
         #expect(evaluation.distilled.accuracies.count == 2)
     }
 

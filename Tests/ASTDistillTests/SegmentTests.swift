@@ -122,15 +122,7 @@ func stateDigest(_ s: DistillationState) -> UInt64 {
         var (c, data) = try tinyRun()
         c.distillation.segments = 2
         c.distillation.learnSoftLabels = true
-        let a = try Pipeline(config: c, outputDirectory: temporaryDirectory("seg-a"))
-        try a.generateExperts(data: data)
-        let straight = try a.distill(data: data)
-        let b = try Pipeline(config: c, outputDirectory: temporaryDirectory("seg-b"))
-        try b.generateExperts(data: data)
-        _ = try? b.distill(data: data) { event in
-            if case .distillIteration(let r, _) = event { return r.iteration < 3 }
-            return true
-        }
+        let (straight, b, _) = try straightAndStopped(c, data, stopAfter: 3, tag: "seg")
         let saved = try #require(try b.loadCheckpoint())
         #expect(saved.iteration == 3 && saved.segmentPendingChunks.count == 1)
         #expect(try SafeTensorsFile(path: b.checkpointPath).contains("segment_chunk_counts"))
