@@ -8,7 +8,9 @@
 #    numpy, pytest and the binding (editable) in it: every Python step below runs in that venv,
 #    never in whichever python3 comes first on PATH,
 # 2. runs the Swift tests (release build with -enable-testing: the numeric tests are too slow
-#    in debug) and the Swift example,
+#    in debug), the Swift example and the determinism test (scripts/determinism-test.sh: two
+#    small ast-distill runs give the same bytes; activation budget and resume points do not
+#    change them),
 # 3. builds the self-contained libast.so (scripts/build-lib.sh) and checks it (readelf, nm),
 # 4. compiles the C examples with -std=c99 -Wall -Wextra -pedantic -Werror and runs them
 #    (demo, threads, misuse, and pipeline: the whole pipeline on a Fashion-MNIST subset),
@@ -83,6 +85,9 @@ swift run -c release -Xswiftc -enable-testing --scratch-path "$scratch" ast-swif
 expect_output "swift example" "$log" '^swift example: [0-9]+ parameters in [0-9]+ tensors' \
     '^swift example: loss [0-9.]+, gradient norm' '^swift example: wrong image count -> shapeMismatch' \
     '^swift example: done$'
+
+step "Determinism: same settings, seed and threads -> same bytes (scripts/determinism-test.sh)"
+AST_TEST_SCRATCH="$scratch" PYTHON="$python" scripts/determinism-test.sh
 
 # ---------------------------------------------------------------------------------------------
 step "self-contained libast.so"
