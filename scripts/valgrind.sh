@@ -53,7 +53,6 @@ for prog in $programs; do
     case "$prog" in
         pipeline) args=("$work/pipeline") ;;
         soak) read -r cycles threads <<<"$soak"; args=("$cycles" "$threads" 1 0) ;;
-        misuse) rm -rf /tmp/libast-misuse-run ;;
     esac
     log="$work/$prog.log"
     t=$(date +%s)
@@ -61,7 +60,7 @@ for prog in $programs; do
     env AST_NUM_THREADS=2 valgrind --leak-check=full --show-leak-kinds=definite,indirect \
         --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --num-callers=40 \
         --suppressions="$root/scripts/valgrind.supp" "$bin/$prog" "${args[@]}" >"$log" 2>&1 || status=$?
-    [ "$prog" = misuse ] && rm -rf /tmp/libast-misuse-run
+    [ "$prog" != misuse ] || rm -rf "$(sed -n 's/^misuse: run directory //p' "$log")"
     [ "$status" -eq 0 ] || { tail -n 120 "$log"; die "$prog: exit status $status under memcheck"; }
     grep -Eq '== ERROR SUMMARY: 0 errors' "$log" || { cat "$log"; die "$prog: memcheck errors"; }
     for kind in definitely indirectly; do
