@@ -4,9 +4,12 @@
     crash-check.py verify DIR...     every *.safetensors under a final name (not a .tmp file)
                                      in DIR (recursively) is whole: 8-byte length, JSON header,
                                      offsets that tile the data exactly, file size = 8 + N + data
-    crash-check.py compare A B       A and B (files, or directories compared file by file) hold
+    crash-check.py compare A B [--settings-differ-in KEY,...]
+                                     A and B (files, or directories compared file by file) hold
                                      the same tensors byte for byte (dtype, shape, data) and the
-                                     same metadata
+                                     same metadata; with --settings-differ-in, the metadata's
+                                     "settings" JSON may differ in exactly those keys (and must
+                                     be equal in every other)
     crash-check.py meta FILE KEY     prints metadata[KEY] (empty if the file is missing)
     crash-check.py temps DIR         lists leftover temporary files (.NAME.tmp.XXXXXX)
 
@@ -74,6 +77,10 @@ def main(argv):
                 count += 1
         print(f"crash-check: {count} safetensors files whole")
     elif cmd == "compare":
+        allowed = set()
+        if len(args) == 4 and args[2] == "--settings-differ-in":
+            allowed = set(args[3].split(","))
+            args = args[:2]
         a, b = args
         if os.path.isdir(a):
             fa = sorted(os.path.relpath(p, a) for p in final_files(a))
@@ -91,6 +98,13 @@ def main(argv):
             for name in ta:
                 if ta[name] != tb[name]:
                     raise Bad(f"{pa} and {pb} differ in tensor '{name}'")
+            if allowed and "settings" in ma and "settings" in mb:
+                sa, sb = json.loads(ma["settings"]), json.loads(mb["settings"])
+                differ = sorted(k for k in set(sa) | set(sb) if sa.get(k) != sb.get(k))
+                if not set(differ) <= allowed:
+                    raise Bad(f"{pa} and {pb} differ in settings {differ}, expected only {sorted(allowed)}")
+                ma, mb = dict(ma), dict(mb)
+                del ma["settings"], mb["settings"]
             if ma != mb:
                 keys = sorted(k for k in set(ma) | set(mb) if ma.get(k) != mb.get(k))
                 raise Bad(f"{pa} and {pb} differ in metadata {keys}")

@@ -8,10 +8,13 @@
 #    numpy, pytest and the binding (editable) in it: every Python step below runs in that venv,
 #    never in whichever python3 comes first on PATH,
 # 2. runs the Swift tests (release build with -enable-testing: the numeric tests are too slow
-#    in debug) and the Swift example,
+#    in debug), the Swift example and the determinism test (scripts/determinism-test.sh: two
+#    small ast-distill runs give the same bytes; activation budget and resume points do not
+#    change them),
 # 3. builds the self-contained libast.so (scripts/build-lib.sh) and checks it (readelf, nm),
 # 4. compiles the C examples with -std=c99 -Wall -Wextra -pedantic -Werror and runs them
-#    (demo, threads, misuse, and pipeline: the whole pipeline on a Fashion-MNIST subset),
+#    (demo, threads, misuse, pipeline: the whole pipeline on a Fashion-MNIST subset, and soak:
+#    8 threads x 200 cycles of every handle type, RSS checked),
 # 5. runs the Python binding's tests (pytest), the study harness's tests (scripts/tests) and the
 #    Python examples (demo, pipeline),
 # 6. installs the binding non-editable into a second, fresh venv and imports it from another
@@ -84,6 +87,9 @@ expect_output "swift example" "$log" '^swift example: [0-9]+ parameters in [0-9]
     '^swift example: loss [0-9.]+, gradient norm' '^swift example: wrong image count -> shapeMismatch' \
     '^swift example: done$'
 
+step "Determinism: same settings, seed and threads -> same bytes (scripts/determinism-test.sh)"
+AST_TEST_SCRATCH="$scratch" PYTHON="$python" scripts/determinism-test.sh
+
 # ---------------------------------------------------------------------------------------------
 step "self-contained libast.so"
 scripts/build-lib.sh
@@ -95,7 +101,7 @@ g++ -std=c++11 -Wall -Wextra -pedantic -Werror -fsyntax-only -x c++ -Iinclude in
 
 step "C examples"
 mkdir -p "$build/bin"
-for prog in demo threads misuse pipeline; do
+for prog in demo threads misuse pipeline soak; do
     gcc -std=c99 -Wall -Wextra -pedantic -Werror -O2 -Iinclude "examples/c/$prog.c" \
         -L"$lib" -last -lm -lpthread -Wl,-rpath,'$ORIGIN/../lib' -o "$build/bin/$prog"
 done
@@ -116,6 +122,12 @@ expect_output "C misuse" "$log" '^misuse: handle still usable' '^misuse: ([0-9]+
     '^misuse: matching step still works: loss [0-9.]+'
 grep -E -m 3 '^misuse: (ok|FAIL)' "$log"
 rm -rf "$(sed -n 's/^misuse: run directory //p' "$log")"
+# Soak: 8 threads x 200 cycles creating, using and freeing every handle type in seeded random
+# order with random cancellation; results identical to a reference, RSS within 10 % (~40 s).
+env -i "$build/bin/soak" 200 8 1 1 >"$log" 2>&1 || { cat "$log"; die "soak exited non-zero"; }
+expect_output "C soak" "$log" '^soak: 200 cycles x 8 threads: 1600 runs completed through [0-9]+ random cancellations.*identical to the reference' \
+    '^soak: RSS [0-9]+ KiB at start, [0-9]+ KiB after the first cycle, [0-9]+ KiB at the end' '^soak: OK$'
+grep -E '^soak: (RSS|[0-9]+ cycles)' "$log"
 # The whole pipeline on a small Fashion-MNIST subset (experts, cancelled + resumed distillation,
 # evaluation, outputs) through the header.
 out="$(mktemp -d)"

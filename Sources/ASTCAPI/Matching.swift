@@ -210,6 +210,9 @@ public func ast_matching_step(_ network: OpaquePointer!,
         guard result.learningRateGradient.isFinite else {
             throw args.fail(Status.diverged, "dL/dalpha is \(result.learningRateGradient)")
         }
+        guard result.loss.isFinite else {
+            throw args.fail(Status.diverged, "the matching loss is \(result.loss)")
+        }
         try args.write(result.imageGradient.scalars, to: outImageGradient, expected: total, "image gradient")
         if let outFinalParameters {
             try args.write(result.finalParameters.scalars, to: outFinalParameters, expected: p, "final parameters")

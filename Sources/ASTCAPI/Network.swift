@@ -211,6 +211,9 @@ public func ast_network_loss_gradient(_ network: OpaquePointer!,
         } catch {
             throw args.engine(error)
         }
+        guard result.loss.isFinite else {
+            throw args.fail(Status.nonFinite, "the loss is \(result.loss): the computation overflowed float32; inputs of this magnitude cannot be used")
+        }
         try args.write(result.gradient, to: outGradient, expected: box.parameterCount, "gradient")
         outLoss.pointee = result.loss
     }

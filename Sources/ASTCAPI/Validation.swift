@@ -101,11 +101,17 @@ struct Arguments {
         return out
     }
 
-    /// Writes an engine result to a C output buffer (capacity already validated).
+    /// Writes an engine result to a C output buffer (capacity already validated). A NaN or Inf
+    /// in it (finite inputs whose computation overflowed float32, e.g. images of 1e30) is
+    /// AST_ERR_NON_FINITE and nothing is written: no call hands NaN back as a success.
     func write(_ values: [Float], to out: UnsafeMutablePointer<Float>, expected: Int,
                _ name: StaticString) throws(CFailure) {
         guard values.count == expected else {
             throw fail(Status.internal, "engine returned \(values.count) values for \(name), expected \(expected)")
+        }
+        if let i = values.firstIndex(where: { !$0.isFinite }) {
+            throw fail(Status.nonFinite,
+                       "the computed \(name) is not finite (\(name)[\(i)] = \(values[i])): the computation overflowed float32; inputs of this magnitude cannot be used")
         }
         values.withUnsafeBufferPointer { src in
             if let base = src.baseAddress { out.update(from: base, count: expected) }

@@ -72,10 +72,20 @@ public func directoryEntries(_ directory: String) -> [String]? {
     defer { closedir(dir) }
     var names: [String] = []
     while let entry = readdir(dir) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let name = directoryEntryName(entry)
         if name != "." && name != ".." { names.append(name) }
     }
     return names
+}
+
+/// The name of a `readdir` entry. Read through the entry's own NUL-terminated `d_name`, never
+/// as a copy of the whole 256-byte field: the kernel packs entries by their real length, so the
+/// bytes after the name's NUL belong to the next entry or to unwritten buffer space (valgrind:
+/// "conditional jump depends on uninitialised value" in every directory scan before this).
+private func directoryEntryName(_ entry: UnsafeMutablePointer<dirent>) -> String {
+    withUnsafeMutablePointer(to: &entry.pointee.d_name) { field in
+        field.withMemoryRebound(to: CChar.self, capacity: 1) { String(cString: $0) }
+    }
 }
 
 /// Removes the temporary files that interrupted `writeFileAtomically(path:…)` calls for `path`

@@ -126,7 +126,9 @@ private func loadIDXPair(directory: String, dataset: String, hint: String) throw
 
 /// Bytes 0...255 scaled to [0, 1].
 func unitFloats(_ bytes: [UInt8]) -> [Float] {
-    [Float](unsafeUninitializedCapacity: bytes.count) { out, initialized in
+    // Not for 0 bytes: see readExactly in SafeTensors.swift.
+    guard !bytes.isEmpty else { return [] }
+    return [Float](unsafeUninitializedCapacity: bytes.count) { out, initialized in
         bytes.withUnsafeBufferPointer { src in
             for i in src.indices { out[i] = Float(src[i]) / 255 }
         }

@@ -31,7 +31,7 @@ int main(void) {
     ast_network *net = NULL, *net_out = NULL;
     ast_config *cfg = NULL;
     ast_dataset *ds = NULL;
-    float images[2 * 64], logits[6], loss = 0, nan_images[2 * 64];
+    float images[2 * 64], logits[6], loss = 0, nan_images[2 * 64], huge_images[2 * 64];
     int32_t labels[2] = {0, 2}, bad_labels[2] = {0, 3};
     int64_t labels64[2] = {0, (int64_t)1 << 40};
     int64_t p = 0, value = 0;
@@ -42,6 +42,10 @@ int main(void) {
     fill_random(images, 2 * 64, 5);
     memcpy(nan_images, images, sizeof images);
     nan_images[17] = NAN;
+    /* Finite but extreme (3e38, near FLT_MAX): the forward pass overflows float32 - an error,
+     * never NaN handed back as a result. */
+    for (key = 0; key < 2 * 64; key++) huge_images[key] = 3e38f;
+    key = 0;
     CHECK(make_network(4, &net));
     CHECK(ast_network_parameter_count(net, &p));
     theta = malloc((size_t)p * sizeof(float));
@@ -97,6 +101,8 @@ int main(void) {
     /* NaN / Inf and labels out of range */
     EXPECT(ast_network_logits(net, theta, p, nan_images, 128, 2, logits, 6), AST_ERR_NON_FINITE, "images[17]");
     EXPECT(ast_dataset_create(nan_images, 128, labels, AST_LABELS_INT32, 2, 2, 1, 8, 8, 3, &ds), AST_ERR_NON_FINITE, "images[17]");
+    EXPECT(ast_network_logits(net, theta, p, huge_images, 128, 2, logits, 6), AST_ERR_NON_FINITE, "overflowed");
+    EXPECT(ast_network_loss_gradient(net, theta, p, huge_images, 128, labels, 2, &loss, grad, p), AST_ERR_NON_FINITE, "overflowed");
     EXPECT(ast_network_loss_gradient(net, theta, p, images, 128, bad_labels, 2, &loss, grad, p), AST_ERR_INVALID_ARGUMENT, "labels[1]");
     EXPECT(ast_dataset_create(images, 128, labels64, AST_LABELS_INT64, 2, 2, 1, 8, 8, 3, &ds), AST_ERR_INVALID_ARGUMENT, "labels[1]");
     theta[3] = INFINITY;
@@ -345,6 +351,7 @@ int main(void) {
         EXPECT(ast_matching_step(net, start, target, p, images, 128, labels, -2, 0.01f, 3, 2, 7, NULL, 0, NULL, &loss_m, dimg, 128, &dalpha, NULL, 0), AST_ERR_INVALID_ARGUMENT, "count");
         EXPECT(ast_matching_step(net, start, target, p, images, 128, labels, 2, NAN, 3, 2, 7, NULL, 0, NULL, &loss_m, dimg, 128, &dalpha, NULL, 0), AST_ERR_NON_FINITE, "step_size");
         EXPECT(ast_matching_step(net, start, target, p, images, 128, labels, 2, -0.5f, 3, 2, 7, NULL, 0, NULL, &loss_m, dimg, 128, &dalpha, NULL, 0), AST_ERR_INVALID_ARGUMENT, "step_size");
+        EXPECT(ast_matching_step(net, start, target, p, images, 128, labels, 2, 0.0f, 3, 2, 7, NULL, 0, NULL, &loss_m, dimg, 128, &dalpha, NULL, 0), AST_ERR_INVALID_ARGUMENT, "step_size");
         EXPECT(ast_matching_step(net, start, target, p, images, 128, labels, 2, 0.01f, 0, 2, 7, NULL, 0, NULL, &loss_m, dimg, 128, &dalpha, NULL, 0), AST_ERR_INVALID_ARGUMENT, "steps");
         EXPECT(ast_matching_step(net, start, target, p, images, 128, labels, 2, 0.01f, 3, -1, 7, NULL, 0, NULL, &loss_m, dimg, 128, &dalpha, NULL, 0), AST_ERR_INVALID_ARGUMENT, "batch_syn");
         EXPECT(ast_matching_step(net, start, target, p, images, 128, bad_labels, 2, 0.01f, 3, 2, 7, NULL, 0, NULL, &loss_m, dimg, 128, &dalpha, NULL, 0), AST_ERR_INVALID_ARGUMENT, "labels[1]");
