@@ -657,7 +657,7 @@ AST_API ast_status ast_network_init_parameters(const ast_network *network, uint6
 /* Forward pass: logits (count x classes, row-major) into out_logits (out_len >= that).
  * Errors: AST_ERR_NULL_POINTER (network, parameters, images, out_logits),
  * AST_ERR_INVALID_ARGUMENT (count), AST_ERR_SHAPE_MISMATCH (parameters_len, images_len,
- * out_len), AST_ERR_NON_FINITE (parameters, images). */
+ * out_len), AST_ERR_NON_FINITE (parameters, images; outputs that overflowed float32). */
 AST_API ast_status ast_network_logits(const ast_network *network,
                                       const float *parameters, int64_t parameters_len,
                                       const float *images, int64_t images_len, int64_t count,
@@ -678,7 +678,8 @@ AST_API ast_status ast_network_loss_gradient(const ast_network *network,
 /* Hessian-vector product of the mean cross-entropy: out = (d^2 L / d theta^2) * vector.
  * vector: parameter_count finite floats (vector_len = parameter_count); out: out_len >=
  * parameter_count. Errors: as ast_network_loss_gradient, plus AST_ERR_NULL_POINTER (vector,
- * out), AST_ERR_SHAPE_MISMATCH (vector_len, out_len), AST_ERR_NON_FINITE (vector). */
+ * out), AST_ERR_SHAPE_MISMATCH (vector_len, out_len), AST_ERR_NON_FINITE (vector; outputs
+ * that overflowed float32). */
 AST_API ast_status ast_network_hessian_vector_product(const ast_network *network,
                                                       const float *parameters,
                                                       int64_t parameters_len,
@@ -955,7 +956,8 @@ AST_API ast_status ast_run_distill_begin(ast_run *run, int64_t *out_iteration,
  * may be computed in any order and repeated. Errors: AST_ERR_NULL_POINTER (run, out),
  * AST_ERR_INVALID_ARGUMENT (not begun; segment out of range; iteration not the current one;
  * distillation complete; run busy), AST_ERR_SHAPE_MISMATCH (out_len), AST_ERR_IO (expert
- * files), AST_ERR_DIVERGED (non-finite loss or dL/dalpha; nothing changed). */
+ * files), AST_ERR_DIVERGED (non-finite loss or dL/dalpha; nothing changed),
+ * AST_ERR_NON_FINITE (an image or soft-label gradient overflowed float32; nothing written). */
 AST_API ast_status ast_run_segment_gradient(ast_run *run, int64_t iteration, int64_t segment,
                                             float *out, int64_t out_len);
 
@@ -1039,7 +1041,8 @@ typedef struct ast_matching_options {
  * out_image_gradient, out_step_size_gradient; options fields that K > 0 needs),
  * AST_ERR_INVALID_ARGUMENT (count, steps, batch_syn, step_size <= 0, minibatch indices, a
  * label, options values, start == target), AST_ERR_SHAPE_MISMATCH (every length),
- * AST_ERR_NON_FINITE (start, target, images, targets, alpha), AST_ERR_OUT_OF_MEMORY (size
+ * AST_ERR_NON_FINITE (start, target, images, targets, alpha; gradients or final parameters
+ * that overflowed float32), AST_ERR_OUT_OF_MEMORY (size
  * limits as for runs), AST_ERR_UNSUPPORTED (options->struct_size larger than this library
  * knows), AST_ERR_DIVERGED (a non-finite inner loss or matching loss). */
 AST_API ast_status ast_matching_step(const ast_network *network,

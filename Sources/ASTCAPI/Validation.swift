@@ -111,7 +111,7 @@ struct Arguments {
         }
         if let i = values.firstIndex(where: { !$0.isFinite }) {
             throw fail(Status.nonFinite,
-                       "the computed \(name) is not finite (\(name)[\(i)] = \(values[i])): the computation overflowed float32; inputs of this magnitude cannot be used")
+                       "\(name)[\(i)] came out as \(values[i]): the computation overflowed float32; inputs of this magnitude cannot be used")
         }
         values.withUnsafeBufferPointer { src in
             if let base = src.baseAddress { out.update(from: base, count: expected) }

@@ -61,10 +61,6 @@ public enum BinaryFile {
     }
 }
 
-/// Replaces the file at `path` with `bytes` so that a crash leaves either the old or the new
-/// contents, never a torn file: write a temporary file in the same directory, fsync it, rename it
-/// over `path`, then fsync the directory. On any failure the temporary file is removed, `path` is
-/// left as it was, and the error (`.io`) carries the path and the system's reason.
 /// The names of the entries of `directory` (files and subdirectories, without "." and ".."),
 /// unsorted; nil when it cannot be opened (errno says why).
 public func directoryEntries(_ directory: String) -> [String]? {
@@ -100,6 +96,10 @@ public func removeStaleTemporaryFiles(of path: String) -> Int {
     return stale.filter { unlink("\(directory)/\($0)") == 0 }.count
 }
 
+/// Replaces the file at `path` with `bytes` so that a crash leaves either the old or the new
+/// contents, never a torn file: write a temporary file in the same directory, fsync it, rename it
+/// over `path`, then fsync the directory. On any failure the temporary file is removed, `path` is
+/// left as it was, and the error (`.io`) carries the path and the system's reason.
 public func writeFileAtomically(path: String, bytes: [UInt8]) throws(ASTError) {
     guard !path.isEmpty else { throw ASTError.invalid("writeFileAtomically: path is empty") }
     let (directory, base) = splitPath(path)
