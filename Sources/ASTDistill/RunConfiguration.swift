@@ -436,8 +436,9 @@ extension RunConfiguration {
     ///
     /// The Fashion-MNIST and MNIST presets train MTT's experts and distil with every AST
     /// component: measured on Fashion-MNIST over 5 seeds (RESULTS.md), AST's distillation
-    /// components add to MTT, while AST's smooth experts do not help at this scale (their steps
-    /// grow over exactly the epochs a short run matches). `experts.kind=ast` gives AST's experts.
+    /// components add to MTT; AST's experts as specified do not help at this scale (their
+    /// 10-epoch loss ramp is longer than short experts), and with the ramp scaled to the run
+    /// (`experts.loss_scale_epochs`) they tie with MTT's. `experts.kind=ast` gives AST's experts.
     /// `quick` keeps AST's experts: its scale (60 iterations) was not studied, and its one run
     /// each way (README) says nothing either way.
     public static func preset(_ name: String) throws(ASTError) -> RunConfiguration {
