@@ -174,11 +174,7 @@ class Config(_Handle):
     def keys() -> List[str]:
         """Names of all keys in key order, as in ast_bounds.name: the short names of the
         network keys ("width", as in release 0.1), the dotted names of the others."""
-        n = c_int32()
-        _check(_raw.ast_config_keys(None, 0, byref(n)))
-        arr = (c_int32 * n.value)()
-        _check(_raw.ast_config_keys(arr, n.value, byref(n)))
-        return [Config._raw_bounds(k).name.decode() for k in arr]
+        return [Config._raw_bounds(k).name.decode() for k in Config._key_numbers()]
 
     @staticmethod
     def presets() -> List[str]:
