@@ -40,17 +40,8 @@ while [ "$#" -gt 0 ]; do
     esac
 done
 
-say() { printf 'crash-test: %s\n' "$*"; }
-die() { printf 'crash-test: FAIL: %s\n' "$*" >&2; exit 1; }
-check() { "$python" scripts/crash-check.py "$@"; }
-
-if [ -z "${AST_DISTILL:-}" ]; then
-    scratch="${AST_TEST_SCRATCH:-$root/.build}"
-    swift build -c release -Xswiftc -enable-testing --scratch-path "$scratch" --product ast-distill >/dev/null
-    AST_DISTILL="$scratch/release/ast-distill"
-fi
-bin="$AST_DISTILL"
-[ -x "$bin" ] || die "no ast-distill at $bin"
+# say, die, check and $bin (scripts/test-preamble.sh)
+source "$root/scripts/test-preamble.sh"
 
 settings=(--preset quick --set data.train_limit=600 --set data.test_limit=300 --set network.width=4
           --set experts.count=3 --set experts.epochs=5 --set distill.iterations=60

@@ -28,17 +28,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 python="${PYTHON:-python3}"
 
-say() { printf 'determinism-test: %s\n' "$*"; }
-die() { printf 'determinism-test: FAIL: %s\n' "$*" >&2; exit 1; }
-check() { "$python" scripts/crash-check.py "$@"; }
-
-if [ -z "${AST_DISTILL:-}" ]; then
-    scratch="${AST_TEST_SCRATCH:-$root/.build}"
-    swift build -c release -Xswiftc -enable-testing --scratch-path "$scratch" --product ast-distill >/dev/null
-    AST_DISTILL="$scratch/release/ast-distill"
-fi
-bin="$AST_DISTILL"
-[ -x "$bin" ] || die "no ast-distill at $bin"
+# say, die, check and $bin (scripts/test-preamble.sh)
+source "$root/scripts/test-preamble.sh"
 
 settings=(--preset quick --set data.train_limit=300 --set data.test_limit=100 --set network.width=8
           --set experts.count=2 --set experts.epochs=3 --set distill.ipc=2 --set distill.batch_syn=8
