@@ -14,6 +14,10 @@ struct ConvGeometry: Equatable {
     /// Images per im2col chunk of one worker: keeps its column buffer near 1 M elements
     /// (4 MiB in Float), large enough for an efficient gemm, small enough to stay in cache.
     var chunk: Int { max(1, min(batch, (1 << 20) / max(1, kernelSize * outPlane))) }
+
+    /// Whether gemms run image by image on NCHW planes in place (no packing copy): when a plane
+    /// is wide enough for an efficient gemm on its own.
+    var gemmPerImage: Bool { outPlane >= 128 }
 }
 
 /// Runs body(part, images) on each worker's contiguous share of the batch, handing it its own
@@ -25,7 +29,7 @@ private func forEachWorker<S: TensorScalar>(_ g: ConvGeometry, _ type: S.Type,
     Parallel.forParts(g.batch) { part, images in
         let nb = min(g.chunk, images.count)
         let colBuffer = TensorStorage<S>(uninitializedCount: g.kernelSize * nb * g.outPlane)
-        let tmpBuffer = TensorStorage<S>(uninitializedCount: nb > 1 ? g.outChannels * nb * g.outPlane : 1)
+        let tmpBuffer = TensorStorage<S>(uninitializedCount: nb > 1 && !g.gemmPerImage ? g.outChannels * nb * g.outPlane : 1)
         body(part, images, colBuffer.base, tmpBuffer.base)
         withExtendedLifetime((colBuffer, tmpBuffer)) {}
     }
@@ -139,10 +143,12 @@ package func conv2dUnchecked<S>(_ x: Tensor<S>, _ w: Tensor<S>, padding: Int) ->
         while n0 < images.upperBound {
             let m = min(g.chunk, images.upperBound - n0)
             im2col(xs, g, n0, m, col)
-            if m == 1 {
-                S.gemm(transA: false, transB: false, m: g.outChannels, n: g.outPlane, k: g.kernelSize, alpha: 1,
-                       a: ws, lda: g.kernelSize, b: col, ldb: g.outPlane,
-                       beta: 0, c: ys + n0 * g.outChannels * g.outPlane, ldc: g.outPlane)
+            if m == 1 || g.gemmPerImage {
+                for b in 0..<m {
+                    S.gemm(transA: false, transB: false, m: g.outChannels, n: g.outPlane, k: g.kernelSize, alpha: 1,
+                           a: ws, lda: g.kernelSize, b: col + b * g.outPlane, ldb: m * g.outPlane,
+                           beta: 0, c: ys + (n0 + b) * g.outChannels * g.outPlane, ldc: g.outPlane)
+                }
             } else {
                 S.gemm(transA: false, transB: false, m: g.outChannels, n: m * g.outPlane, k: g.kernelSize, alpha: 1,
                        a: ws, lda: g.kernelSize, b: col, ldb: m * g.outPlane,
@@ -173,10 +179,18 @@ package func convInputGradUnchecked<S>(_ dy: Tensor<S>, _ w: Tensor<S>, height: 
         var n0 = images.lowerBound
         while n0 < images.upperBound {
             let m = min(g.chunk, images.upperBound - n0)
-            let dyChunk = packedChunk(dys, g, n0, m, tmp)
-            S.gemm(transA: true, transB: false, m: g.kernelSize, n: m * g.outPlane, k: g.outChannels, alpha: 1,
-                   a: ws, lda: g.kernelSize, b: dyChunk, ldb: m * g.outPlane,
-                   beta: 0, c: col, ldc: m * g.outPlane)
+            if g.gemmPerImage {
+                for b in 0..<m {
+                    S.gemm(transA: true, transB: false, m: g.kernelSize, n: g.outPlane, k: g.outChannels, alpha: 1,
+                           a: ws, lda: g.kernelSize, b: dys + (n0 + b) * g.outChannels * g.outPlane, ldb: g.outPlane,
+                           beta: 0, c: col + b * g.outPlane, ldc: m * g.outPlane)
+                }
+            } else {
+                let dyChunk = packedChunk(dys, g, n0, m, tmp)
+                S.gemm(transA: true, transB: false, m: g.kernelSize, n: m * g.outPlane, k: g.outChannels, alpha: 1,
+                       a: ws, lda: g.kernelSize, b: dyChunk, ldb: m * g.outPlane,
+                       beta: 0, c: col, ldc: m * g.outPlane)
+            }
             col2im(col, g, n0, m, dxs)
             n0 += m
         }
@@ -207,10 +221,18 @@ package func convWeightGradUnchecked<S>(_ x: Tensor<S>, _ dy: Tensor<S>, kernelH
         while n0 < images.upperBound {
             let m = min(g.chunk, images.upperBound - n0)
             im2col(xs, g, n0, m, col)
-            let dyChunk = packedChunk(dys, g, n0, m, tmp)
-            S.gemm(transA: false, transB: true, m: g.outChannels, n: g.kernelSize, k: m * g.outPlane, alpha: 1,
-                   a: dyChunk, lda: m * g.outPlane, b: col, ldb: m * g.outPlane,
-                   beta: 1, c: dw, ldc: g.kernelSize)
+            if g.gemmPerImage {
+                for b in 0..<m {
+                    S.gemm(transA: false, transB: true, m: g.outChannels, n: g.kernelSize, k: g.outPlane, alpha: 1,
+                           a: dys + (n0 + b) * g.outChannels * g.outPlane, lda: g.outPlane, b: col + b * g.outPlane,
+                           ldb: m * g.outPlane, beta: 1, c: dw, ldc: g.kernelSize)
+                }
+            } else {
+                let dyChunk = packedChunk(dys, g, n0, m, tmp)
+                S.gemm(transA: false, transB: true, m: g.outChannels, n: g.kernelSize, k: m * g.outPlane, alpha: 1,
+                       a: dyChunk, lda: m * g.outPlane, b: col, ldb: m * g.outPlane,
+                       beta: 1, c: dw, ldc: g.kernelSize)
+            }
             n0 += m
         }
     }

@@ -69,7 +69,8 @@ struct NormPlane<S: TensorScalar> {
     var affine: PlaneAffine<S> { PlaneAffine(mean: mean, scale: gamma * inverseStd, shift: beta) }
     /// Σ a[i] and Σ a[i]·x̂[i].
     @inline(__always) func sums(_ a: UnsafePointer<S>) -> (S, S) {
-        (blockSum(a, size), blockDot(a, x, size, shift: mean) * inverseStd)
+        let (sum, dot) = blockSumAndDot(a, x, size, shift: mean)
+        return (sum, dot * inverseStd)
     }
     /// P(a) = a − mean(a) − x̂·mean(a ⊙ x̂), times k, written to out (may alias a).
     @inline(__always) func project(_ a: UnsafePointer<S>, times k: S, into out: UnsafeMutablePointer<S>) {

@@ -3,8 +3,10 @@ import Glibc
 #endif
 
 /// Explicitly vectorised loops over contiguous blocks (4 lanes = one SSE register on the x86-64
-/// baseline; scalar tail). Strict IEEE
-/// ordering keeps LLVM from vectorising reductions and masked selects on its own.
+/// baseline; scalar tail). Strict IEEE ordering keeps LLVM from vectorising reductions and
+/// masked selects on its own. Reductions keep four independent accumulators (16 elements per
+/// round), so they run at the adder's throughput instead of its latency; their summation order
+/// is fixed, so results stay the same from run to run.
 
 typealias Lanes<S: TensorScalar> = SIMD4<S>
 
@@ -18,27 +20,51 @@ func storeLanes<S: TensorScalar>(_ v: Lanes<S>, _ p: UnsafeMutablePointer<S>, _ 
     UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: Lanes<S>.self)
 }
 
+/// Σ over i < n of term(i) for a vector term of lanes i…i+3 and a scalar term for the tail,
+/// in four interleaved accumulators.
+@inline(__always)
+private func reduceLanes<S: TensorScalar>(_ n: Int, _ term: (Int) -> Lanes<S>, _ scalar: (Int) -> S) -> S {
+    var (a0, a1, a2, a3) = (Lanes<S>(), Lanes<S>(), Lanes<S>(), Lanes<S>())
+    var i = 0
+    while i + 16 <= n {
+        a0 += term(i); a1 += term(i + 4); a2 += term(i + 8); a3 += term(i + 12)
+        i += 16
+    }
+    while i + 4 <= n { a0 += term(i); i += 4 }
+    var s = ((a0 + a1) + (a2 + a3)).sum()
+    while i < n { s += scalar(i); i += 1 }
+    return s
+}
+
 /// Σ p[i].
 @inline(__always)
 func blockSum<S: TensorScalar>(_ p: UnsafePointer<S>, _ n: Int) -> S {
-    var acc = Lanes<S>()
-    var i = 0
-    while i + 4 <= n { acc += loadLanes(p, i); i += 4 }
-    var s = acc.sum()
-    while i < n { s += p[i]; i += 1 }
-    return s
+    reduceLanes(n, { loadLanes(p, $0) }, { p[$0] })
 }
 
 /// Σ p[i] · (q[i] − shift).
 @inline(__always)
 func blockDot<S: TensorScalar>(_ p: UnsafePointer<S>, _ q: UnsafePointer<S>, _ n: Int, shift: S) -> S {
-    var acc = Lanes<S>()
     let sh = Lanes<S>(repeating: shift)
+    return reduceLanes(n, { loadLanes(p, $0) * (loadLanes(q, $0) - sh) }, { p[$0] * (q[$0] - shift) })
+}
+
+/// (Σ p[i], Σ p[i] · (q[i] − shift)) in one pass over p.
+@inline(__always)
+func blockSumAndDot<S: TensorScalar>(_ p: UnsafePointer<S>, _ q: UnsafePointer<S>, _ n: Int, shift: S) -> (S, S) {
+    let sh = Lanes<S>(repeating: shift)
+    var (s0, s1, d0, d1) = (Lanes<S>(), Lanes<S>(), Lanes<S>(), Lanes<S>())
     var i = 0
-    while i + 4 <= n { acc += loadLanes(p, i) * (loadLanes(q, i) - sh); i += 4 }
-    var s = acc.sum()
-    while i < n { s += p[i] * (q[i] - shift); i += 1 }
-    return s
+    while i + 8 <= n {
+        let (u, v) = (loadLanes(p, i), loadLanes(p, i + 4))
+        s0 += u; s1 += v
+        d0 += u * (loadLanes(q, i) - sh); d1 += v * (loadLanes(q, i + 4) - sh)
+        i += 8
+    }
+    while i + 4 <= n { let u = loadLanes(p, i); s0 += u; d0 += u * (loadLanes(q, i) - sh); i += 4 }
+    var (s, d) = ((s0 + s1).sum(), (d0 + d1).sum())
+    while i < n { s += p[i]; d += p[i] * (q[i] - shift); i += 1 }
+    return (s, d)
 }
 
 /// Mean and biased variance of a contiguous block (two passes: no cancellation).
@@ -46,11 +72,7 @@ func blockDot<S: TensorScalar>(_ p: UnsafePointer<S>, _ q: UnsafePointer<S>, _ n
 func planeMoments<S: TensorScalar>(_ p: UnsafePointer<S>, _ n: Int) -> (mean: S, variance: S) {
     let mean = blockSum(p, n) / S(n)
     let m = Lanes<S>(repeating: mean)
-    var acc = Lanes<S>()
-    var i = 0
-    while i + 4 <= n { let d = loadLanes(p, i) - m; acc += d * d; i += 4 }
-    var s = acc.sum()
-    while i < n { let d = p[i] - mean; s += d * d; i += 1 }
+    let s = reduceLanes(n, { let d = loadLanes(p, $0) - m; return d * d }, { let d = p[$0] - mean; return d * d })
     return (mean, s / S(n))
 }
 

@@ -83,6 +83,16 @@ import TestSupport
             let y = try $0[0].conv2d(weight: $0[1], padding: 1)
             return try y.multiplying(y)
         }
+        // Output planes of 12x12 = 144 ≥ 128: the gemms run image by image on the NCHW planes.
+        let wide = randomTensor([3, 1, 12, 12], seed: 28), wideKernel = randomTensor([2, 1, 3, 3], seed: 29)
+        #expect(ConvGeometry(batch: 3, channels: 1, height: 12, width: 12, outChannels: 2, kernelH: 3, kernelW: 3, padding: 1).gemmPerImage)
+        try expectExact("conv2d, planes of 144, squared", [wide, wideKernel]) {
+            let y = try $0[0].conv2d(weight: $0[1], padding: 1)
+            return try y.multiplying(y)
+        }
+        try expectExact("conv input gradient op, planes of 144", [randomTensor([3, 2, 12, 12], seed: 31), wideKernel]) {
+            try $0[0].conv2dInputGradient(weight: $0[1], height: 12, width: 12, padding: 1)
+        }
     }
 
     @Test func pooling() throws {
@@ -119,8 +129,10 @@ import TestSupport
 }
 
 @Suite struct FusedOps {
-    @Test func instanceNormReluMatchesComposition() throws {
-        let x = randomTensor([2, 3, 4, 5], seed: 70)
+    /// Planes of 20 (the 16-wide and 4-wide loops of the reductions) and 35 (also a scalar tail).
+    @Test(arguments: [[2, 3, 4, 5], [1, 3, 5, 7]])
+    func instanceNormReluMatchesComposition(shape: [Int]) throws {
+        let x = randomTensor(shape, seed: 70)
         let b = randomTensor([3], seed: 71), gamma = randomTensor([3], seed: 72, scale: 0.3, offset: 1), beta = randomTensor([3], seed: 73)
         let r = try checkGradients(inputs: [x, b, gamma, beta]) { try $0[0].instanceNormRelu(bias: $0[1], gamma: $0[2], beta: $0[3]) }
         #expect(r.firstOrder < 1e-6, "\(r)")
@@ -128,6 +140,30 @@ import TestSupport
         let fused = try x.instanceNormRelu(bias: b, gamma: gamma, beta: beta).scalars
         let composed = try x.channelAffine(scale: nil, shift: b).instanceNorm(gamma: gamma, beta: beta).relu().scalars
         #expect(zip(fused, composed).allSatisfy { abs($0 - $1) < 1e-12 })
+    }
+
+    /// The blocked reductions of the fused kernels against plain Double sums, for every length
+    /// through two rounds of 16 plus a tail.
+    @Test func blockReductions() {
+        let p = (0..<40).map { Float(($0 * 7919) % 23) / 7 - 1.5 }, q = (0..<40).map { Float(($0 * 104_729) % 19) / 5 - 1 }
+        p.withUnsafeBufferPointer { pp in
+            q.withUnsafeBufferPointer { qq in
+                let (a, c) = (pp.baseAddress!, qq.baseAddress!)
+                for n in 0...40 {
+                    let sum = (0..<n).reduce(0.0) { $0 + Double(p[$1]) }
+                    let dot = (0..<n).reduce(0.0) { $0 + Double(p[$1]) * (Double(q[$1]) - 0.25) }
+                    #expect(abs(Double(blockSum(a, n)) - sum) < 1e-4, "blockSum n \(n)")
+                    #expect(abs(Double(blockDot(a, c, n, shift: 0.25)) - dot) < 1e-4, "blockDot n \(n)")
+                    let (s, d) = blockSumAndDot(a, c, n, shift: 0.25)
+                    #expect(abs(Double(s) - sum) < 1e-4 && abs(Double(d) - dot) < 1e-4, "blockSumAndDot n \(n)")
+                    guard n > 0 else { continue }
+                    let mean = sum / Double(n)
+                    let variance = (0..<n).reduce(0.0) { $0 + (Double(p[$1]) - mean) * (Double(p[$1]) - mean) } / Double(n)
+                    let m = planeMoments(a, n)
+                    #expect(abs(Double(m.mean) - mean) < 1e-5 && abs(Double(m.variance) - variance) < 1e-4, "planeMoments n \(n)")
+                }
+            }
+        }
     }
 
     /// The fused backward ops on their own: first order checks the hand-derived adjoint kernels,
