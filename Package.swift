@@ -13,18 +13,20 @@ let package = Package(
         .library(name: "ASTData", targets: ["ASTData"]),
         .library(name: "ASTDistill", targets: ["ASTDistill"]),
         .executable(name: "ast-bench", targets: ["ast-bench"]),
-        .executable(name: "ast-distill", targets: ["ast-distill"]),
+        .executable(name: "ast-distill", targets: ["ast-distill"])
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
     ],
     targets: [
         // OpenBLAS (cblas + LAPACK) through pkg-config.
-        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
-                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
         // zlib for .gz IDX files and deflated .npz members.
-        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
-                       providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(
+            name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
         // The hand-written C contract, imported so the exports are checked against it.
         .systemLibrary(name: "CAst", path: "include"),
 
@@ -40,27 +42,31 @@ let package = Package(
             dependencies: ["ASTCore", "ASTData", "ASTDistill", "CAst"],
             exclude: ["exports.map"],
             linkerSettings: [
-                .unsafeFlags([
-                    "-Xlinker", "-soname=libast.so",
-                    "-Xlinker", "-z", "-Xlinker", "nodelete",
-                    "-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/ASTCAPI/exports.map",
-                ], .when(platforms: [.linux])),
+                .unsafeFlags(
+                    [
+                        "-Xlinker", "-soname=libast.so",
+                        "-Xlinker", "-z", "-Xlinker", "nodelete",
+                        "-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/ASTCAPI/exports.map"
+                    ], .when(platforms: [.linux]))
             ]
         ),
         .executableTarget(name: "ast-bench", dependencies: ["ASTCore", "ASTData", "ASTDistill"]),
         // The command-line tool: the main job.
-        .executableTarget(name: "ast-distill", dependencies: [
-            "ASTDistill", "ASTData", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        .executableTarget(
+            name: "ast-distill",
+            dependencies: [
+                "ASTDistill", "ASTData", .product(name: "ArgumentParser", package: "swift-argument-parser")
+            ]),
         // A tiny program using the engine from Swift directly (run by scripts/test.sh).
         .executableTarget(name: "ast-swift-example", dependencies: ["ASTCore"], path: "examples/swift"),
 
         .target(name: "TestSupport", dependencies: ["ASTCore", "ASTData"], path: "Tests/TestSupport"),
-        .testTarget(name: "ASTCoreTests", dependencies: ["ASTCore", "ASTData", "TestSupport"],
-                    exclude: ["Fixtures"]),
+        .testTarget(
+            name: "ASTCoreTests", dependencies: ["ASTCore", "ASTData", "TestSupport"],
+            exclude: ["Fixtures"]),
         .testTarget(name: "ASTDataTests", dependencies: ["ASTData", "TestSupport"]),
         .testTarget(name: "ASTDistillTests", dependencies: ["ASTDistill", "TestSupport"]),
-        .testTarget(name: "ASTCAPITests", dependencies: ["ASTCAPI", "ASTDistill", "CAst", "TestSupport"]),
+        .testTarget(name: "ASTCAPITests", dependencies: ["ASTCAPI", "ASTDistill", "CAst", "TestSupport"])
     ],
     swiftLanguageModes: [.v6]
 )

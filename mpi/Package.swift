@@ -12,21 +12,24 @@ import PackageDescription
 let package = Package(
     name: "ast-distill-mpi",
     products: [
-        .executable(name: "ast-distill-mpi", targets: ["ast-distill-mpi"]),
+        .executable(name: "ast-distill-mpi", targets: ["ast-distill-mpi"])
     ],
     dependencies: [
-        .package(name: "libast", path: ".."),
+        .package(name: "libast", path: "..")
     ],
     targets: [
         // Open MPI's C API through pkg-config (ompi-c), with getters for its predefined handles.
-        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
-                       providers: [.apt(["libopenmpi-dev"])]),
-        .executableTarget(name: "ast-distill-mpi", dependencies: [
-            "CMPI",
-            .product(name: "ASTCore", package: "libast"),
-            .product(name: "ASTData", package: "libast"),
-            .product(name: "ASTDistill", package: "libast"),
-        ]),
+        .systemLibrary(
+            name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev"])]),
+        .executableTarget(
+            name: "ast-distill-mpi",
+            dependencies: [
+                "CMPI",
+                .product(name: "ASTCore", package: "libast"),
+                .product(name: "ASTData", package: "libast"),
+                .product(name: "ASTDistill", package: "libast")
+            ])
     ],
     swiftLanguageModes: [.v6]
 )

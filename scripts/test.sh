@@ -7,8 +7,9 @@
 #    then a venv under the build directory made from /usr/bin/python3 (scripts/venv.sh) with
 #    numpy, pytest and the binding (editable) in it: every Python step below runs in that venv,
 #    never in whichever python3 comes first on PATH,
-# 2. runs the Swift tests (release build with -enable-testing: the numeric tests are too slow
-#    in debug), the Swift example and the determinism test (scripts/determinism-test.sh: two
+# 2. checks the Swift files' layout (swift-format lint with .swift-format), runs the Swift
+#    tests (release build with -enable-testing: the numeric tests are too slow in debug), the
+#    Swift example and the determinism test (scripts/determinism-test.sh: two
 #    small ast-distill runs give the same bytes; activation budget and resume points do not
 #    change them),
 # 3. builds the self-contained libast.so (scripts/build-lib.sh) and checks it (readelf, nm),
@@ -74,6 +75,18 @@ if ! "$python" -c 'import torch' 2>/dev/null; then
 fi
 
 # ---------------------------------------------------------------------------------------------
+# Layout: every Swift file as swift-format (in the toolchain since Swift 6) lays it out with
+# .swift-format (120 columns, 4 spaces, layout only: no rule rewrites code). To fix:
+#   swift-format format --in-place --configuration .swift-format $(git ls-files '*.swift')
+if command -v swift-format >/dev/null; then
+    step "swift-format lint (.swift-format)"
+    mapfile -t swift_files < <(git ls-files '*.swift' 2>/dev/null || find Sources Tests -name '*.swift')
+    swift-format lint --strict --configuration .swift-format --parallel "${swift_files[@]}" \
+        || die "Swift files not laid out as .swift-format says (see the fix above this step in scripts/test.sh)"
+else
+    echo "test.sh: swift-format not in this toolchain; layout check skipped"
+fi
+
 if [ "${AST_SKIP_SWIFT_TESTS:-0}" != 1 ]; then
     step "swift test (release, -enable-testing)"
     swift test -c release -Xswiftc -enable-testing --scratch-path "$scratch"

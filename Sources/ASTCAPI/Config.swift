@@ -41,9 +41,11 @@ struct KeySpec: Sendable {
     let parameter: RunParameter?
     let cName: UInt, cBoundsName: UInt, cHelp: UInt, cChoices: UInt
 
-    init(key: Int32, name: String, boundsName: String? = nil, type: ValueType,
-         intRange: ClosedRange<Int64> = 0...0, floatRange: ClosedRange<Double> = 0...0,
-         choices: [String] = [], help: String, parameter: RunParameter?) {
+    init(
+        key: Int32, name: String, boundsName: String? = nil, type: ValueType,
+        intRange: ClosedRange<Int64> = 0...0, floatRange: ClosedRange<Double> = 0...0,
+        choices: [String] = [], help: String, parameter: RunParameter?
+    ) {
         self.key = key
         self.name = name
         self.boundsName = boundsName ?? name
@@ -72,8 +74,9 @@ private func saturatingInt64(_ d: Double) -> Int64 {
 private func networkKey(_ key: Int, _ short: String, _ help: String, range: ClosedRange<Int64>? = nil) -> KeySpec {
     let parameter = RunConfiguration.parameter(key: Int32(key))
     let bounds = range ?? parameter.map { saturatingInt64($0.minimum)...saturatingInt64($0.maximum) } ?? 0...0
-    return KeySpec(key: Int32(key), name: parameter?.name ?? short, boundsName: short, type: .int, intRange: bounds,
-                   help: help, parameter: nil)
+    return KeySpec(
+        key: Int32(key), name: parameter?.name ?? short, boundsName: short, type: .int, intRange: bounds,
+        help: help, parameter: nil)
 }
 
 /// Every key, in increasing key order. Must match the table in include/ast.h (checked by
@@ -85,24 +88,32 @@ let configKeys: [KeySpec] = {
         networkKey(AST_CONFIG_CLASSES, "classes", "output classes"),
         networkKey(AST_CONFIG_WIDTH, "width", "conv channels (net_width)"),
         networkKey(AST_CONFIG_DEPTH, "depth", "conv blocks (net_depth)"),
-        networkKey(AST_CONFIG_NORM, "norm", "AST_NORM_*: 0 none, 1 instance, 2 batch",
-                   range: Int64(AST_NORM_NONE)...Int64(AST_NORM_BATCH)),
-        networkKey(AST_CONFIG_POOL, "pool", "AST_POOL_*: 0 average, 1 max",
-                   range: Int64(AST_POOL_AVERAGE)...Int64(AST_POOL_MAX)),
-        networkKey(AST_CONFIG_SEED, "seed", "base seed of every random draw of a run", range: 0...Int64.max),
+        networkKey(
+            AST_CONFIG_NORM, "norm", "AST_NORM_*: 0 none, 1 instance, 2 batch",
+            range: Int64(AST_NORM_NONE)...Int64(AST_NORM_BATCH)),
+        networkKey(
+            AST_CONFIG_POOL, "pool", "AST_POOL_*: 0 average, 1 max",
+            range: Int64(AST_POOL_AVERAGE)...Int64(AST_POOL_MAX)),
+        networkKey(AST_CONFIG_SEED, "seed", "base seed of every random draw of a run", range: 0...Int64.max)
     ]
     for p in RunConfiguration.parameters where p.key > 8 {
         switch p.kind {
         case .int:
-            keys.append(KeySpec(key: p.key, name: p.name, type: .int,
-                                intRange: saturatingInt64(p.minimum)...saturatingInt64(p.maximum),
-                                help: p.help, parameter: p))
+            keys.append(
+                KeySpec(
+                    key: p.key, name: p.name, type: .int,
+                    intRange: saturatingInt64(p.minimum)...saturatingInt64(p.maximum),
+                    help: p.help, parameter: p))
         case .float:
-            keys.append(KeySpec(key: p.key, name: p.name, type: .float, floatRange: p.minimum...p.maximum,
-                                help: p.help, parameter: p))
+            keys.append(
+                KeySpec(
+                    key: p.key, name: p.name, type: .float, floatRange: p.minimum...p.maximum,
+                    help: p.help, parameter: p))
         case .string:
-            keys.append(KeySpec(key: p.key, name: p.name, type: .string, choices: p.choices,
-                                help: p.help, parameter: p))
+            keys.append(
+                KeySpec(
+                    key: p.key, name: p.name, type: .string, choices: p.choices,
+                    help: p.help, parameter: p))
         }
     }
     return keys.sorted { $0.key < $1.key }
@@ -125,8 +136,9 @@ extension RunConfiguration {
     /// ConvNet-3 width 128, instance norm, average pooling) and seed 0.
     static let cDefaults: RunConfiguration = {
         var c = RunConfiguration()
-        c.network = ConvNetConfig(channels: 3, imageSize: 32, classes: 10, width: 128, depth: 3,
-                                  norm: .instance, pool: .average)
+        c.network = ConvNetConfig(
+            channels: 3, imageSize: 32, classes: 10, width: 128, depth: 3,
+            norm: .instance, pool: .average)
         c.seed = 0
         return c
     }()
@@ -225,30 +237,41 @@ func checkedValue(_ spec: KeySpec, _ value: ParameterValue, _ args: Arguments) t
     switch (spec.type, value) {
     case (.int, .int(let v)):
         guard spec.intRange.contains(v) else {
-            throw args.fail(Status.outOfRange,
-                            "value \(v) for key \(label) is outside \(spec.intRange.lowerBound)...\(spec.intRange.upperBound)")
+            throw args.fail(
+                Status.outOfRange,
+                "value \(v) for key \(label) is outside \(spec.intRange.lowerBound)...\(spec.intRange.upperBound)")
         }
     case (.float, .float(let v)):
         guard v.isFinite else { throw args.fail(Status.nonFinite, "value \(v) for key \(label) is not finite") }
         guard spec.floatRange.contains(v) else {
-            throw args.fail(Status.outOfRange,
-                            "value \(v) for key \(label) is outside \(spec.floatRange.lowerBound)...\(spec.floatRange.upperBound)")
+            throw args.fail(
+                Status.outOfRange,
+                "value \(v) for key \(label) is outside \(spec.floatRange.lowerBound)...\(spec.floatRange.upperBound)")
         }
     case (.string, .string(let v)):
         guard v.utf8.count <= Int(AST_MAX_STRING_LENGTH) else {
-            throw args.fail(Status.invalidArgument, "value for key \(label) is \(v.utf8.count) bytes, more than \(AST_MAX_STRING_LENGTH)")
+            throw args.fail(
+                Status.invalidArgument,
+                "value for key \(label) is \(v.utf8.count) bytes, more than \(AST_MAX_STRING_LENGTH)")
         }
         guard spec.choices.isEmpty || spec.choices.contains(v) else {
-            throw args.fail(Status.outOfRange, "value \"\(v)\" for key \(label) is not one of \(spec.choices.joined(separator: ", "))")
+            throw args.fail(
+                Status.outOfRange,
+                "value \"\(v)\" for key \(label) is not one of \(spec.choices.joined(separator: ", "))")
         }
     default:
-        throw args.fail(Status.wrongType, "key \(label) takes \(spec.type == .int ? "an int" : spec.type == .float ? "a float" : "a string"), got \(value)")
+        throw args.fail(
+            Status.wrongType,
+            "key \(label) takes \(spec.type == .int ? "an int" : spec.type == .float ? "a float" : "a string"), got \(value)"
+        )
     }
     return value
 }
 
 /// Sets one key of a configuration after all checks; the configuration is unchanged on failure.
-func setKey(_ spec: KeySpec, _ value: ParameterValue, in config: inout RunConfiguration, _ args: Arguments) throws(CFailure) {
+func setKey(
+    _ spec: KeySpec, _ value: ParameterValue, in config: inout RunConfiguration, _ args: Arguments
+) throws(CFailure) {
     let v = try checkedValue(spec, value, args)
     var copy = config
     try copy.setCValue(spec, v, args)
@@ -257,8 +280,10 @@ func setKey(_ spec: KeySpec, _ value: ParameterValue, in config: inout RunConfig
 
 /// A C string argument as a Swift String: NUL-terminated UTF-8 of at most `maxBytes` bytes
 /// (the length is found with strnlen, so an over-long string is never read past the limit+1).
-func utf8String(_ pointer: UnsafePointer<CChar>, _ name: StaticString, _ args: Arguments,
-                maxBytes: Int = Int(AST_MAX_STRING_LENGTH)) throws(CFailure) -> String {
+func utf8String(
+    _ pointer: UnsafePointer<CChar>, _ name: StaticString, _ args: Arguments,
+    maxBytes: Int = Int(AST_MAX_STRING_LENGTH)
+) throws(CFailure) -> String {
     let length = strnlen(pointer, maxBytes + 1)
     guard length <= maxBytes else {
         throw args.fail(Status.invalidArgument, "\(name) is longer than \(maxBytes) bytes")
@@ -271,8 +296,10 @@ func utf8String(_ pointer: UnsafePointer<CChar>, _ name: StaticString, _ args: A
 }
 
 /// Writes `text` to a caller buffer (snprintf-style: truncated + NUL, full length reported).
-func writeString(_ text: String, to buffer: UnsafeMutablePointer<CChar>?, capacity: Int64,
-                 outLength: UnsafeMutablePointer<Int64>?, _ args: Arguments) throws(CFailure) {
+func writeString(
+    _ text: String, to buffer: UnsafeMutablePointer<CChar>?, capacity: Int64,
+    outLength: UnsafeMutablePointer<Int64>?, _ args: Arguments
+) throws(CFailure) {
     let outLength = try args.required(outLength, "out_length")
     guard capacity >= 0 else { throw args.fail(Status.invalidArgument, "capacity must be >= 0, got \(capacity)") }
     let bytes = Array(text.utf8)
@@ -321,8 +348,10 @@ func configJSON(_ config: RunConfiguration) throws(CFailure) -> String {
 }
 
 /// Applies a flat JSON object of settings to a copy of `config`; all or nothing.
-func applyJSON(_ bytes: [UInt8], source: String, to config: RunConfiguration,
-               _ args: Arguments) throws(CFailure) -> RunConfiguration {
+func applyJSON(
+    _ bytes: [UInt8], source: String, to config: RunConfiguration,
+    _ args: Arguments
+) throws(CFailure) -> RunConfiguration {
     let json: JSONValue
     do throws(ASTError) {
         json = try JSONValue.parse(bytes, source: source)
@@ -330,12 +359,15 @@ func applyJSON(_ bytes: [UInt8], source: String, to config: RunConfiguration,
         throw args.fail(ast_status(error.kind.rawValue), error.message)
     }
     guard let object = json.object else {
-        throw args.fail(Status.format, "\(source): settings must be a JSON object (name -> value), got \(json.kindName)")
+        throw args.fail(
+            Status.format, "\(source): settings must be a JSON object (name -> value), got \(json.kindName)")
     }
     var result = config
     for (name, value) in object {
         guard let spec = keySpec(named: name) else {
-            throw args.fail(Status.unknownKey, "\(source): \"\(name)\" is not a configuration key (see ast_config_keys / ast_config_describe)")
+            throw args.fail(
+                Status.unknownKey,
+                "\(source): \"\(name)\" is not a configuration key (see ast_config_keys / ast_config_describe)")
         }
         let v: ParameterValue
         switch (spec.type, value) {
@@ -349,7 +381,9 @@ func applyJSON(_ bytes: [UInt8], source: String, to config: RunConfiguration,
         case (.int, .string(let s)) where spec.key == Int32(AST_CONFIG_NORM) || spec.key == Int32(AST_CONFIG_POOL):
             let names = spec.key == Int32(AST_CONFIG_NORM) ? normNames : poolNames
             guard let i = names.firstIndex(of: s) else {
-                throw args.fail(Status.outOfRange, "\(source): \"\(name)\" is \"\(s)\", not one of \(names.joined(separator: ", "))")
+                throw args.fail(
+                    Status.outOfRange, "\(source): \"\(name)\" is \"\(s)\", not one of \(names.joined(separator: ", "))"
+                )
             }
             v = .int(Int64(i))
         case (.float, .number(let d)):
@@ -414,7 +448,9 @@ public func ast_config_set_int(_ config: OpaquePointer!, _ key: Int32, _ value: 
 }
 
 @c @implementation
-public func ast_config_get_int(_ config: OpaquePointer!, _ key: Int32, _ out: UnsafeMutablePointer<Int64>!) -> ast_status {
+public func ast_config_get_int(
+    _ config: OpaquePointer!, _ key: Int32, _ out: UnsafeMutablePointer<Int64>!
+) -> ast_status {
     let args = Arguments("ast_config_get_int")
     return entry("ast_config_get_int", config, as: ConfigBox.self, argument: "config") { box throws(CFailure) in
         let out = try args.required(out, "out")
@@ -436,7 +472,9 @@ public func ast_config_set_float(_ config: OpaquePointer!, _ key: Int32, _ value
 }
 
 @c @implementation
-public func ast_config_get_float(_ config: OpaquePointer!, _ key: Int32, _ out: UnsafeMutablePointer<Double>!) -> ast_status {
+public func ast_config_get_float(
+    _ config: OpaquePointer!, _ key: Int32, _ out: UnsafeMutablePointer<Double>!
+) -> ast_status {
     let args = Arguments("ast_config_get_float")
     return entry("ast_config_get_float", config, as: ConfigBox.self, argument: "config") { box throws(CFailure) in
         let out = try args.required(out, "out")
@@ -451,7 +489,8 @@ public func ast_config_get_float(_ config: OpaquePointer!, _ key: Int32, _ out: 
 }
 
 @c @implementation
-public func ast_config_set_string(_ config: OpaquePointer!, _ key: Int32, _ value: UnsafePointer<CChar>!) -> ast_status {
+public func ast_config_set_string(_ config: OpaquePointer!, _ key: Int32, _ value: UnsafePointer<CChar>!) -> ast_status
+{
     let args = Arguments("ast_config_set_string")
     return entry("ast_config_set_string", config, as: ConfigBox.self, argument: "config") { box throws(CFailure) in
         let value = try args.required(value, "value")
@@ -462,8 +501,10 @@ public func ast_config_set_string(_ config: OpaquePointer!, _ key: Int32, _ valu
 }
 
 @c @implementation
-public func ast_config_get_string(_ config: OpaquePointer!, _ key: Int32, _ buffer: UnsafeMutablePointer<CChar>!,
-                                  _ capacity: Int64, _ outLength: UnsafeMutablePointer<Int64>!) -> ast_status {
+public func ast_config_get_string(
+    _ config: OpaquePointer!, _ key: Int32, _ buffer: UnsafeMutablePointer<CChar>!,
+    _ capacity: Int64, _ outLength: UnsafeMutablePointer<Int64>!
+) -> ast_status {
     let args = Arguments("ast_config_get_string")
     return entry("ast_config_get_string", config, as: ConfigBox.self, argument: "config") { box throws(CFailure) in
         let spec = try spec(key, args, type: .string)
@@ -496,9 +537,11 @@ public func ast_config_bounds(_ key: Int32, _ out: UnsafeMutablePointer<ast_boun
 }
 
 @c @implementation
-public func ast_config_describe(_ key: Int32, _ outName: UnsafeMutablePointer<UnsafePointer<CChar>?>!,
-                                _ outHelp: UnsafeMutablePointer<UnsafePointer<CChar>?>!,
-                                _ outChoices: UnsafeMutablePointer<UnsafePointer<CChar>?>!) -> ast_status {
+public func ast_config_describe(
+    _ key: Int32, _ outName: UnsafeMutablePointer<UnsafePointer<CChar>?>!,
+    _ outHelp: UnsafeMutablePointer<UnsafePointer<CChar>?>!,
+    _ outChoices: UnsafeMutablePointer<UnsafePointer<CChar>?>!
+) -> ast_status {
     entry { () throws(CFailure) in
         let spec = try spec(key, Arguments("ast_config_describe"), type: nil)
         outName?.pointee = cString(at: spec.cName)
@@ -508,7 +551,8 @@ public func ast_config_describe(_ key: Int32, _ outName: UnsafeMutablePointer<Un
 }
 
 @c @implementation
-public func ast_config_key_by_name(_ name: UnsafePointer<CChar>!, _ outKey: UnsafeMutablePointer<Int32>!) -> ast_status {
+public func ast_config_key_by_name(_ name: UnsafePointer<CChar>!, _ outKey: UnsafeMutablePointer<Int32>!) -> ast_status
+{
     entry { () throws(CFailure) in
         let args = Arguments("ast_config_key_by_name")
         let pointer = try args.required(name, "name")
@@ -520,14 +564,18 @@ public func ast_config_key_by_name(_ name: UnsafePointer<CChar>!, _ outKey: Unsa
             throw CFailure(Status.unknownKey, error.message)
         }
         guard let spec = keySpec(named: name) else {
-            throw args.fail(Status.unknownKey, "name \"\(name)\" is not a configuration key (see ast_config_keys and ast_config_describe)")
+            throw args.fail(
+                Status.unknownKey,
+                "name \"\(name)\" is not a configuration key (see ast_config_keys and ast_config_describe)")
         }
         outKey.pointee = spec.key
     }
 }
 
 @c @implementation
-public func ast_config_keys(_ keys: UnsafeMutablePointer<Int32>!, _ capacity: Int32, _ outCount: UnsafeMutablePointer<Int32>!) -> ast_status {
+public func ast_config_keys(
+    _ keys: UnsafeMutablePointer<Int32>!, _ capacity: Int32, _ outCount: UnsafeMutablePointer<Int32>!
+) -> ast_status {
     entry { () throws(CFailure) in
         let args = Arguments("ast_config_keys")
         let outCount = try args.required(outCount, "out_count")
@@ -544,8 +592,10 @@ public func ast_config_keys(_ keys: UnsafeMutablePointer<Int32>!, _ capacity: In
 private let presetCNames: [UInt] = RunConfiguration.presetNames.map(immortalCString)
 
 @c @implementation
-public func ast_config_presets(_ names: UnsafeMutablePointer<UnsafePointer<CChar>?>!, _ capacity: Int32,
-                               _ outCount: UnsafeMutablePointer<Int32>!) -> ast_status {
+public func ast_config_presets(
+    _ names: UnsafeMutablePointer<UnsafePointer<CChar>?>!, _ capacity: Int32,
+    _ outCount: UnsafeMutablePointer<Int32>!
+) -> ast_status {
     entry { () throws(CFailure) in
         let args = Arguments("ast_config_presets")
         let outCount = try args.required(outCount, "out_count")
@@ -565,8 +615,9 @@ public func ast_config_load_preset(_ config: OpaquePointer!, _ name: UnsafePoint
         let pointer = try args.required(name, "name")
         let name = try utf8String(pointer, "name", args, maxBytes: 256)
         guard RunConfiguration.presetNames.contains(name) else {
-            throw args.fail(Status.invalidArgument,
-                            "unknown preset \"\(name)\" (known: \(RunConfiguration.presetNames.joined(separator: ", ")))")
+            throw args.fail(
+                Status.invalidArgument,
+                "unknown preset \"\(name)\" (known: \(RunConfiguration.presetNames.joined(separator: ", ")))")
         }
         let preset: RunConfiguration
         do throws(ASTError) {
@@ -604,15 +655,20 @@ public func ast_config_apply_json(_ config: OpaquePointer!, _ json: UnsafePointe
     return entry("ast_config_apply_json", config, as: ConfigBox.self, argument: "config") { box throws(CFailure) in
         let pointer = try args.required(json, "json")
         let length = strnlen(pointer, maxJSONBytes + 1)
-        guard length <= maxJSONBytes else { throw args.fail(Status.invalidArgument, "json is longer than \(maxJSONBytes) bytes") }
-        let bytes = Array(UnsafeBufferPointer(start: UnsafeRawPointer(pointer).assumingMemoryBound(to: UInt8.self), count: length))
+        guard length <= maxJSONBytes else {
+            throw args.fail(Status.invalidArgument, "json is longer than \(maxJSONBytes) bytes")
+        }
+        let bytes = Array(
+            UnsafeBufferPointer(start: UnsafeRawPointer(pointer).assumingMemoryBound(to: UInt8.self), count: length))
         box.run = try applyJSON(bytes, source: "json", to: box.run, args)
     }
 }
 
 @c @implementation
-public func ast_config_to_json(_ config: OpaquePointer!, _ buffer: UnsafeMutablePointer<CChar>!, _ capacity: Int64,
-                               _ outLength: UnsafeMutablePointer<Int64>!) -> ast_status {
+public func ast_config_to_json(
+    _ config: OpaquePointer!, _ buffer: UnsafeMutablePointer<CChar>!, _ capacity: Int64,
+    _ outLength: UnsafeMutablePointer<Int64>!
+) -> ast_status {
     let args = Arguments("ast_config_to_json")
     return entry("ast_config_to_json", config, as: ConfigBox.self, argument: "config") { box throws(CFailure) in
         try writeString(try configJSON(box.run), to: buffer, capacity: capacity, outLength: outLength, args)

@@ -20,11 +20,13 @@ final class DatasetBox: HandleBox {
 private let maxImageSide: Int64 = 65536
 
 @c @implementation
-public func ast_dataset_create(_ images: UnsafePointer<Float>!, _ imagesLen: Int64,
-                               _ labels: UnsafeRawPointer!, _ labelType: Int32, _ labelsLen: Int64,
-                               _ count: Int64, _ channels: Int64, _ height: Int64, _ width: Int64,
-                               _ classes: Int64,
-                               _ out: UnsafeMutablePointer<OpaquePointer?>!) -> ast_status {
+public func ast_dataset_create(
+    _ images: UnsafePointer<Float>!, _ imagesLen: Int64,
+    _ labels: UnsafeRawPointer!, _ labelType: Int32, _ labelsLen: Int64,
+    _ count: Int64, _ channels: Int64, _ height: Int64, _ width: Int64,
+    _ classes: Int64,
+    _ out: UnsafeMutablePointer<OpaquePointer?>!
+) -> ast_status {
     out?.pointee = nil
     return entry { () throws(CFailure) in
         let args = Arguments("ast_dataset_create")
@@ -37,8 +39,9 @@ public func ast_dataset_create(_ images: UnsafePointer<Float>!, _ imagesLen: Int
         let w = try args.integer(width, "width", in: 1...maxImageSide)
         let k = try args.integer(classes, "classes", in: 2...100_000)
         guard labelType == Int32(AST_LABELS_INT32) || labelType == Int32(AST_LABELS_INT64) else {
-            throw args.fail(Status.invalidArgument,
-                            "label_type must be AST_LABELS_INT32 (1) or AST_LABELS_INT64 (2), got \(labelType)")
+            throw args.fail(
+                Status.invalidArgument,
+                "label_type must be AST_LABELS_INT32 (1) or AST_LABELS_INT64 (2), got \(labelType)")
         }
         let total = try args.product([n, c, h, w], "count*channels*height*width")
         try args.inputLength(imagesLen, "images_len", equals: total, "count*channels*height*width")
@@ -46,16 +49,19 @@ public func ast_dataset_create(_ images: UnsafePointer<Float>!, _ imagesLen: Int
         let pixels = try args.finiteFloats(images, count: total, "images")
         let classLabels: [Int32]
         if labelType == Int32(AST_LABELS_INT32) {
-            classLabels = try args.labels(labels.assumingMemoryBound(to: Int32.self), count: n,
-                                          classes: k, "labels")
+            classLabels = try args.labels(
+                labels.assumingMemoryBound(to: Int32.self), count: n,
+                classes: k, "labels")
         } else {
-            classLabels = try args.labels(labels.assumingMemoryBound(to: Int64.self), count: n,
-                                          classes: k, "labels")
+            classLabels = try args.labels(
+                labels.assumingMemoryBound(to: Int64.self), count: n,
+                classes: k, "labels")
         }
         let dataset: ImageDataset
         do throws(ASTError) {
-            dataset = try ImageDataset(images: pixels, labels: classLabels, count: n, channels: c,
-                                       height: h, width: w, classes: k)
+            dataset = try ImageDataset(
+                images: pixels, labels: classLabels, count: n, channels: c,
+                height: h, width: w, classes: k)
         } catch {
             throw args.engine(error)
         }
@@ -74,11 +80,13 @@ public func ast_dataset_last_error(_ dataset: OpaquePointer!) -> UnsafePointer<C
 }
 
 @c @implementation
-public func ast_dataset_shape(_ dataset: OpaquePointer!, _ outCount: UnsafeMutablePointer<Int64>!,
-                              _ outChannels: UnsafeMutablePointer<Int64>!,
-                              _ outHeight: UnsafeMutablePointer<Int64>!,
-                              _ outWidth: UnsafeMutablePointer<Int64>!,
-                              _ outClasses: UnsafeMutablePointer<Int64>!) -> ast_status {
+public func ast_dataset_shape(
+    _ dataset: OpaquePointer!, _ outCount: UnsafeMutablePointer<Int64>!,
+    _ outChannels: UnsafeMutablePointer<Int64>!,
+    _ outHeight: UnsafeMutablePointer<Int64>!,
+    _ outWidth: UnsafeMutablePointer<Int64>!,
+    _ outClasses: UnsafeMutablePointer<Int64>!
+) -> ast_status {
     entry("ast_dataset_shape", dataset, as: DatasetBox.self, argument: "dataset") { box throws(CFailure) in
         let d = box.dataset
         outCount?.pointee = Int64(d.count)
@@ -90,8 +98,10 @@ public func ast_dataset_shape(_ dataset: OpaquePointer!, _ outCount: UnsafeMutab
 }
 
 @c @implementation
-public func ast_dataset_fingerprint(_ dataset: OpaquePointer!,
-                                    _ out: UnsafeMutablePointer<UnsafePointer<CChar>?>!) -> ast_status {
+public func ast_dataset_fingerprint(
+    _ dataset: OpaquePointer!,
+    _ out: UnsafeMutablePointer<UnsafePointer<CChar>?>!
+) -> ast_status {
     entry("ast_dataset_fingerprint", dataset, as: DatasetBox.self, argument: "dataset") { box throws(CFailure) in
         let out = try Arguments("ast_dataset_fingerprint").required(out, "out")
         out.pointee = box.fingerprint[0]
@@ -99,8 +109,10 @@ public func ast_dataset_fingerprint(_ dataset: OpaquePointer!,
 }
 
 @c @implementation
-public func ast_dataset_copy_images(_ dataset: OpaquePointer!, _ out: UnsafeMutablePointer<Float>!,
-                                    _ outLen: Int64) -> ast_status {
+public func ast_dataset_copy_images(
+    _ dataset: OpaquePointer!, _ out: UnsafeMutablePointer<Float>!,
+    _ outLen: Int64
+) -> ast_status {
     entry("ast_dataset_copy_images", dataset, as: DatasetBox.self, argument: "dataset") { box throws(CFailure) in
         let args = Arguments("ast_dataset_copy_images")
         let out = try args.required(out, "out")
@@ -111,8 +123,10 @@ public func ast_dataset_copy_images(_ dataset: OpaquePointer!, _ out: UnsafeMuta
 }
 
 @c @implementation
-public func ast_dataset_copy_labels(_ dataset: OpaquePointer!, _ out: UnsafeMutablePointer<Int32>!,
-                                    _ outLen: Int64) -> ast_status {
+public func ast_dataset_copy_labels(
+    _ dataset: OpaquePointer!, _ out: UnsafeMutablePointer<Int32>!,
+    _ outLen: Int64
+) -> ast_status {
     entry("ast_dataset_copy_labels", dataset, as: DatasetBox.self, argument: "dataset") { box throws(CFailure) in
         let args = Arguments("ast_dataset_copy_labels")
         let out = try args.required(out, "out")

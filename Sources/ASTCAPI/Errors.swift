@@ -90,23 +90,28 @@ func entry(_ body: () throws(CFailure) -> Void) -> ast_status {
 }
 
 /// Resolves a handle argument: NULL and handles of another type are failures naming `argument`.
-func unbox<Box: HandleBox>(_ handle: OpaquePointer?, as type: Box.Type, function: StaticString,
-                           argument: StaticString) throws(CFailure) -> Box {
+func unbox<Box: HandleBox>(
+    _ handle: OpaquePointer?, as type: Box.Type, function: StaticString,
+    argument: StaticString
+) throws(CFailure) -> Box {
     guard let handle else {
         throw CFailure(Status.nullPointer, "\(function): \(argument) is NULL")
     }
     let object = Unmanaged<HandleBox>.fromOpaque(UnsafeRawPointer(handle)).takeUnretainedValue()
     guard let box = object as? Box else {
-        throw CFailure(Status.invalidArgument,
-                       "\(function): \(argument) is an \(object.typeName) handle, not an \(Box.staticTypeName)")
+        throw CFailure(
+            Status.invalidArgument,
+            "\(function): \(argument) is an \(object.typeName) handle, not an \(Box.staticTypeName)")
     }
     return box
 }
 
 /// Runs the body of an export on a handle; failures set the handle's and the thread's message.
-func entry<Box: HandleBox>(_ function: StaticString, _ handle: OpaquePointer?, as type: Box.Type,
-                           argument: StaticString,
-                           _ body: (Box) throws(CFailure) -> Void) -> ast_status {
+func entry<Box: HandleBox>(
+    _ function: StaticString, _ handle: OpaquePointer?, as type: Box.Type,
+    argument: StaticString,
+    _ body: (Box) throws(CFailure) -> Void
+) -> ast_status {
     let box: Box
     do {
         box = try unbox(handle, as: type, function: function, argument: argument)
@@ -136,8 +141,10 @@ func releaseHandle(_ handle: OpaquePointer?) {
 }
 
 /// The handle's last-error text, or a static message for a NULL handle.
-func handleLastError<Box: HandleBox>(_ handle: OpaquePointer?, as type: Box.Type,
-                                     nullMessage: StaticString) -> UnsafePointer<CChar> {
+func handleLastError<Box: HandleBox>(
+    _ handle: OpaquePointer?, as type: Box.Type,
+    nullMessage: StaticString
+) -> UnsafePointer<CChar> {
     guard let handle else { return staticCString(nullMessage) }
     let object = Unmanaged<HandleBox>.fromOpaque(UnsafeRawPointer(handle)).takeUnretainedValue()
     return object.lastError ?? staticCString(emptyCString)

@@ -45,18 +45,25 @@ struct Batch {
 
 extension Arguments {
     /// Checks theta and the images of a batch for `box`'s network and copies them.
-    func batch(_ box: NetworkBox, _ parameters: UnsafePointer<Float>?, _ parametersLen: Int64,
-                           _ images: UnsafePointer<Float>?, _ imagesLen: Int64,
-                           _ count: Int64) throws(CFailure) -> Batch {
+    func batch(
+        _ box: NetworkBox, _ parameters: UnsafePointer<Float>?, _ parametersLen: Int64,
+        _ images: UnsafePointer<Float>?, _ imagesLen: Int64,
+        _ count: Int64
+    ) throws(CFailure) -> Batch {
         let parameters = try required(parameters, "parameters")
         let images = try required(images, "images")
         let n = try integer(count, "count", in: 1...Int64(Int32.max))
         let cfg = box.config
         try inputLength(parametersLen, "parameters_len", equals: box.parameterCount, "the network's parameter count")
         let total = try product([n, cfg.channels, cfg.imageSize, cfg.imageSize], "count*channels*image_size^2")
-        try inputLength(imagesLen, "images_len", equals: total, "count*channels*image_size^2 (\(n)*\(cfg.channels)*\(cfg.imageSize)^2)")
+        try inputLength(
+            imagesLen, "images_len", equals: total,
+            "count*channels*image_size^2 (\(n)*\(cfg.channels)*\(cfg.imageSize)^2)")
         guard batchFitsActivationLimit(n, width: cfg.width, imageSize: cfg.imageSize) else {
-            throw fail(Status.outOfMemory, "count \(n) is too large for this network: one layer would hold more than \(maxActivations) activations; use smaller batches")
+            throw fail(
+                Status.outOfMemory,
+                "count \(n) is too large for this network: one layer would hold more than \(maxActivations) activations; use smaller batches"
+            )
         }
         let theta = try finiteFloats(parameters, count: box.parameterCount, "parameters")
         let pixels = try finiteFloats(images, count: total, "images")
@@ -64,7 +71,9 @@ extension Arguments {
     }
 
     /// Checks a parameter-space vector (e.g. of a Hessian-vector product) and copies it.
-    fileprivate func vector(_ box: NetworkBox, _ vector: UnsafePointer<Float>?, _ vectorLen: Int64) throws(CFailure) -> [Float] {
+    fileprivate func vector(
+        _ box: NetworkBox, _ vector: UnsafePointer<Float>?, _ vectorLen: Int64
+    ) throws(CFailure) -> [Float] {
         let vector = try required(vector, "vector")
         try inputLength(vectorLen, "vector_len", equals: box.parameterCount, "the network's parameter count")
         return try finiteFloats(vector, count: box.parameterCount, "vector")
@@ -86,8 +95,9 @@ public func ast_network_create(_ config: OpaquePointer!, _ out: UnsafeMutablePoi
             throw args.engine(error)
         }
         guard network.parameterCount <= maxElements else {
-            throw args.fail(Status.outOfMemory,
-                            "the network would have \(network.parameterCount) parameters, more than \(maxElements)")
+            throw args.fail(
+                Status.outOfMemory,
+                "the network would have \(network.parameterCount) parameters, more than \(maxElements)")
         }
         out.pointee = retainedHandle(NetworkBox(network, run: cfg.run))
     }
@@ -104,7 +114,9 @@ public func ast_network_last_error(_ network: OpaquePointer!) -> UnsafePointer<C
 }
 
 @c @implementation
-public func ast_network_get_config(_ network: OpaquePointer!, _ out: UnsafeMutablePointer<OpaquePointer?>!) -> ast_status {
+public func ast_network_get_config(
+    _ network: OpaquePointer!, _ out: UnsafeMutablePointer<OpaquePointer?>!
+) -> ast_status {
     out?.pointee = nil
     return entry("ast_network_get_config", network, as: NetworkBox.self, argument: "network") { box throws(CFailure) in
         let out = try Arguments("ast_network_get_config").required(out, "out")
@@ -129,18 +141,22 @@ public func ast_network_tensor_count(_ network: OpaquePointer!, _ out: UnsafeMut
 }
 
 @c @implementation
-public func ast_network_tensor(_ network: OpaquePointer!, _ index: Int64,
-                               _ outName: UnsafeMutablePointer<UnsafePointer<CChar>?>!,
-                               _ outOffset: UnsafeMutablePointer<Int64>!,
-                               _ outCount: UnsafeMutablePointer<Int64>!,
-                               _ outRank: UnsafeMutablePointer<Int32>!,
-                               _ outShape: UnsafeMutablePointer<Int64>!,
-                               _ shapeCapacity: Int32) -> ast_status {
+public func ast_network_tensor(
+    _ network: OpaquePointer!, _ index: Int64,
+    _ outName: UnsafeMutablePointer<UnsafePointer<CChar>?>!,
+    _ outOffset: UnsafeMutablePointer<Int64>!,
+    _ outCount: UnsafeMutablePointer<Int64>!,
+    _ outRank: UnsafeMutablePointer<Int32>!,
+    _ outShape: UnsafeMutablePointer<Int64>!,
+    _ shapeCapacity: Int32
+) -> ast_status {
     entry("ast_network_tensor", network, as: NetworkBox.self, argument: "network") { box throws(CFailure) in
         let args = Arguments("ast_network_tensor")
         let layout = box.network.layout
         guard index >= 0, index < Int64(layout.count) else {
-            throw args.fail(Status.outOfRange, "index \(index) is outside [0, \(layout.count)) (the network has \(layout.count) tensors)")
+            throw args.fail(
+                Status.outOfRange,
+                "index \(index) is outside [0, \(layout.count)) (the network has \(layout.count) tensors)")
         }
         let capacity = try args.integer(Int64(shapeCapacity), "shape_capacity", in: 0...Int64(Int32.max))
         let shapeOut = capacity > 0 ? try args.required(outShape, "out_shape") : nil
@@ -156,8 +172,10 @@ public func ast_network_tensor(_ network: OpaquePointer!, _ index: Int64,
 }
 
 @c @implementation
-public func ast_network_init_parameters(_ network: OpaquePointer!, _ seed: UInt64,
-                                        _ out: UnsafeMutablePointer<Float>!, _ outLen: Int64) -> ast_status {
+public func ast_network_init_parameters(
+    _ network: OpaquePointer!, _ seed: UInt64,
+    _ out: UnsafeMutablePointer<Float>!, _ outLen: Int64
+) -> ast_status {
     entry("ast_network_init_parameters", network, as: NetworkBox.self, argument: "network") { box throws(CFailure) in
         let args = Arguments("ast_network_init_parameters")
         let out = try args.required(out, "out")
@@ -168,10 +186,12 @@ public func ast_network_init_parameters(_ network: OpaquePointer!, _ seed: UInt6
 }
 
 @c @implementation
-public func ast_network_logits(_ network: OpaquePointer!,
-                               _ parameters: UnsafePointer<Float>!, _ parametersLen: Int64,
-                               _ images: UnsafePointer<Float>!, _ imagesLen: Int64, _ count: Int64,
-                               _ outLogits: UnsafeMutablePointer<Float>!, _ outLen: Int64) -> ast_status {
+public func ast_network_logits(
+    _ network: OpaquePointer!,
+    _ parameters: UnsafePointer<Float>!, _ parametersLen: Int64,
+    _ images: UnsafePointer<Float>!, _ imagesLen: Int64, _ count: Int64,
+    _ outLogits: UnsafeMutablePointer<Float>!, _ outLen: Int64
+) -> ast_status {
     entry("ast_network_logits", network, as: NetworkBox.self, argument: "network") { box throws(CFailure) in
         let args = Arguments("ast_network_logits")
         let out = try args.required(outLogits, "out_logits")
@@ -189,13 +209,15 @@ public func ast_network_logits(_ network: OpaquePointer!,
 }
 
 @c @implementation
-public func ast_network_loss_gradient(_ network: OpaquePointer!,
-                                      _ parameters: UnsafePointer<Float>!, _ parametersLen: Int64,
-                                      _ images: UnsafePointer<Float>!, _ imagesLen: Int64,
-                                      _ labels: UnsafePointer<Int32>!, _ count: Int64,
-                                      _ outLoss: UnsafeMutablePointer<Float>!,
-                                      _ outGradient: UnsafeMutablePointer<Float>!,
-                                      _ gradientLen: Int64) -> ast_status {
+public func ast_network_loss_gradient(
+    _ network: OpaquePointer!,
+    _ parameters: UnsafePointer<Float>!, _ parametersLen: Int64,
+    _ images: UnsafePointer<Float>!, _ imagesLen: Int64,
+    _ labels: UnsafePointer<Int32>!, _ count: Int64,
+    _ outLoss: UnsafeMutablePointer<Float>!,
+    _ outGradient: UnsafeMutablePointer<Float>!,
+    _ gradientLen: Int64
+) -> ast_status {
     entry("ast_network_loss_gradient", network, as: NetworkBox.self, argument: "network") { box throws(CFailure) in
         let args = Arguments("ast_network_loss_gradient")
         let outLoss = try args.required(outLoss, "out_loss")
@@ -206,13 +228,17 @@ public func ast_network_loss_gradient(_ network: OpaquePointer!,
         let classLabels = try args.labels(labelsPointer, count: batch.count, classes: box.config.classes, "labels")
         let result: (loss: Float, gradient: [Float])
         do throws(ASTError) {
-            result = try box.network.crossEntropyGradient(images: batch.images, labels: classLabels,
-                                                          count: batch.count, parameters: batch.parameters)
+            result = try box.network.crossEntropyGradient(
+                images: batch.images, labels: classLabels,
+                count: batch.count, parameters: batch.parameters)
         } catch {
             throw args.engine(error)
         }
         guard result.loss.isFinite else {
-            throw args.fail(Status.nonFinite, "the loss is \(result.loss): the computation overflowed float32; inputs of this magnitude cannot be used")
+            throw args.fail(
+                Status.nonFinite,
+                "the loss is \(result.loss): the computation overflowed float32; inputs of this magnitude cannot be used"
+            )
         }
         try args.write(result.gradient, to: outGradient, expected: box.parameterCount, "gradient")
         outLoss.pointee = result.loss
@@ -220,13 +246,15 @@ public func ast_network_loss_gradient(_ network: OpaquePointer!,
 }
 
 /// Shared body of the two second-order products.
-private func secondOrder(_ function: StaticString, _ network: OpaquePointer?,
-                         _ parameters: UnsafePointer<Float>?, _ parametersLen: Int64,
-                         _ images: UnsafePointer<Float>?, _ imagesLen: Int64,
-                         _ labels: UnsafePointer<Int32>?, _ count: Int64,
-                         _ vector: UnsafePointer<Float>?, _ vectorLen: Int64,
-                         _ out: UnsafeMutablePointer<Float>?, _ outLen: Int64,
-                         wantImages: Bool) -> ast_status {
+private func secondOrder(
+    _ function: StaticString, _ network: OpaquePointer?,
+    _ parameters: UnsafePointer<Float>?, _ parametersLen: Int64,
+    _ images: UnsafePointer<Float>?, _ imagesLen: Int64,
+    _ labels: UnsafePointer<Int32>?, _ count: Int64,
+    _ vector: UnsafePointer<Float>?, _ vectorLen: Int64,
+    _ out: UnsafeMutablePointer<Float>?, _ outLen: Int64,
+    wantImages: Bool
+) -> ast_status {
     entry(function, network, as: NetworkBox.self, argument: "network") { box throws(CFailure) in
         let args = Arguments(function)
         let out = try args.required(out, "out")
@@ -234,17 +262,20 @@ private func secondOrder(_ function: StaticString, _ network: OpaquePointer?,
         let batch = try args.batch(box, parameters, parametersLen, images, imagesLen, count)
         let v = try args.vector(box, vector, vectorLen)
         let needed = wantImages ? batch.images.count : box.parameterCount
-        try args.outputLength(outLen, "out_len", atLeast: needed,
-                              wantImages ? "images_len" : "the network's parameter count")
+        try args.outputLength(
+            outLen, "out_len", atLeast: needed,
+            wantImages ? "images_len" : "the network's parameter count")
         let classLabels = try args.labels(labelsPointer, count: batch.count, classes: box.config.classes, "labels")
         let result: [Float]
         do throws(ASTError) {
             if wantImages {
-                result = try box.network.mixedInputProduct(images: batch.images, labels: classLabels, count: batch.count,
-                                                           parameters: batch.parameters, vector: v)
+                result = try box.network.mixedInputProduct(
+                    images: batch.images, labels: classLabels, count: batch.count,
+                    parameters: batch.parameters, vector: v)
             } else {
-                result = try box.network.hessianVectorProduct(images: batch.images, labels: classLabels, count: batch.count,
-                                                              parameters: batch.parameters, vector: v)
+                result = try box.network.hessianVectorProduct(
+                    images: batch.images, labels: classLabels, count: batch.count,
+                    parameters: batch.parameters, vector: v)
             }
         } catch {
             throw args.engine(error)
@@ -254,34 +285,42 @@ private func secondOrder(_ function: StaticString, _ network: OpaquePointer?,
 }
 
 @c @implementation
-public func ast_network_hessian_vector_product(_ network: OpaquePointer!,
-                                               _ parameters: UnsafePointer<Float>!, _ parametersLen: Int64,
-                                               _ images: UnsafePointer<Float>!, _ imagesLen: Int64,
-                                               _ labels: UnsafePointer<Int32>!, _ count: Int64,
-                                               _ vector: UnsafePointer<Float>!, _ vectorLen: Int64,
-                                               _ out: UnsafeMutablePointer<Float>!, _ outLen: Int64) -> ast_status {
-    secondOrder("ast_network_hessian_vector_product", network, parameters, parametersLen, images, imagesLen,
-                labels, count, vector, vectorLen, out, outLen, wantImages: false)
+public func ast_network_hessian_vector_product(
+    _ network: OpaquePointer!,
+    _ parameters: UnsafePointer<Float>!, _ parametersLen: Int64,
+    _ images: UnsafePointer<Float>!, _ imagesLen: Int64,
+    _ labels: UnsafePointer<Int32>!, _ count: Int64,
+    _ vector: UnsafePointer<Float>!, _ vectorLen: Int64,
+    _ out: UnsafeMutablePointer<Float>!, _ outLen: Int64
+) -> ast_status {
+    secondOrder(
+        "ast_network_hessian_vector_product", network, parameters, parametersLen, images, imagesLen,
+        labels, count, vector, vectorLen, out, outLen, wantImages: false)
 }
 
 @c @implementation
-public func ast_network_mixed_input_product(_ network: OpaquePointer!,
-                                            _ parameters: UnsafePointer<Float>!, _ parametersLen: Int64,
-                                            _ images: UnsafePointer<Float>!, _ imagesLen: Int64,
-                                            _ labels: UnsafePointer<Int32>!, _ count: Int64,
-                                            _ vector: UnsafePointer<Float>!, _ vectorLen: Int64,
-                                            _ out: UnsafeMutablePointer<Float>!, _ outLen: Int64) -> ast_status {
-    secondOrder("ast_network_mixed_input_product", network, parameters, parametersLen, images, imagesLen,
-                labels, count, vector, vectorLen, out, outLen, wantImages: true)
+public func ast_network_mixed_input_product(
+    _ network: OpaquePointer!,
+    _ parameters: UnsafePointer<Float>!, _ parametersLen: Int64,
+    _ images: UnsafePointer<Float>!, _ imagesLen: Int64,
+    _ labels: UnsafePointer<Int32>!, _ count: Int64,
+    _ vector: UnsafePointer<Float>!, _ vectorLen: Int64,
+    _ out: UnsafeMutablePointer<Float>!, _ outLen: Int64
+) -> ast_status {
+    secondOrder(
+        "ast_network_mixed_input_product", network, parameters, parametersLen, images, imagesLen,
+        labels, count, vector, vectorLen, out, outLen, wantImages: true)
 }
 
 @c @implementation
-public func ast_network_evaluate(_ network: OpaquePointer!,
-                                 _ parameters: UnsafePointer<Float>!, _ parametersLen: Int64,
-                                 _ dataset: OpaquePointer!, _ batchSize: Int64,
-                                 _ progress: ast_progress_fn!, _ userData: UnsafeMutableRawPointer!,
-                                 _ outLoss: UnsafeMutablePointer<Double>!,
-                                 _ outAccuracy: UnsafeMutablePointer<Double>!) -> ast_status {
+public func ast_network_evaluate(
+    _ network: OpaquePointer!,
+    _ parameters: UnsafePointer<Float>!, _ parametersLen: Int64,
+    _ dataset: OpaquePointer!, _ batchSize: Int64,
+    _ progress: ast_progress_fn!, _ userData: UnsafeMutableRawPointer!,
+    _ outLoss: UnsafeMutablePointer<Double>!,
+    _ outAccuracy: UnsafeMutablePointer<Double>!
+) -> ast_status {
     entry("ast_network_evaluate", network, as: NetworkBox.self, argument: "network") { box throws(CFailure) in
         let function: StaticString = "ast_network_evaluate"
         let args = Arguments(function)
@@ -290,22 +329,28 @@ public func ast_network_evaluate(_ network: OpaquePointer!,
         let data = try unbox(dataset, as: DatasetBox.self, function: function, argument: "dataset").dataset
         let cfg = box.config
         guard data.channels == cfg.channels, data.height == cfg.imageSize, data.width == cfg.imageSize else {
-            throw args.fail(Status.shapeMismatch,
-                            "dataset images are \(data.channels)x\(data.height)x\(data.width), the network takes \(cfg.channels)x\(cfg.imageSize)x\(cfg.imageSize)")
+            throw args.fail(
+                Status.shapeMismatch,
+                "dataset images are \(data.channels)x\(data.height)x\(data.width), the network takes \(cfg.channels)x\(cfg.imageSize)x\(cfg.imageSize)"
+            )
         }
         guard data.classes <= cfg.classes else {
-            throw args.fail(Status.shapeMismatch, "dataset has \(data.classes) classes, the network only \(cfg.classes)")
+            throw args.fail(
+                Status.shapeMismatch, "dataset has \(data.classes) classes, the network only \(cfg.classes)")
         }
-        try args.inputLength(parametersLen, "parameters_len", equals: box.parameterCount, "the network's parameter count")
+        try args.inputLength(
+            parametersLen, "parameters_len", equals: box.parameterCount, "the network's parameter count")
         let theta = try args.finiteFloats(parametersPointer, count: box.parameterCount, "parameters")
         let batch = try args.integer(batchSize, "batch_size", in: 1...Int64(Int32.max))
         guard batchFitsActivationLimit(min(batch, data.count), width: cfg.width, imageSize: cfg.imageSize) else {
-            throw args.fail(Status.outOfMemory, "batch_size \(batch) is too large for this network; use smaller batches")
+            throw args.fail(
+                Status.outOfMemory, "batch_size \(batch) is too large for this network; use smaller batches")
         }
 
         let score: (loss: Double, accuracy: Double, firstNonFiniteImage: Int?)
         do throws(ASTError) {
-            score = try box.network.score(parameters: theta, on: data, batchSize: batch) { done, lossSum throws(ASTError) in
+            score = try box.network.score(parameters: theta, on: data, batchSize: batch) {
+                done, lossSum throws(ASTError) in
                 guard let progress else { return }
                 var report = ast_progress(
                     struct_size: Int32(MemoryLayout<ast_progress>.size), stage: Int32(AST_STAGE_EVALUATE),
@@ -313,7 +358,8 @@ public func ast_network_evaluate(_ network: OpaquePointer!,
                     elapsed_seconds: monotonicSeconds() - start, index: 0, count: 0, accuracy: .nan,
                     accuracy_std: .nan, step_size: .nan, start_epoch: 0, message: nil)
                 if progress(&report, userData) != 0 {
-                    throw ASTError(.cancelled, "cancelled by the progress callback after \(done) of \(data.count) images")
+                    throw ASTError(
+                        .cancelled, "cancelled by the progress callback after \(done) of \(data.count) images")
                 }
             }
         } catch {

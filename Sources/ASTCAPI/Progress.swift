@@ -38,10 +38,14 @@ final class ProgressBridge {
             text = message
         case .expertEpoch(let expert, let epoch, let epochs, let accuracy):
             p.stage = Int32(AST_STAGE_EXPERT_EPOCH)
-            (p.step, p.total, p.index, p.count, p.accuracy) = (Int64(epoch), Int64(epochs), Int64(expert), expertsInCall, accuracy)
+            (p.step, p.total, p.index, p.count, p.accuracy) = (
+                Int64(epoch), Int64(epochs), Int64(expert), expertsInCall, accuracy
+            )
         case .distillIteration(let report, let total):
             p.stage = Int32(AST_STAGE_DISTILL_ITERATION)
-            (p.step, p.total, p.loss, p.step_size) = (Int64(report.iteration), Int64(total), Double(report.loss), Double(report.stepSize))
+            (p.step, p.total, p.loss, p.step_size) = (
+                Int64(report.iteration), Int64(total), Double(report.loss), Double(report.stepSize)
+            )
             (p.index, p.start_epoch) = (Int64(report.expert), Int64(report.startEpoch))
         case .checkpoint(let iteration, let path):
             p.stage = Int32(AST_STAGE_CHECKPOINT)

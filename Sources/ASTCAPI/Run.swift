@@ -39,8 +39,10 @@ final class RunBox: HandleBox {
             return true
         }
         guard acquired else {
-            throw args.fail(Status.invalidArgument,
-                            "run is busy: another call on this run is in progress (calls on one ast_run must not overlap, e.g. from its own progress callback)")
+            throw args.fail(
+                Status.invalidArgument,
+                "run is busy: another call on this run is in progress (calls on one ast_run must not overlap, e.g. from its own progress callback)"
+            )
         }
         defer { busy.withLock { $0 = false } }
         try body()
@@ -53,15 +55,18 @@ final class RunBox: HandleBox {
         let d: PreparedData
         do throws(ASTError) {
             if let pair = memoryData {
-                d = try PreparedData(pair, preprocessing: c.preprocessing, trainLimit: c.trainLimit > 0 ? c.trainLimit : nil,
-                                     testLimit: c.testLimit > 0 ? c.testLimit : nil, seed: c.seed)
+                d = try PreparedData(
+                    pair, preprocessing: c.preprocessing, trainLimit: c.trainLimit > 0 ? c.trainLimit : nil,
+                    testLimit: c.testLimit > 0 ? c.testLimit : nil, seed: c.seed)
             } else {
                 d = try pipeline.loadData()
             }
         } catch {
             throw args.engine(error)
         }
-        try checkClassCounts(d.data.train, c, args, what: "the training set\(c.trainLimit > 0 ? " (after data.train_limit \(c.trainLimit))" : "")")
+        try checkClassCounts(
+            d.data.train, c, args,
+            what: "the training set\(c.trainLimit > 0 ? " (after data.train_limit \(c.trainLimit))" : "")")
         prepared = d
         return d
     }
@@ -79,8 +84,10 @@ final class RunBox: HandleBox {
                 throw args.engine(error)
             }
         }
-        throw args.fail(Status.invalidArgument,
-                        "no distilled set yet: distil first (ast_run_distill, Python Run.distill(); it returns at once when \(pipeline.checkpointPath) is complete)")
+        throw args.fail(
+            Status.invalidArgument,
+            "no distilled set yet: distil first (ast_run_distill, Python Run.distill(); it returns at once when \(pipeline.checkpointPath) is complete)"
+        )
     }
 
     /// After a failed or cancelled distillation: show the checkpointed (last good) state.
@@ -94,17 +101,22 @@ final class RunBox: HandleBox {
 func checkClassCounts(_ train: ImageDataset, _ c: RunConfiguration, _ args: Arguments, what: String) throws(CFailure) {
     let counts = train.classCounts
     if let last = counts.lastIndex(where: { $0 > 0 }), last < counts.count - 1 {
-        throw args.fail(Status.invalidArgument,
-                        "network.classes is \(c.network.classes) but the labels of \(what) go up to \(last) (\(last + 1) classes): set network.classes=\(last + 1)")
+        throw args.fail(
+            Status.invalidArgument,
+            "network.classes is \(c.network.classes) but the labels of \(what) go up to \(last) (\(last + 1) classes): set network.classes=\(last + 1)"
+        )
     }
     if let empty = counts.firstIndex(of: 0) {
-        throw args.fail(Status.invalidArgument,
-                        "class \(empty) has no images in \(what); every class 0...\(counts.count - 1) of network.classes \(c.network.classes) needs images")
+        throw args.fail(
+            Status.invalidArgument,
+            "class \(empty) has no images in \(what); every class 0...\(counts.count - 1) of network.classes \(c.network.classes) needs images"
+        )
     }
     guard c.distillation.initialization != .noise || c.evaluateBaseline else { return }
     if let k = counts.firstIndex(where: { $0 < c.distillation.ipc }) {
-        throw args.fail(Status.invalidArgument,
-                        "distill.ipc \(c.distillation.ipc) is larger than the \(counts[k]) images of class \(k) in \(what)")
+        throw args.fail(
+            Status.invalidArgument,
+            "distill.ipc \(c.distillation.ipc) is larger than the \(counts[k]) images of class \(k) in \(what)")
     }
 }
 
@@ -112,25 +124,33 @@ func checkClassCounts(_ train: ImageDataset, _ c: RunConfiguration, _ args: Argu
 private func checkRunLimits(_ c: RunConfiguration, _ network: ConvNet, _ args: Arguments) throws(CFailure) {
     let n = c.network
     guard network.parameterCount <= maxElements else {
-        throw args.fail(Status.outOfMemory, "the network would have \(network.parameterCount) parameters, more than \(maxElements)")
+        throw args.fail(
+            Status.outOfMemory, "the network would have \(network.parameterCount) parameters, more than \(maxElements)")
     }
     let imageElements = n.channels * n.imageSize * n.imageSize
     let synthetic = c.distillation.ipc * n.classes
     _ = try args.product([synthetic, imageElements], "the synthetic set (distill.ipc*classes*channels*image_size^2)")
     let evaluationWidth = c.evaluationArchitecture.width
-    let batches: [(String, Int, Int)] = [("experts.batch", c.expertBatch, n.width),
-                                         ("eval.batch", min(c.evaluation.batchSize, synthetic), evaluationWidth),
-                                         ("distill.batch_syn", min(c.distillation.syntheticBatch ?? synthetic, synthetic), n.width)]
+    let batches: [(String, Int, Int)] = [
+        ("experts.batch", c.expertBatch, n.width),
+        ("eval.batch", min(c.evaluation.batchSize, synthetic), evaluationWidth),
+        ("distill.batch_syn", min(c.distillation.syntheticBatch ?? synthetic, synthetic), n.width)
+    ]
     for (name, batch, width) in batches {
         guard batchFitsActivationLimit(batch, width: width, imageSize: n.imageSize) else {
-            throw args.fail(Status.outOfMemory,
-                            "\(name) \(batch): one layer would hold more than \(maxActivations) activations (width \(width), \(n.imageSize)x\(n.imageSize) images); use smaller batches")
+            throw args.fail(
+                Status.outOfMemory,
+                "\(name) \(batch): one layer would hold more than \(maxActivations) activations (width \(width), \(n.imageSize)x\(n.imageSize) images); use smaller batches"
+            )
         }
     }
-    let (stored, overflow) = (2 * c.distillation.syntheticSteps + 1).multipliedReportingOverflow(by: network.parameterCount)
+    let (stored, overflow) = (2 * c.distillation.syntheticSteps + 1).multipliedReportingOverflow(
+        by: network.parameterCount)
     guard !overflow, stored <= maxElements else {
-        throw args.fail(Status.outOfMemory,
-                        "distill.syn_steps \(c.distillation.syntheticSteps) with \(network.parameterCount) parameters would keep more than \(maxElements) floats per iteration")
+        throw args.fail(
+            Status.outOfMemory,
+            "distill.syn_steps \(c.distillation.syntheticSteps) with \(network.parameterCount) parameters would keep more than \(maxElements) floats per iteration"
+        )
     }
 }
 
@@ -146,9 +166,11 @@ private func datasetShape(_ kind: RunConfiguration.DatasetKind) -> (channels: In
 }
 
 /// Shared body of the two create functions.
-private func createRun(_ function: StaticString, _ config: OpaquePointer?, _ outputDirectory: UnsafePointer<CChar>?,
-                       _ train: OpaquePointer?, _ test: OpaquePointer?, withData: Bool,
-                       _ out: UnsafeMutablePointer<OpaquePointer?>?) -> ast_status {
+private func createRun(
+    _ function: StaticString, _ config: OpaquePointer?, _ outputDirectory: UnsafePointer<CChar>?,
+    _ train: OpaquePointer?, _ test: OpaquePointer?, withData: Bool,
+    _ out: UnsafeMutablePointer<OpaquePointer?>?
+) -> ast_status {
     out?.pointee = nil
     let args = Arguments(function)
     return entry(function, config, as: ConfigBox.self, argument: "config") { box throws(CFailure) in
@@ -165,13 +187,19 @@ private func createRun(_ function: StaticString, _ config: OpaquePointer?, _ out
         let c = box.run
         if !withData {
             if c.dataDirectory.isEmpty && c.dataset != .fashionMNIST && c.dataset != .npz {
-                throw args.fail(Status.invalidArgument,
-                                "data.dataset \(c.dataset.rawValue) needs data.dir: the directory of its files (only fashion-mnist has a default location)")
+                throw args.fail(
+                    Status.invalidArgument,
+                    "data.dataset \(c.dataset.rawValue) needs data.dir: the directory of its files (only fashion-mnist has a default location)"
+                )
             }
             let n = c.network
-            if let e = datasetShape(c.dataset), n.channels != e.channels || n.imageSize != e.side || n.classes != e.classes {
-                throw args.fail(Status.invalidArgument,
-                                "data.dataset \(c.dataset.rawValue) has \(e.channels)x\(e.side)x\(e.side) images of \(e.classes) classes but network.channels/image_size/classes are \(n.channels)/\(n.imageSize)/\(n.classes): set them or load a preset")
+            if let e = datasetShape(c.dataset),
+                n.channels != e.channels || n.imageSize != e.side || n.classes != e.classes
+            {
+                throw args.fail(
+                    Status.invalidArgument,
+                    "data.dataset \(c.dataset.rawValue) has \(e.channels)x\(e.side)x\(e.side) images of \(e.classes) classes but network.channels/image_size/classes are \(n.channels)/\(n.imageSize)/\(n.classes): set them or load a preset"
+                )
             }
         }
         let pipeline: Pipeline
@@ -190,16 +218,21 @@ private func createRun(_ function: StaticString, _ config: OpaquePointer?, _ out
 }
 
 /// The caller's train/test sets, checked against the network.
-private func memoryPair(_ train: ImageDataset, _ test: ImageDataset, _ c: RunConfiguration,
-                        _ args: Arguments) throws(CFailure) -> DatasetPair {
+private func memoryPair(
+    _ train: ImageDataset, _ test: ImageDataset, _ c: RunConfiguration,
+    _ args: Arguments
+) throws(CFailure) -> DatasetPair {
     let n = c.network
     for (name, d) in [("train", train), ("test", test)] {
         guard d.channels == n.channels, d.height == n.imageSize, d.width == n.imageSize else {
-            throw args.fail(Status.shapeMismatch,
-                            "\(name) images are \(d.channels)x\(d.height)x\(d.width), the network takes \(n.channels)x\(n.imageSize)x\(n.imageSize) (network.channels, network.image_size)")
+            throw args.fail(
+                Status.shapeMismatch,
+                "\(name) images are \(d.channels)x\(d.height)x\(d.width), the network takes \(n.channels)x\(n.imageSize)x\(n.imageSize) (network.channels, network.image_size)"
+            )
         }
         guard d.classes == n.classes else {
-            throw args.fail(Status.shapeMismatch, "\(name) has \(d.classes) classes, the network \(n.classes) (network.classes)")
+            throw args.fail(
+                Status.shapeMismatch, "\(name) has \(d.classes) classes, the network \(n.classes) (network.classes)")
         }
     }
     do throws(ASTError) {
@@ -210,8 +243,10 @@ private func memoryPair(_ train: ImageDataset, _ test: ImageDataset, _ c: RunCon
 }
 
 /// Runs a step of the pipeline with the bridge as its progress closure; maps engine errors.
-private func step<T>(_ args: Arguments, _ bridge: ProgressBridge,
-                     _ body: (PipelineProgress) throws(ASTError) -> T) throws(CFailure) -> T {
+private func step<T>(
+    _ args: Arguments, _ bridge: ProgressBridge,
+    _ body: (PipelineProgress) throws(ASTError) -> T
+) throws(CFailure) -> T {
     do throws(ASTError) {
         return try body(bridge.handle)
     } catch {
@@ -220,21 +255,26 @@ private func step<T>(_ args: Arguments, _ bridge: ProgressBridge,
 }
 
 private func cancelledAfterCompletion(_ args: Arguments, _ what: String) -> CFailure {
-    args.fail(Status.cancelled, "cancel requested by the progress callback; \(what) had already finished (results kept)")
+    args.fail(
+        Status.cancelled, "cancel requested by the progress callback; \(what) had already finished (results kept)")
 }
 
 // MARK: - Exports
 
 @c @implementation
-public func ast_run_create(_ config: OpaquePointer!, _ outputDirectory: UnsafePointer<CChar>!,
-                           _ out: UnsafeMutablePointer<OpaquePointer?>!) -> ast_status {
+public func ast_run_create(
+    _ config: OpaquePointer!, _ outputDirectory: UnsafePointer<CChar>!,
+    _ out: UnsafeMutablePointer<OpaquePointer?>!
+) -> ast_status {
     createRun("ast_run_create", config, outputDirectory, nil, nil, withData: false, out)
 }
 
 @c @implementation
-public func ast_run_create_with_data(_ config: OpaquePointer!, _ outputDirectory: UnsafePointer<CChar>!,
-                                     _ train: OpaquePointer!, _ test: OpaquePointer!,
-                                     _ out: UnsafeMutablePointer<OpaquePointer?>!) -> ast_status {
+public func ast_run_create_with_data(
+    _ config: OpaquePointer!, _ outputDirectory: UnsafePointer<CChar>!,
+    _ train: OpaquePointer!, _ test: OpaquePointer!,
+    _ out: UnsafeMutablePointer<OpaquePointer?>!
+) -> ast_status {
     createRun("ast_run_create_with_data", config, outputDirectory, train, test, withData: true, out)
 }
 
@@ -261,8 +301,10 @@ public func ast_run_get_config(_ run: OpaquePointer!, _ out: UnsafeMutablePointe
 }
 
 @c @implementation
-public func ast_run_generate_experts(_ run: OpaquePointer!, _ first: Int64, _ count: Int64,
-                                     _ progress: ast_progress_fn!, _ userData: UnsafeMutableRawPointer!) -> ast_status {
+public func ast_run_generate_experts(
+    _ run: OpaquePointer!, _ first: Int64, _ count: Int64,
+    _ progress: ast_progress_fn!, _ userData: UnsafeMutableRawPointer!
+) -> ast_status {
     let args = Arguments("ast_run_generate_experts")
     return entry("ast_run_generate_experts", run, as: RunBox.self, argument: "run") { box throws(CFailure) in
         let lower = try args.integer(first, "first", in: 0...Int64(Int32.max))
@@ -278,7 +320,8 @@ public func ast_run_generate_experts(_ run: OpaquePointer!, _ first: Int64, _ co
     }
 }
 
-private func generate(_ box: RunBox, _ range: Range<Int>, _ bridge: ProgressBridge, _ args: Arguments) throws(CFailure) {
+private func generate(_ box: RunBox, _ range: Range<Int>, _ bridge: ProgressBridge, _ args: Arguments) throws(CFailure)
+{
     let data = try box.data(args)
     bridge.expertsInCall = Int64(range.count)
     _ = try step(args, bridge) { progress throws(ASTError) in
@@ -327,7 +370,9 @@ private func writeOutputs(_ box: RunBox, _ args: Arguments) throws(CFailure) {
 }
 
 @c @implementation
-public func ast_run_distill(_ run: OpaquePointer!, _ progress: ast_progress_fn!, _ userData: UnsafeMutableRawPointer!) -> ast_status {
+public func ast_run_distill(
+    _ run: OpaquePointer!, _ progress: ast_progress_fn!, _ userData: UnsafeMutableRawPointer!
+) -> ast_status {
     let args = Arguments("ast_run_distill")
     return entry("ast_run_distill", run, as: RunBox.self, argument: "run") { box throws(CFailure) in
         try box.exclusive(args) { () throws(CFailure) in
@@ -337,9 +382,11 @@ public func ast_run_distill(_ run: OpaquePointer!, _ progress: ast_progress_fn!,
 }
 
 @c @implementation
-public func ast_run_evaluate(_ run: OpaquePointer!, _ progress: ast_progress_fn!, _ userData: UnsafeMutableRawPointer!,
-                             _ outDistilledMean: UnsafeMutablePointer<Double>!, _ outDistilledStd: UnsafeMutablePointer<Double>!,
-                             _ outBaselineMean: UnsafeMutablePointer<Double>!, _ outBaselineStd: UnsafeMutablePointer<Double>!) -> ast_status {
+public func ast_run_evaluate(
+    _ run: OpaquePointer!, _ progress: ast_progress_fn!, _ userData: UnsafeMutableRawPointer!,
+    _ outDistilledMean: UnsafeMutablePointer<Double>!, _ outDistilledStd: UnsafeMutablePointer<Double>!,
+    _ outBaselineMean: UnsafeMutablePointer<Double>!, _ outBaselineStd: UnsafeMutablePointer<Double>!
+) -> ast_status {
     let args = Arguments("ast_run_evaluate")
     return entry("ast_run_evaluate", run, as: RunBox.self, argument: "run") { box throws(CFailure) in
         try box.exclusive(args) { () throws(CFailure) in
@@ -364,13 +411,18 @@ public func ast_run_write_outputs(_ run: OpaquePointer!) -> ast_status {
 }
 
 @c @implementation
-public func ast_run_all(_ run: OpaquePointer!, _ progress: ast_progress_fn!, _ userData: UnsafeMutableRawPointer!) -> ast_status {
+public func ast_run_all(
+    _ run: OpaquePointer!, _ progress: ast_progress_fn!, _ userData: UnsafeMutableRawPointer!
+) -> ast_status {
     let args = Arguments("ast_run_all")
     return entry("ast_run_all", run, as: RunBox.self, argument: "run") { box throws(CFailure) in
         try box.exclusive(args) { () throws(CFailure) in
             let bridge = ProgressBridge(progress, userData)
             let data = try box.data(args)
-            _ = bridge.handle(.message("data: \(data.data.train.count) training / \(data.data.test.count) test images, preprocessing \(data.preprocessing.rawValue)"))
+            _ = bridge.handle(
+                .message(
+                    "data: \(data.data.train.count) training / \(data.data.test.count) test images, preprocessing \(data.preprocessing.rawValue)"
+                ))
             try generate(box, 0..<box.config.expertCount, bridge, args)
             try distill(box, bridge, args)
             try evaluate(box, bridge, args)
@@ -400,9 +452,11 @@ public func ast_run_complete_experts(_ run: OpaquePointer!, _ out: UnsafeMutable
 }
 
 @c @implementation
-public func ast_run_distilled_shape(_ run: OpaquePointer!, _ outCount: UnsafeMutablePointer<Int64>!,
-                                    _ outChannels: UnsafeMutablePointer<Int64>!, _ outHeight: UnsafeMutablePointer<Int64>!,
-                                    _ outWidth: UnsafeMutablePointer<Int64>!, _ outClasses: UnsafeMutablePointer<Int64>!) -> ast_status {
+public func ast_run_distilled_shape(
+    _ run: OpaquePointer!, _ outCount: UnsafeMutablePointer<Int64>!,
+    _ outChannels: UnsafeMutablePointer<Int64>!, _ outHeight: UnsafeMutablePointer<Int64>!,
+    _ outWidth: UnsafeMutablePointer<Int64>!, _ outClasses: UnsafeMutablePointer<Int64>!
+) -> ast_status {
     let args = Arguments("ast_run_distilled_shape")
     return entry("ast_run_distilled_shape", run, as: RunBox.self, argument: "run") { box throws(CFailure) in
         try box.exclusive(args) { () throws(CFailure) in
@@ -418,13 +472,16 @@ public func ast_run_distilled_shape(_ run: OpaquePointer!, _ outCount: UnsafeMut
 }
 
 @c @implementation
-public func ast_run_copy_distilled_images(_ run: OpaquePointer!, _ space: Int32, _ out: UnsafeMutablePointer<Float>!,
-                                          _ outLen: Int64) -> ast_status {
+public func ast_run_copy_distilled_images(
+    _ run: OpaquePointer!, _ space: Int32, _ out: UnsafeMutablePointer<Float>!,
+    _ outLen: Int64
+) -> ast_status {
     let args = Arguments("ast_run_copy_distilled_images")
     return entry("ast_run_copy_distilled_images", run, as: RunBox.self, argument: "run") { box throws(CFailure) in
         let out = try args.required(out, "out")
         guard space == Int32(AST_IMAGES_TRAINING) || space == Int32(AST_IMAGES_PIXEL) else {
-            throw args.fail(Status.invalidArgument, "space must be AST_IMAGES_TRAINING (0) or AST_IMAGES_PIXEL (1), got \(space)")
+            throw args.fail(
+                Status.invalidArgument, "space must be AST_IMAGES_TRAINING (0) or AST_IMAGES_PIXEL (1), got \(space)")
         }
         try box.exclusive(args) { () throws(CFailure) in
             let state = try box.distilledState(args, loadCheckpoint: false)
@@ -444,7 +501,9 @@ public func ast_run_copy_distilled_images(_ run: OpaquePointer!, _ space: Int32,
 }
 
 @c @implementation
-public func ast_run_copy_distilled_labels(_ run: OpaquePointer!, _ out: UnsafeMutablePointer<Int32>!, _ outLen: Int64) -> ast_status {
+public func ast_run_copy_distilled_labels(
+    _ run: OpaquePointer!, _ out: UnsafeMutablePointer<Int32>!, _ outLen: Int64
+) -> ast_status {
     let args = Arguments("ast_run_copy_distilled_labels")
     return entry("ast_run_copy_distilled_labels", run, as: RunBox.self, argument: "run") { box throws(CFailure) in
         let out = try args.required(out, "out")
@@ -459,14 +518,19 @@ public func ast_run_copy_distilled_labels(_ run: OpaquePointer!, _ out: UnsafeMu
 }
 
 @c @implementation
-public func ast_run_copy_soft_labels(_ run: OpaquePointer!, _ out: UnsafeMutablePointer<Float>!, _ outLen: Int64,
-                                     _ outPresent: UnsafeMutablePointer<Int32>!) -> ast_status {
+public func ast_run_copy_soft_labels(
+    _ run: OpaquePointer!, _ out: UnsafeMutablePointer<Float>!, _ outLen: Int64,
+    _ outPresent: UnsafeMutablePointer<Int32>!
+) -> ast_status {
     let args = Arguments("ast_run_copy_soft_labels")
     return entry("ast_run_copy_soft_labels", run, as: RunBox.self, argument: "run") { box throws(CFailure) in
         let out = try args.required(out, "out")
         let present = try args.required(outPresent, "out_present")
         try box.exclusive(args) { () throws(CFailure) in
-            guard let soft = try box.distilledState(args, loadCheckpoint: false).softLabels(classes: box.config.network.classes) else {
+            guard
+                let soft = try box.distilledState(args, loadCheckpoint: false).softLabels(
+                    classes: box.config.network.classes)
+            else {
                 present.pointee = 0
                 return
             }
@@ -480,8 +544,10 @@ public func ast_run_copy_soft_labels(_ run: OpaquePointer!, _ out: UnsafeMutable
 }
 
 @c @implementation
-public func ast_run_step_size(_ run: OpaquePointer!, _ outStepSize: UnsafeMutablePointer<Float>!,
-                              _ outIterations: UnsafeMutablePointer<Int64>!) -> ast_status {
+public func ast_run_step_size(
+    _ run: OpaquePointer!, _ outStepSize: UnsafeMutablePointer<Float>!,
+    _ outIterations: UnsafeMutablePointer<Int64>!
+) -> ast_status {
     let args = Arguments("ast_run_step_size")
     return entry("ast_run_step_size", run, as: RunBox.self, argument: "run") { box throws(CFailure) in
         try box.exclusive(args) { () throws(CFailure) in
@@ -493,8 +559,10 @@ public func ast_run_step_size(_ run: OpaquePointer!, _ outStepSize: UnsafeMutabl
 }
 
 /// Writes min(capacity, values.count) values and the count (the ast_config_keys convention).
-private func writeValues<T>(_ values: [T], to out: UnsafeMutablePointer<T>?, _ name: StaticString, capacity: Int64,
-                            outCount: UnsafeMutablePointer<Int64>?, _ args: Arguments) throws(CFailure) {
+private func writeValues<T>(
+    _ values: [T], to out: UnsafeMutablePointer<T>?, _ name: StaticString, capacity: Int64,
+    outCount: UnsafeMutablePointer<Int64>?, _ args: Arguments
+) throws(CFailure) {
     let outCount = try args.required(outCount, "out_count")
     guard capacity >= 0 else { throw args.fail(Status.invalidArgument, "capacity must be >= 0, got \(capacity)") }
     if capacity > 0 {
@@ -508,8 +576,10 @@ private func writeValues<T>(_ values: [T], to out: UnsafeMutablePointer<T>?, _ n
 }
 
 @c @implementation
-public func ast_run_loss_history(_ run: OpaquePointer!, _ out: UnsafeMutablePointer<Float>!, _ capacity: Int64,
-                                 _ outCount: UnsafeMutablePointer<Int64>!) -> ast_status {
+public func ast_run_loss_history(
+    _ run: OpaquePointer!, _ out: UnsafeMutablePointer<Float>!, _ capacity: Int64,
+    _ outCount: UnsafeMutablePointer<Int64>!
+) -> ast_status {
     let args = Arguments("ast_run_loss_history")
     return entry("ast_run_loss_history", run, as: RunBox.self, argument: "run") { box throws(CFailure) in
         try writeValues([Float](), to: out, "out", capacity: capacity, outCount: outCount, args)  // argument checks
@@ -521,18 +591,25 @@ public func ast_run_loss_history(_ run: OpaquePointer!, _ out: UnsafeMutablePoin
 }
 
 @c @implementation
-public func ast_run_evaluation(_ run: OpaquePointer!, _ which: Int32, _ outMean: UnsafeMutablePointer<Double>!,
-                               _ outStd: UnsafeMutablePointer<Double>!, _ accuracies: UnsafeMutablePointer<Double>!,
-                               _ capacity: Int64, _ outCount: UnsafeMutablePointer<Int64>!) -> ast_status {
+public func ast_run_evaluation(
+    _ run: OpaquePointer!, _ which: Int32, _ outMean: UnsafeMutablePointer<Double>!,
+    _ outStd: UnsafeMutablePointer<Double>!, _ accuracies: UnsafeMutablePointer<Double>!,
+    _ capacity: Int64, _ outCount: UnsafeMutablePointer<Int64>!
+) -> ast_status {
     let args = Arguments("ast_run_evaluation")
     return entry("ast_run_evaluation", run, as: RunBox.self, argument: "run") { box throws(CFailure) in
         guard which == Int32(AST_RESULT_DISTILLED) || which == Int32(AST_RESULT_RANDOM_REAL) else {
-            throw args.fail(Status.invalidArgument, "which must be AST_RESULT_DISTILLED (0) or AST_RESULT_RANDOM_REAL (1), got \(which)")
+            throw args.fail(
+                Status.invalidArgument,
+                "which must be AST_RESULT_DISTILLED (0) or AST_RESULT_RANDOM_REAL (1), got \(which)")
         }
-        try writeValues([Double](), to: accuracies, "accuracies", capacity: capacity, outCount: outCount, args)  // argument checks
+        // The argument checks of the output buffer, before any work.
+        try writeValues([Double](), to: accuracies, "accuracies", capacity: capacity, outCount: outCount, args)
         try box.exclusive(args) { () throws(CFailure) in
             guard let e = box.evaluation else {
-                throw args.fail(Status.invalidArgument, "not evaluated yet: evaluate first (ast_run_evaluate, Python Run.evaluate())")
+                throw args.fail(
+                    Status.invalidArgument,
+                    "not evaluated yet: evaluate first (ast_run_evaluate, Python Run.evaluate())")
             }
             let result: EvaluationResult
             if which == Int32(AST_RESULT_DISTILLED) {
@@ -543,7 +620,8 @@ public func ast_run_evaluation(_ run: OpaquePointer!, _ which: Int32, _ outMean:
                 }
                 result = baseline
             }
-            try writeValues(result.accuracies, to: accuracies, "accuracies", capacity: capacity, outCount: outCount, args)
+            try writeValues(
+                result.accuracies, to: accuracies, "accuracies", capacity: capacity, outCount: outCount, args)
             outMean?.pointee = result.mean
             outStd?.pointee = result.standardDeviation
         }

@@ -26,13 +26,17 @@ extension RunBox {
 }
 
 @c @implementation
-public func ast_run_distill_begin(_ run: OpaquePointer!, _ outIteration: UnsafeMutablePointer<Int64>!,
-                                  _ outSegments: UnsafeMutablePointer<Int64>!, _ outGradientLen: UnsafeMutablePointer<Int64>!) -> ast_status {
+public func ast_run_distill_begin(
+    _ run: OpaquePointer!, _ outIteration: UnsafeMutablePointer<Int64>!,
+    _ outSegments: UnsafeMutablePointer<Int64>!, _ outGradientLen: UnsafeMutablePointer<Int64>!
+) -> ast_status {
     let args = Arguments("ast_run_distill_begin")
     return entry("ast_run_distill_begin", run, as: RunBox.self, argument: "run") { box throws(CFailure) in
         try box.exclusive(args) { () throws(CFailure) in
             let distiller = try box.segmentDistiller(args)
-            guard let state = box.state else { throw args.fail(Status.internal, "no state after preparing the distillation") }
+            guard let state = box.state else {
+                throw args.fail(Status.internal, "no state after preparing the distillation")
+            }
             outIteration?.pointee = Int64(state.iteration)
             outSegments?.pointee = Int64(box.config.distillation.segments)
             outGradientLen?.pointee = Int64(distiller.gradientLength(count: state.labels.count))
@@ -41,8 +45,10 @@ public func ast_run_distill_begin(_ run: OpaquePointer!, _ outIteration: UnsafeM
 }
 
 @c @implementation
-public func ast_run_segment_gradient(_ run: OpaquePointer!, _ iteration: Int64, _ segment: Int64,
-                                     _ out: UnsafeMutablePointer<Float>!, _ outLen: Int64) -> ast_status {
+public func ast_run_segment_gradient(
+    _ run: OpaquePointer!, _ iteration: Int64, _ segment: Int64,
+    _ out: UnsafeMutablePointer<Float>!, _ outLen: Int64
+) -> ast_status {
     let args = Arguments("ast_run_segment_gradient")
     return entry("ast_run_segment_gradient", run, as: RunBox.self, argument: "run") { box throws(CFailure) in
         let out = try args.required(out, "out")
@@ -52,10 +58,16 @@ public func ast_run_segment_gradient(_ run: OpaquePointer!, _ iteration: Int64, 
                 throw args.fail(Status.invalidArgument, "call ast_run_distill_begin first")
             }
             guard iteration == Int64(state.iteration) else {
-                throw args.fail(Status.invalidArgument, "iteration is \(iteration) but the run is at iteration \(state.iteration) (the sum of the previous one not applied yet, or applied twice?)")
+                throw args.fail(
+                    Status.invalidArgument,
+                    "iteration is \(iteration) but the run is at iteration \(state.iteration) (the sum of the previous one not applied yet, or applied twice?)"
+                )
             }
             guard state.iteration < box.config.distillation.iterations else {
-                throw args.fail(Status.invalidArgument, "the distillation is complete (\(state.iteration) of distill.iterations \(box.config.distillation.iterations))")
+                throw args.fail(
+                    Status.invalidArgument,
+                    "the distillation is complete (\(state.iteration) of distill.iterations \(box.config.distillation.iterations))"
+                )
             }
             let length = distiller.gradientLength(count: state.labels.count)
             try args.outputLength(outLen, "out_len", atLeast: length, "the gradient length (ast_run_distill_begin)")
@@ -71,8 +83,10 @@ public func ast_run_segment_gradient(_ run: OpaquePointer!, _ iteration: Int64, 
 }
 
 @c @implementation
-public func ast_run_apply_gradient_sum(_ run: OpaquePointer!, _ sum: UnsafePointer<Float>!, _ sumLen: Int64,
-                                       _ writeCheckpoint: Int32) -> ast_status {
+public func ast_run_apply_gradient_sum(
+    _ run: OpaquePointer!, _ sum: UnsafePointer<Float>!, _ sumLen: Int64,
+    _ writeCheckpoint: Int32
+) -> ast_status {
     let args = Arguments("ast_run_apply_gradient_sum")
     return entry("ast_run_apply_gradient_sum", run, as: RunBox.self, argument: "run") { box throws(CFailure) in
         let sum = try args.required(sum, "sum")
@@ -84,7 +98,10 @@ public func ast_run_apply_gradient_sum(_ run: OpaquePointer!, _ sum: UnsafePoint
                 throw args.fail(Status.invalidArgument, "call ast_run_distill_begin first")
             }
             guard state.iteration < box.config.distillation.iterations else {
-                throw args.fail(Status.invalidArgument, "the distillation is complete (\(state.iteration) of distill.iterations \(box.config.distillation.iterations))")
+                throw args.fail(
+                    Status.invalidArgument,
+                    "the distillation is complete (\(state.iteration) of distill.iterations \(box.config.distillation.iterations))"
+                )
             }
             let length = distiller.gradientLength(count: state.labels.count)
             try args.inputLength(sumLen, "sum_len", equals: length, "the gradient length (ast_run_distill_begin)")

@@ -11,8 +11,10 @@
 ///   - createGraph: record the backward computation so its results can be differentiated.
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-public func gradients<S>(of output: Tensor<S>, wrt inputs: [Tensor<S>], seed: Tensor<S>? = nil,
-                         createGraph: Bool = false) throws(ASTError) -> [Tensor<S>] {
+public func gradients<S>(
+    of output: Tensor<S>, wrt inputs: [Tensor<S>], seed: Tensor<S>? = nil,
+    createGraph: Bool = false
+) throws(ASTError) -> [Tensor<S>] {
     let seedTensor: Tensor<S>
     if let seed {
         guard seed.shape == output.shape else {

@@ -162,7 +162,8 @@ package func sumUnchecked<S>(_ x: Tensor<S>, axes: [Int], keepDims: Bool) -> Ten
     var kept = x.shape
     for a in axes { kept[a] = 1 }
     let summed = sumToUnchecked(x, kept)
-    return keepDims ? summed : reshapeUnchecked(summed, kept.enumerated().filter { !axes.contains($0.offset) }.map(\.element))
+    return keepDims
+        ? summed : reshapeUnchecked(summed, kept.enumerated().filter { !axes.contains($0.offset) }.map(\.element))
 }
 
 @_specialize(where S == Float)

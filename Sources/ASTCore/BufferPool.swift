@@ -12,7 +12,7 @@ public enum BufferPool {
     struct State {
         var free: [Int: [UInt]] = [:]  // byte size -> buffer addresses (plain integers: Sendable)
         var cachedBytes = 0
-        var liveBytes = 0       // pooled-size buffers handed out and not yet released
+        var liveBytes = 0  // pooled-size buffers handed out and not yet released
         var peakLiveBytes = 0
         var limitBytes = 256 << 20
         var allowance: Int { limitBytes == 0 ? 0 : limitBytes + peakLiveBytes }

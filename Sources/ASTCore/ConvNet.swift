@@ -27,8 +27,10 @@ public struct ConvNetConfig: Sendable, Equatable, Hashable {
     public var norm: NormKind
     public var pool: PoolKind
 
-    public init(channels: Int, imageSize: Int, classes: Int, width: Int = 128, depth: Int = 3,
-                norm: NormKind = .instance, pool: PoolKind = .average) {
+    public init(
+        channels: Int, imageSize: Int, classes: Int, width: Int = 128, depth: Int = 3,
+        norm: NormKind = .instance, pool: PoolKind = .average
+    ) {
         self.channels = channels
         self.imageSize = imageSize
         self.classes = classes
@@ -64,7 +66,9 @@ public struct ConvNetConfig: Sendable, Equatable, Hashable {
         for d in 0..<depth {
             let convolved = size + 2 * (d == 0 ? firstPadding : 1) - 2
             guard convolved >= 2 else {
-                throw .invalid("network depth \(depth) is too deep for \(imageSize)x\(imageSize) images (block \(d) input is \(size)x\(size))")
+                throw .invalid(
+                    "network depth \(depth) is too deep for \(imageSize)x\(imageSize) images (block \(d) input is \(size)x\(size))"
+                )
             }
             size = convolved / 2
         }
@@ -183,17 +187,23 @@ public struct ConvNet: Sendable {
 
     package func checkImages(_ shape: [Int], _ name: String) throws(ASTError) {
         guard shape.count == 4, Array(shape.dropFirst()) == imageShape, shape[0] > 0 else {
-            throw .shape("\(name): shape \(shape) does not match the network's (N, \(config.channels), \(config.imageSize), \(config.imageSize))")
+            throw .shape(
+                "\(name): shape \(shape) does not match the network's (N, \(config.channels), \(config.imageSize), \(config.imageSize))"
+            )
         }
     }
 
     // MARK: Array API (Float) — what the C ABI and simple callers use
 
-    private func inputs(_ images: [Float], _ count: Int, _ parameters: [Float]) throws(ASTError) -> (Tensor<Float>, Tensor<Float>) {
+    private func inputs(
+        _ images: [Float], _ count: Int, _ parameters: [Float]
+    ) throws(ASTError) -> (Tensor<Float>, Tensor<Float>) {
         guard count > 0 else { throw .invalid("count must be positive, got \(count)") }
         let (total, overflow) = count.multipliedReportingOverflow(by: imageElementCount)
         guard !overflow, images.count == total else {
-            throw .shape("images: \(images.count) floats given, \(count) images of \(imageShape) need \(overflow ? "too many" : String(total))")
+            throw .shape(
+                "images: \(images.count) floats given, \(count) images of \(imageShape) need \(overflow ? "too many" : String(total))"
+            )
         }
         guard parameters.count == parameterCount else {
             throw .shape("parameters: \(parameters.count) floats given, the network has \(parameterCount)")
@@ -219,8 +229,10 @@ public struct ConvNet: Sendable {
     }
 
     /// Mean cross-entropy and its gradient with respect to the parameters.
-    public func crossEntropyGradient(images: [Float], labels: [Int32], count: Int,
-                                     parameters: [Float]) throws(ASTError) -> (loss: Float, gradient: [Float]) {
+    public func crossEntropyGradient(
+        images: [Float], labels: [Int32], count: Int,
+        parameters: [Float]
+    ) throws(ASTError) -> (loss: Float, gradient: [Float]) {
         let (x, theta0) = try inputs(images, count, parameters)
         try checkLabels(labels, count)
         let theta = theta0.variable()
@@ -230,8 +242,10 @@ public struct ConvNet: Sendable {
     }
 
     /// (∂²CE/∂θ²)·v and ∂/∂x (∇θ CE · v) in one double-backward pass.
-    public func hessianVectorProducts(images: [Float], labels: [Int32], count: Int, parameters: [Float],
-                                      vector: [Float]) throws(ASTError) -> (parameters: [Float], images: [Float]) {
+    public func hessianVectorProducts(
+        images: [Float], labels: [Int32], count: Int, parameters: [Float],
+        vector: [Float]
+    ) throws(ASTError) -> (parameters: [Float], images: [Float]) {
         let (x0, theta0) = try inputs(images, count, parameters)
         try checkLabels(labels, count)
         guard vector.count == parameterCount else {
@@ -248,14 +262,20 @@ public struct ConvNet: Sendable {
     }
 
     /// (∂²CE/∂θ²)·v, length P.
-    public func hessianVectorProduct(images: [Float], labels: [Int32], count: Int, parameters: [Float],
-                                     vector: [Float]) throws(ASTError) -> [Float] {
-        try hessianVectorProducts(images: images, labels: labels, count: count, parameters: parameters, vector: vector).parameters
+    public func hessianVectorProduct(
+        images: [Float], labels: [Int32], count: Int, parameters: [Float],
+        vector: [Float]
+    ) throws(ASTError) -> [Float] {
+        try hessianVectorProducts(images: images, labels: labels, count: count, parameters: parameters, vector: vector)
+            .parameters
     }
 
     /// ∂/∂x (∇θ CE · v), images-sized.
-    public func mixedInputProduct(images: [Float], labels: [Int32], count: Int, parameters: [Float],
-                                  vector: [Float]) throws(ASTError) -> [Float] {
-        try hessianVectorProducts(images: images, labels: labels, count: count, parameters: parameters, vector: vector).images
+    public func mixedInputProduct(
+        images: [Float], labels: [Int32], count: Int, parameters: [Float],
+        vector: [Float]
+    ) throws(ASTError) -> [Float] {
+        try hessianVectorProducts(images: images, labels: labels, count: count, parameters: parameters, vector: vector)
+            .images
     }
 }

@@ -24,12 +24,15 @@ struct ConvGeometry: Equatable {
 /// column buffer (kernelSize × chunk·plane) and packing buffer (outChannels × chunk·plane).
 /// The gemms inside run single-threaded (see `Parallel`), so both cores stay busy throughout.
 @inline(__always)
-private func forEachWorker<S: TensorScalar>(_ g: ConvGeometry, _ type: S.Type,
-                                            _ body: (Int, Range<Int>, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>) -> Void) {
+private func forEachWorker<S: TensorScalar>(
+    _ g: ConvGeometry, _ type: S.Type,
+    _ body: (Int, Range<Int>, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>) -> Void
+) {
     Parallel.forParts(g.batch) { part, images in
         let nb = min(g.chunk, images.count)
         let colBuffer = TensorStorage<S>(uninitializedCount: g.kernelSize * nb * g.outPlane)
-        let tmpBuffer = TensorStorage<S>(uninitializedCount: nb > 1 && !g.gemmPerImage ? g.outChannels * nb * g.outPlane : 1)
+        let tmpBuffer = TensorStorage<S>(
+            uninitializedCount: nb > 1 && !g.gemmPerImage ? g.outChannels * nb * g.outPlane : 1)
         body(part, images, colBuffer.base, tmpBuffer.base)
         withExtendedLifetime((colBuffer, tmpBuffer)) {}
     }
@@ -39,8 +42,10 @@ private func forEachWorker<S: TensorScalar>(_ g: ConvGeometry, _ type: S.Type,
 // x: (N, C, H, W) -> col: (C·kh·kw, nb·Ho·Wo)
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-private func im2col<S: TensorScalar>(_ x: UnsafePointer<S>, _ g: ConvGeometry, _ n0: Int, _ nb: Int,
-                                     _ col: UnsafeMutablePointer<S>) {
+private func im2col<S: TensorScalar>(
+    _ x: UnsafePointer<S>, _ g: ConvGeometry, _ n0: Int, _ nb: Int,
+    _ col: UnsafeMutablePointer<S>
+) {
     let (ho, wo, h, w, p) = (g.outH, g.outW, g.height, g.width, g.padding)
     let plane = ho * wo, ld = nb * plane
     let taps = g.kernelH * g.kernelW
@@ -69,8 +74,10 @@ private func im2col<S: TensorScalar>(_ x: UnsafePointer<S>, _ g: ConvGeometry, _
 // col: (C·kh·kw, nb·Ho·Wo) -> dx: (N, C, H, W), accumulated
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-private func col2im<S: TensorScalar>(_ col: UnsafePointer<S>, _ g: ConvGeometry, _ n0: Int, _ nb: Int,
-                                     _ dx: UnsafeMutablePointer<S>) {
+private func col2im<S: TensorScalar>(
+    _ col: UnsafePointer<S>, _ g: ConvGeometry, _ n0: Int, _ nb: Int,
+    _ dx: UnsafeMutablePointer<S>
+) {
     let (ho, wo, h, w, p) = (g.outH, g.outW, g.height, g.width, g.padding)
     let plane = ho * wo, ld = nb * plane
     for c in 0..<g.channels {
@@ -97,7 +104,9 @@ private func col2im<S: TensorScalar>(_ col: UnsafePointer<S>, _ g: ConvGeometry,
 /// Copies between NCHW planes of nb images and the gemm layout (O, nb·Ho·Wo).
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-private func gatherPlanes<S: TensorScalar>(_ y: UnsafePointer<S>, _ g: ConvGeometry, _ n0: Int, _ nb: Int, _ out: UnsafeMutablePointer<S>) {
+private func gatherPlanes<S: TensorScalar>(
+    _ y: UnsafePointer<S>, _ g: ConvGeometry, _ n0: Int, _ nb: Int, _ out: UnsafeMutablePointer<S>
+) {
     let plane = g.outPlane
     for b in 0..<nb {
         for o in 0..<g.outChannels {
@@ -110,8 +119,10 @@ private func gatherPlanes<S: TensorScalar>(_ y: UnsafePointer<S>, _ g: ConvGeome
 /// Images n0..<n0+nb of y in the gemm layout (O, nb·Ho·Wo): y itself for one image, else
 /// packed into `scratch`.
 @inline(__always)
-private func packedChunk<S: TensorScalar>(_ y: UnsafePointer<S>, _ g: ConvGeometry, _ n0: Int, _ nb: Int,
-                                          _ scratch: UnsafeMutablePointer<S>) -> UnsafePointer<S> {
+private func packedChunk<S: TensorScalar>(
+    _ y: UnsafePointer<S>, _ g: ConvGeometry, _ n0: Int, _ nb: Int,
+    _ scratch: UnsafeMutablePointer<S>
+) -> UnsafePointer<S> {
     if nb == 1 { return y + n0 * g.outChannels * g.outPlane }
     gatherPlanes(y, g, n0, nb, scratch)
     return UnsafePointer(scratch)
@@ -119,7 +130,9 @@ private func packedChunk<S: TensorScalar>(_ y: UnsafePointer<S>, _ g: ConvGeomet
 
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-private func scatterPlanes<S: TensorScalar>(_ t: UnsafePointer<S>, _ g: ConvGeometry, _ n0: Int, _ nb: Int, _ y: UnsafeMutablePointer<S>) {
+private func scatterPlanes<S: TensorScalar>(
+    _ t: UnsafePointer<S>, _ g: ConvGeometry, _ n0: Int, _ nb: Int, _ y: UnsafeMutablePointer<S>
+) {
     let plane = g.outPlane
     for b in 0..<nb {
         for o in 0..<g.outChannels {
@@ -134,8 +147,9 @@ private func scatterPlanes<S: TensorScalar>(_ t: UnsafePointer<S>, _ g: ConvGeom
 @_specialize(where S == Float)
 @_specialize(where S == Double)
 package func conv2dUnchecked<S>(_ x: Tensor<S>, _ w: Tensor<S>, padding: Int) -> Tensor<S> {
-    let g = ConvGeometry(batch: x.shape[0], channels: x.shape[1], height: x.shape[2], width: x.shape[3],
-                         outChannels: w.shape[0], kernelH: w.shape[2], kernelW: w.shape[3], padding: padding)
+    let g = ConvGeometry(
+        batch: x.shape[0], channels: x.shape[1], height: x.shape[2], width: x.shape[3],
+        outChannels: w.shape[0], kernelH: w.shape[2], kernelW: w.shape[3], padding: padding)
     let out = TensorStorage<S>(uninitializedCount: g.batch * g.outChannels * g.outPlane)
     let (xs, ws, ys) = (x.storage.base, w.storage.base, out.base)
     forEachWorker(g, S.self) { _, images, col, tmp in
@@ -145,22 +159,27 @@ package func conv2dUnchecked<S>(_ x: Tensor<S>, _ w: Tensor<S>, padding: Int) ->
             im2col(xs, g, n0, m, col)
             if m == 1 || g.gemmPerImage {
                 for b in 0..<m {
-                    S.gemm(transA: false, transB: false, m: g.outChannels, n: g.outPlane, k: g.kernelSize, alpha: 1,
-                           a: ws, lda: g.kernelSize, b: col + b * g.outPlane, ldb: m * g.outPlane,
-                           beta: 0, c: ys + (n0 + b) * g.outChannels * g.outPlane, ldc: g.outPlane)
+                    S.gemm(
+                        transA: false, transB: false, m: g.outChannels, n: g.outPlane, k: g.kernelSize, alpha: 1,
+                        a: ws, lda: g.kernelSize, b: col + b * g.outPlane, ldb: m * g.outPlane,
+                        beta: 0, c: ys + (n0 + b) * g.outChannels * g.outPlane, ldc: g.outPlane)
                 }
             } else {
-                S.gemm(transA: false, transB: false, m: g.outChannels, n: m * g.outPlane, k: g.kernelSize, alpha: 1,
-                       a: ws, lda: g.kernelSize, b: col, ldb: m * g.outPlane,
-                       beta: 0, c: tmp, ldc: m * g.outPlane)
+                S.gemm(
+                    transA: false, transB: false, m: g.outChannels, n: m * g.outPlane, k: g.kernelSize, alpha: 1,
+                    a: ws, lda: g.kernelSize, b: col, ldb: m * g.outPlane,
+                    beta: 0, c: tmp, ldc: m * g.outPlane)
                 scatterPlanes(tmp, g, n0, m, ys)
             }
             n0 += m
         }
     }
     return makeResult([g.batch, g.outChannels, g.outH, g.outW], out, "conv2d", [x, w]) { dy, inputs, _, needs in
-        [needs[0] ? convInputGradUnchecked(dy, inputs[1], height: g.height, width: g.width, padding: padding) : nil,
-         needs[1] ? convWeightGradUnchecked(inputs[0], dy, kernelH: g.kernelH, kernelW: g.kernelW, padding: padding) : nil]
+        [
+            needs[0] ? convInputGradUnchecked(dy, inputs[1], height: g.height, width: g.width, padding: padding) : nil,
+            needs[1]
+                ? convWeightGradUnchecked(inputs[0], dy, kernelH: g.kernelH, kernelW: g.kernelW, padding: padding) : nil
+        ]
     }
 }
 
@@ -168,9 +187,12 @@ package func conv2dUnchecked<S>(_ x: Tensor<S>, _ w: Tensor<S>, padding: Int) ->
 // dy: (N, O, Ho, Wo), w: (O, C, kh, kw) -> dx: (N, C, H, W)
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-package func convInputGradUnchecked<S>(_ dy: Tensor<S>, _ w: Tensor<S>, height: Int, width: Int, padding: Int) -> Tensor<S> {
-    let g = ConvGeometry(batch: dy.shape[0], channels: w.shape[1], height: height, width: width,
-                         outChannels: w.shape[0], kernelH: w.shape[2], kernelW: w.shape[3], padding: padding)
+package func convInputGradUnchecked<S>(
+    _ dy: Tensor<S>, _ w: Tensor<S>, height: Int, width: Int, padding: Int
+) -> Tensor<S> {
+    let g = ConvGeometry(
+        batch: dy.shape[0], channels: w.shape[1], height: height, width: width,
+        outChannels: w.shape[0], kernelH: w.shape[2], kernelW: w.shape[3], padding: padding)
     let imageSize = g.channels * height * width
     let out = TensorStorage<S>(uninitializedCount: g.batch * imageSize)
     let (dys, ws, dxs) = (dy.storage.base, w.storage.base, out.base)
@@ -181,23 +203,28 @@ package func convInputGradUnchecked<S>(_ dy: Tensor<S>, _ w: Tensor<S>, height: 
             let m = min(g.chunk, images.upperBound - n0)
             if g.gemmPerImage {
                 for b in 0..<m {
-                    S.gemm(transA: true, transB: false, m: g.kernelSize, n: g.outPlane, k: g.outChannels, alpha: 1,
-                           a: ws, lda: g.kernelSize, b: dys + (n0 + b) * g.outChannels * g.outPlane, ldb: g.outPlane,
-                           beta: 0, c: col + b * g.outPlane, ldc: m * g.outPlane)
+                    S.gemm(
+                        transA: true, transB: false, m: g.kernelSize, n: g.outPlane, k: g.outChannels, alpha: 1,
+                        a: ws, lda: g.kernelSize, b: dys + (n0 + b) * g.outChannels * g.outPlane, ldb: g.outPlane,
+                        beta: 0, c: col + b * g.outPlane, ldc: m * g.outPlane)
                 }
             } else {
                 let dyChunk = packedChunk(dys, g, n0, m, tmp)
-                S.gemm(transA: true, transB: false, m: g.kernelSize, n: m * g.outPlane, k: g.outChannels, alpha: 1,
-                       a: ws, lda: g.kernelSize, b: dyChunk, ldb: m * g.outPlane,
-                       beta: 0, c: col, ldc: m * g.outPlane)
+                S.gemm(
+                    transA: true, transB: false, m: g.kernelSize, n: m * g.outPlane, k: g.outChannels, alpha: 1,
+                    a: ws, lda: g.kernelSize, b: dyChunk, ldb: m * g.outPlane,
+                    beta: 0, c: col, ldc: m * g.outPlane)
             }
             col2im(col, g, n0, m, dxs)
             n0 += m
         }
     }
     return makeResult([g.batch, g.channels, height, width], out, "convInputGrad", [dy, w]) { z, inputs, _, needs in
-        [needs[0] ? conv2dUnchecked(z, inputs[1], padding: padding) : nil,
-         needs[1] ? convWeightGradUnchecked(z, inputs[0], kernelH: g.kernelH, kernelW: g.kernelW, padding: padding) : nil]
+        [
+            needs[0] ? conv2dUnchecked(z, inputs[1], padding: padding) : nil,
+            needs[1]
+                ? convWeightGradUnchecked(z, inputs[0], kernelH: g.kernelH, kernelW: g.kernelW, padding: padding) : nil
+        ]
     }
 }
 
@@ -207,9 +234,12 @@ package func convInputGradUnchecked<S>(_ dy: Tensor<S>, _ w: Tensor<S>, height: 
 // x: (N, C, H, W), dy: (N, O, Ho, Wo) -> dw: (O, C, kh, kw)
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-package func convWeightGradUnchecked<S>(_ x: Tensor<S>, _ dy: Tensor<S>, kernelH: Int, kernelW: Int, padding: Int) -> Tensor<S> {
-    let g = ConvGeometry(batch: x.shape[0], channels: x.shape[1], height: x.shape[2], width: x.shape[3],
-                         outChannels: dy.shape[1], kernelH: kernelH, kernelW: kernelW, padding: padding)
+package func convWeightGradUnchecked<S>(
+    _ x: Tensor<S>, _ dy: Tensor<S>, kernelH: Int, kernelW: Int, padding: Int
+) -> Tensor<S> {
+    let g = ConvGeometry(
+        batch: x.shape[0], channels: x.shape[1], height: x.shape[2], width: x.shape[3],
+        outChannels: dy.shape[1], kernelH: kernelH, kernelW: kernelW, padding: padding)
     let size = g.outChannels * g.kernelSize
     let parts = Parallel.partCount(g.batch)
     let out = TensorStorage<S>(zeros: size)
@@ -223,15 +253,17 @@ package func convWeightGradUnchecked<S>(_ x: Tensor<S>, _ dy: Tensor<S>, kernelH
             im2col(xs, g, n0, m, col)
             if g.gemmPerImage {
                 for b in 0..<m {
-                    S.gemm(transA: false, transB: true, m: g.outChannels, n: g.kernelSize, k: g.outPlane, alpha: 1,
-                           a: dys + (n0 + b) * g.outChannels * g.outPlane, lda: g.outPlane, b: col + b * g.outPlane,
-                           ldb: m * g.outPlane, beta: 1, c: dw, ldc: g.kernelSize)
+                    S.gemm(
+                        transA: false, transB: true, m: g.outChannels, n: g.kernelSize, k: g.outPlane, alpha: 1,
+                        a: dys + (n0 + b) * g.outChannels * g.outPlane, lda: g.outPlane, b: col + b * g.outPlane,
+                        ldb: m * g.outPlane, beta: 1, c: dw, ldc: g.kernelSize)
                 }
             } else {
                 let dyChunk = packedChunk(dys, g, n0, m, tmp)
-                S.gemm(transA: false, transB: true, m: g.outChannels, n: g.kernelSize, k: m * g.outPlane, alpha: 1,
-                       a: dyChunk, lda: m * g.outPlane, b: col, ldb: m * g.outPlane,
-                       beta: 1, c: dw, ldc: g.kernelSize)
+                S.gemm(
+                    transA: false, transB: true, m: g.outChannels, n: g.kernelSize, k: m * g.outPlane, alpha: 1,
+                    a: dyChunk, lda: m * g.outPlane, b: col, ldb: m * g.outPlane,
+                    beta: 1, c: dw, ldc: g.kernelSize)
             }
             n0 += m
         }
@@ -241,9 +273,13 @@ package func convWeightGradUnchecked<S>(_ x: Tensor<S>, _ dy: Tensor<S>, kernelH
         for i in 0..<size { dws[i] += partial[i] }
     }
     withExtendedLifetime(partials) {}
-    return makeResult([g.outChannels, g.channels, kernelH, kernelW], out, "convWeightGrad", [x, dy]) { wbar, inputs, _, needs in
-        [needs[0] ? convInputGradUnchecked(inputs[1], wbar, height: g.height, width: g.width, padding: padding) : nil,
-         needs[1] ? conv2dUnchecked(inputs[0], wbar, padding: padding) : nil]
+    return makeResult([g.outChannels, g.channels, kernelH, kernelW], out, "convWeightGrad", [x, dy]) {
+        wbar, inputs, _, needs in
+        [
+            needs[0]
+                ? convInputGradUnchecked(inputs[1], wbar, height: g.height, width: g.width, padding: padding) : nil,
+            needs[1] ? conv2dUnchecked(inputs[0], wbar, padding: padding) : nil
+        ]
     }
 }
 
@@ -269,7 +305,9 @@ package func channelAffineUnchecked<S>(_ x: Tensor<S>, scale: Tensor<S>?, shift:
     if let shift { inputs.append(shift) }
     let hasScale = scale != nil
     return makeResult(x.shape, out, "channelAffine", inputs) { g, ins, _, needs in
-        var grads: [Tensor<S>?] = [needs[0] ? (hasScale ? channelAffineUnchecked(g, scale: ins[1], shift: nil) : g) : nil]
+        var grads: [Tensor<S>?] = [
+            needs[0] ? (hasScale ? channelAffineUnchecked(g, scale: ins[1], shift: nil) : g) : nil
+        ]
         if hasScale {
             grads.append(needs[1] ? reshapeUnchecked(sumToUnchecked(mulUnchecked(g, ins[0]), channelShape), [c]) : nil)
         }
@@ -301,17 +339,26 @@ extension Tensor {
     /// The input gradient of conv2d as an op: convᵀ(self = dy, weight) with input size (height, width).
     public func conv2dInputGradient(weight: Tensor, height: Int, width: Int, padding: Int) throws(ASTError) -> Tensor {
         guard rank == 4, weight.rank == 4, shape[1] == weight.shape[0], padding >= 0,
-              height + 2 * padding - weight.shape[2] + 1 == shape[2], width + 2 * padding - weight.shape[3] + 1 == shape[3] else {
-            throw .shape("conv2dInputGradient: dy \(shape) does not match weight \(weight.shape), input \(height)x\(width), padding \(padding)")
+            height + 2 * padding - weight.shape[2] + 1 == shape[2],
+            width + 2 * padding - weight.shape[3] + 1 == shape[3]
+        else {
+            throw .shape(
+                "conv2dInputGradient: dy \(shape) does not match weight \(weight.shape), input \(height)x\(width), padding \(padding)"
+            )
         }
         return convInputGradUnchecked(self, weight, height: height, width: width, padding: padding)
     }
 
     /// The weight gradient of conv2d as an op: self = x, dy given.
-    public func conv2dWeightGradient(outputGradient dy: Tensor, kernelH: Int, kernelW: Int, padding: Int) throws(ASTError) -> Tensor {
+    public func conv2dWeightGradient(
+        outputGradient dy: Tensor, kernelH: Int, kernelW: Int, padding: Int
+    ) throws(ASTError) -> Tensor {
         guard rank == 4, dy.rank == 4, dy.shape[0] == shape[0], padding >= 0, kernelH > 0, kernelW > 0,
-              shape[2] + 2 * padding - kernelH + 1 == dy.shape[2], shape[3] + 2 * padding - kernelW + 1 == dy.shape[3] else {
-            throw .shape("conv2dWeightGradient: x \(shape) does not match dy \(dy.shape) for a \(kernelH)x\(kernelW) kernel, padding \(padding)")
+            shape[2] + 2 * padding - kernelH + 1 == dy.shape[2], shape[3] + 2 * padding - kernelW + 1 == dy.shape[3]
+        else {
+            throw .shape(
+                "conv2dWeightGradient: x \(shape) does not match dy \(dy.shape) for a \(kernelH)x\(kernelW) kernel, padding \(padding)"
+            )
         }
         return convWeightGradUnchecked(self, dy, kernelH: kernelH, kernelW: kernelW, padding: padding)
     }
@@ -320,7 +367,9 @@ extension Tensor {
     public func channelAffine(scale: Tensor?, shift: Tensor?) throws(ASTError) -> Tensor {
         guard rank >= 2 else { throw .shape("channelAffine: input must be (N, C, …), got \(shape)") }
         for (name, t) in [("scale", scale), ("shift", shift)] {
-            if let t, t.shape != [shape[1]] { throw .shape("channelAffine: \(name) \(t.shape) does not match input \(shape)") }
+            if let t, t.shape != [shape[1]] {
+                throw .shape("channelAffine: \(name) \(t.shape) does not match input \(shape)")
+            }
         }
         return channelAffineUnchecked(self, scale: scale, shift: shift)
     }

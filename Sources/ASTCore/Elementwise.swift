@@ -13,8 +13,10 @@ let parallelElementwiseMinimum = 1 << 16
 @inline(__always)
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-private func elementwise<S: TensorScalar>(_ op: BinaryOp, _ a: UnsafePointer<S>, _ b: UnsafePointer<S>,
-                            _ out: UnsafeMutablePointer<S>, _ n: Int) {
+private func elementwise<S: TensorScalar>(
+    _ op: BinaryOp, _ a: UnsafePointer<S>, _ b: UnsafePointer<S>,
+    _ out: UnsafeMutablePointer<S>, _ n: Int
+) {
     switch op {
     case .add: for i in 0..<n { out[i] = a[i] + b[i] }
     case .subtract: for i in 0..<n { out[i] = a[i] - b[i] }
@@ -25,8 +27,10 @@ private func elementwise<S: TensorScalar>(_ op: BinaryOp, _ a: UnsafePointer<S>,
 
 /// x ∘ c (or c ∘ x) for a scalar c repeated over a run.
 @inline(__always)
-private func elementwiseScalar<S: TensorScalar>(_ op: BinaryOp, _ x: UnsafePointer<S>, _ c: S, scalarOnRight: Bool,
-                                                _ out: UnsafeMutablePointer<S>, _ n: Int) {
+private func elementwiseScalar<S: TensorScalar>(
+    _ op: BinaryOp, _ x: UnsafePointer<S>, _ c: S, scalarOnRight: Bool,
+    _ out: UnsafeMutablePointer<S>, _ n: Int
+) {
     switch (op, scalarOnRight) {
     case (.add, _): for i in 0..<n { out[i] = x[i] + c }
     case (.multiply, _): for i in 0..<n { out[i] = x[i] * c }
@@ -57,7 +61,11 @@ package func binaryUnchecked<S>(_ op: BinaryOp, _ a: Tensor<S>, _ b: Tensor<S>) 
         let dst = out.base
         forEachRun(shape, broadcastStrides(bIsSmall ? b.shape : a.shape, into: shape)) { d, o, n, st in
             if st != 0 {
-                if bIsSmall { elementwise(op, dense + d, small + o, dst + d, n) } else { elementwise(op, small + o, dense + d, dst + d, n) }
+                if bIsSmall {
+                    elementwise(op, dense + d, small + o, dst + d, n)
+                } else {
+                    elementwise(op, small + o, dense + d, dst + d, n)
+                }
             } else {
                 elementwiseScalar(op, dense + d, small[o], scalarOnRight: bIsSmall, dst + d, n)
             }
@@ -73,14 +81,20 @@ package func binaryUnchecked<S>(_ op: BinaryOp, _ a: Tensor<S>, _ b: Tensor<S>) 
         case .add:
             return [needs[0] ? sumToUnchecked(g, aShape) : nil, needs[1] ? sumToUnchecked(g, bShape) : nil]
         case .subtract:
-            return [needs[0] ? sumToUnchecked(g, aShape) : nil, needs[1] ? sumToUnchecked(negateUnchecked(g), bShape) : nil]
+            return [
+                needs[0] ? sumToUnchecked(g, aShape) : nil, needs[1] ? sumToUnchecked(negateUnchecked(g), bShape) : nil
+            ]
         case .multiply:
-            return [needs[0] ? sumToUnchecked(binaryUnchecked(.multiply, g, y), aShape) : nil,
-                    needs[1] ? sumToUnchecked(binaryUnchecked(.multiply, g, x), bShape) : nil]
+            return [
+                needs[0] ? sumToUnchecked(binaryUnchecked(.multiply, g, y), aShape) : nil,
+                needs[1] ? sumToUnchecked(binaryUnchecked(.multiply, g, x), bShape) : nil
+            ]
         case .divide:
             let ga = binaryUnchecked(.divide, g, y)
-            return [needs[0] ? sumToUnchecked(ga, aShape) : nil,
-                    needs[1] ? sumToUnchecked(negateUnchecked(binaryUnchecked(.multiply, ga, output)), bShape) : nil]
+            return [
+                needs[0] ? sumToUnchecked(ga, aShape) : nil,
+                needs[1] ? sumToUnchecked(negateUnchecked(binaryUnchecked(.multiply, ga, output)), bShape) : nil
+            ]
         }
     }
 }

@@ -5,17 +5,20 @@
 // a: (m, k) or (k, m) when transA; b: (k, n) or (n, k) when transB; c: (m, n)
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-package func parallelGemm<S: TensorScalar>(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: S,
-                                           a: UnsafePointer<S>, lda: Int, b: UnsafePointer<S>, ldb: Int,
-                                           beta: S, c: UnsafeMutablePointer<S>, ldc: Int) {
+package func parallelGemm<S: TensorScalar>(
+    transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: S,
+    a: UnsafePointer<S>, lda: Int, b: UnsafePointer<S>, ldb: Int,
+    beta: S, c: UnsafeMutablePointer<S>, ldc: Int
+) {
     // ≥ 16 rows and ≈ 4 MFLOP per worker, or the split costs more than it saves.
     let rowsPerWorker = max(16, (1 << 21) / max(1, n * k))
     Parallel.forRanges(m, minimumPerThread: rowsPerWorker) { rows in
         guard !rows.isEmpty else { return }
         let r0 = rows.lowerBound
-        S.gemm(transA: transA, transB: transB, m: rows.count, n: n, k: k, alpha: alpha,
-               a: transA ? a + r0 : a + r0 * lda, lda: lda, b: b, ldb: ldb,
-               beta: beta, c: c + r0 * ldc, ldc: ldc)
+        S.gemm(
+            transA: transA, transB: transB, m: rows.count, n: n, k: k, alpha: alpha,
+            a: transA ? a + r0 : a + r0 * lda, lda: lda, b: b, ldb: ldb,
+            beta: beta, c: c + r0 * ldc, ldc: ldc)
     }
 }
 
@@ -23,7 +26,8 @@ package func parallelGemm<S: TensorScalar>(transA: Bool, transB: Bool, m: Int, n
 // a: (m, k) or (k, m) when transA; b: (k, n) or (n, k) when transB; out: (m, n)
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-package func matmulUnchecked<S>(_ a: Tensor<S>, _ b: Tensor<S>, transA: Bool = false, transB: Bool = false) -> Tensor<S> {
+package func matmulUnchecked<S>(_ a: Tensor<S>, _ b: Tensor<S>, transA: Bool = false, transB: Bool = false) -> Tensor<S>
+{
     let m = transA ? a.shape[1] : a.shape[0]
     let k = transA ? a.shape[0] : a.shape[1]
     let n = transB ? b.shape[0] : b.shape[1]
@@ -31,30 +35,43 @@ package func matmulUnchecked<S>(_ a: Tensor<S>, _ b: Tensor<S>, transA: Bool = f
     if k == 0 {
         zeroElements(out.base, m * n)
     } else if m > 0 && n > 0 {
-        parallelGemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 1,
-               a: a.storage.base, lda: a.shape[1], b: b.storage.base, ldb: b.shape[1],
-               beta: 0, c: out.base, ldc: n)
+        parallelGemm(
+            transA: transA, transB: transB, m: m, n: n, k: k, alpha: 1,
+            a: a.storage.base, lda: a.shape[1], b: b.storage.base, ldb: b.shape[1],
+            beta: 0, c: out.base, ldc: n)
     }
     return makeResult([m, n], out, "matmul", [a, b]) { g, inputs, _, needs in
         let (x, y) = (inputs[0], inputs[1])
-        let da = !needs[0] ? nil : transA ? matmulUnchecked(y, g, transA: transB, transB: true)
-                                          : matmulUnchecked(g, y, transA: false, transB: !transB)
-        let db = !needs[1] ? nil : transB ? matmulUnchecked(g, x, transA: true, transB: transA)
-                                          : matmulUnchecked(x, g, transA: !transA, transB: false)
+        let da =
+            !needs[0]
+            ? nil
+            : transA
+                ? matmulUnchecked(y, g, transA: transB, transB: true)
+                : matmulUnchecked(g, y, transA: false, transB: !transB)
+        let db =
+            !needs[1]
+            ? nil
+            : transB
+                ? matmulUnchecked(g, x, transA: true, transB: transA)
+                : matmulUnchecked(x, g, transA: !transA, transB: false)
         return [da, db]
     }
 }
 
 extension Tensor {
     /// op(self) · op(other) for matrices.
-    public func matmul(_ other: Tensor, transposeSelf: Bool = false, transposeOther: Bool = false) throws(ASTError) -> Tensor {
+    public func matmul(
+        _ other: Tensor, transposeSelf: Bool = false, transposeOther: Bool = false
+    ) throws(ASTError) -> Tensor {
         guard rank == 2, other.rank == 2 else {
             throw .shape("matmul: operands must be matrices, got shapes \(shape) and \(other.shape)")
         }
         let k1 = transposeSelf ? shape[0] : shape[1]
         let k2 = transposeOther ? other.shape[1] : other.shape[0]
         guard k1 == k2 else {
-            throw .shape("matmul: inner dimensions differ: \(shape)\(transposeSelf ? "ᵀ" : "") · \(other.shape)\(transposeOther ? "ᵀ" : "")")
+            throw .shape(
+                "matmul: inner dimensions differ: \(shape)\(transposeSelf ? "ᵀ" : "") · \(other.shape)\(transposeOther ? "ᵀ" : "")"
+            )
         }
         return matmulUnchecked(self, other, transA: transposeSelf, transB: transposeOther)
     }

@@ -52,10 +52,12 @@ package func normReluUnchecked<S>(_ x: Tensor<S>, bias: Tensor<S>, gamma: Tensor
     forEachPlane(x, gamma, beta) { p, ctx, _, _ in ctx.affine.relu(ctx.x, dst + p * plane, plane) }
     return makeResult(x.shape, out, "normRelu", [x, bias, gamma, beta]) { grad, inputs, _, needs in
         let (x, gamma, beta) = (inputs[0], inputs[2], inputs[3])
-        return [needs[0] ? normReluGradUnchecked(.input, grad, x, gamma, beta) : nil,
-                needs[1] ? Tensor(shape: [x.shape[1]], storage: TensorStorage(zeros: x.shape[1])) : nil,
-                needs[2] ? normReluGradUnchecked(.gamma, grad, x, gamma, beta) : nil,
-                needs[3] ? normReluGradUnchecked(.beta, grad, x, gamma, beta) : nil]
+        return [
+            needs[0] ? normReluGradUnchecked(.input, grad, x, gamma, beta) : nil,
+            needs[1] ? Tensor(shape: [x.shape[1]], storage: TensorStorage(zeros: x.shape[1])) : nil,
+            needs[2] ? normReluGradUnchecked(.gamma, grad, x, gamma, beta) : nil,
+            needs[3] ? normReluGradUnchecked(.beta, grad, x, gamma, beta) : nil
+        ]
     }
 }
 
@@ -75,16 +77,19 @@ struct NormPlane<S: TensorScalar> {
     /// P(a) = a − mean(a) − x̂·mean(a ⊙ x̂), times k, written to out (may alias a).
     @inline(__always) func project(_ a: UnsafePointer<S>, times k: S, into out: UnsafeMutablePointer<S>) {
         let (sa, sax) = sums(a)
-        projectPlane(a, x, size, mean: mean, inverseStd: inverseStd, meanA: sa / S(size), meanAXhat: sax / S(size),
-                     times: k, into: out)
+        projectPlane(
+            a, x, size, mean: mean, inverseStd: inverseStd, meanA: sa / S(size), meanAXhat: sax / S(size),
+            times: k, into: out)
     }
 }
 
 /// Calls body(planeIndex, plane, scratchA, scratchB) for every (n, c) plane of x, planes split
 /// across threads; each thread gets two scratch blocks of one plane.
 @inline(__always)
-private func forEachPlane<S>(_ x: Tensor<S>, _ gamma: Tensor<S>, _ beta: Tensor<S>,
-                             _ body: (Int, NormPlane<S>, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>) -> Void) {
+private func forEachPlane<S>(
+    _ x: Tensor<S>, _ gamma: Tensor<S>, _ beta: Tensor<S>,
+    _ body: (Int, NormPlane<S>, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>) -> Void
+) {
     let (c, plane) = (x.shape[1], x.shape[2] * x.shape[3])
     let eps = S(normEpsilon)
     let (xs, gs, bs) = (x.storage.base, gamma.storage.base, beta.storage.base)
@@ -93,9 +98,12 @@ private func forEachPlane<S>(_ x: Tensor<S>, _ gamma: Tensor<S>, _ beta: Tensor<
         for p in planes {
             let xp = UnsafePointer(xs + p * plane)
             let (mean, variance) = planeMoments(xp, plane)
-            body(p, NormPlane(x: xp, mean: mean, inverseStd: 1 / (variance + eps).squareRoot(),
-                              gamma: gs[p % c], beta: bs[p % c], size: plane),
-                 scratch.base, scratch.base + plane)
+            body(
+                p,
+                NormPlane(
+                    x: xp, mean: mean, inverseStd: 1 / (variance + eps).squareRoot(),
+                    gamma: gs[p % c], beta: bs[p % c], size: plane),
+                scratch.base, scratch.base + plane)
         }
     }
 }
@@ -114,8 +122,10 @@ package enum NormReluGradient { case input, gamma, beta }
 // g, x: (N, C, H, W), gamma/beta: (C) -> (N, C, H, W) or (C)
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-package func normReluGradUnchecked<S>(_ which: NormReluGradient, _ g: Tensor<S>, _ x: Tensor<S>,
-                                      _ gamma: Tensor<S>, _ beta: Tensor<S>) -> Tensor<S> {
+package func normReluGradUnchecked<S>(
+    _ which: NormReluGradient, _ g: Tensor<S>, _ x: Tensor<S>,
+    _ gamma: Tensor<S>, _ beta: Tensor<S>
+) -> Tensor<S> {
     let (c, plane) = (x.shape[1], x.shape[2] * x.shape[3])
     // .input writes x-shaped results; the others one partial sum per plane, totalled per channel.
     let perPlane = TensorStorage<S>(uninitializedCount: which == .input ? x.count : x.shape[0] * c)
@@ -129,7 +139,8 @@ package func normReluGradUnchecked<S>(_ which: NormReluGradient, _ g: Tensor<S>,
         }
     }
     let out = which == .input ? perPlane : channelTotals(perPlane, channels: c)
-    return makeResult(which == .input ? x.shape : [c], out, "normReluGrad", [g, x, gamma, beta]) { u, inputs, _, needs in
+    return makeResult(which == .input ? x.shape : [c], out, "normReluGrad", [g, x, gamma, beta]) {
+        u, inputs, _, needs in
         if u.requiresGrad || inputs.contains(where: { $0.requiresGrad }) {
             return composedGradients(u, inputs, needs) { normReluGradComposed(which, $0[0], $0[1], $0[2], $0[3]) }
         }
@@ -141,8 +152,10 @@ package func normReluGradUnchecked<S>(_ which: NormReluGradient, _ g: Tensor<S>,
 /// constants (hand-derived; see the comments for each case).
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-private func normReluGradAdjoint<S>(_ which: NormReluGradient, _ u: Tensor<S>, _ g: Tensor<S>, _ x: Tensor<S>,
-                                    _ gamma: Tensor<S>, _ beta: Tensor<S>, _ needs: [Bool]) -> [Tensor<S>?] {
+private func normReluGradAdjoint<S>(
+    _ which: NormReluGradient, _ u: Tensor<S>, _ g: Tensor<S>, _ x: Tensor<S>,
+    _ gamma: Tensor<S>, _ beta: Tensor<S>, _ needs: [Bool]
+) -> [Tensor<S>?] {
     let (c, plane) = (x.shape[1], x.shape[2] * x.shape[3])
     let dg = TensorStorage<S>(uninitializedCount: x.count), dx = TensorStorage<S>(uninitializedCount: x.count)
     let dgammaPerPlane = TensorStorage<S>(zeros: x.shape[0] * c)
@@ -161,8 +174,8 @@ private func normReluGradAdjoint<S>(_ which: NormReluGradient, _ u: Tensor<S>, _
             let (su, sux) = ctx.sums(up)
             let wbar = sw / m, cw = swx / m
             let W = blockDot(up, w, plane, shift: 0) - wbar * su
-            ctx.project(up, times: 1, into: dgp)                       // P(u), reused below
-            ctx.project(w, times: 1, into: pw)                          // P(w)
+            ctx.project(up, times: 1, into: dgp)  // P(u), reused below
+            ctx.project(w, times: 1, into: pw)  // P(w)
             let k1 = -ctx.gamma * s * s / m, k2 = -ctx.gamma * s * s * cw
             for i in 0..<plane {
                 dxp[i] = k1 * ((W - cw * sux) * ctx.xhat(i) + sux * pw[i]) + k2 * dgp[i]
@@ -184,20 +197,26 @@ private func normReluGradAdjoint<S>(_ which: NormReluGradient, _ u: Tensor<S>, _
             zeroElements(dxp, plane)
         }
     }
-    return [needs[0] ? Tensor(shape: x.shape, storage: dg) : nil,
-            needs[1] ? Tensor(shape: x.shape, storage: dx) : nil,
-            needs[2] ? Tensor(shape: [c], storage: channelTotals(dgammaPerPlane, channels: c)) : nil,
-            needs[3] ? Tensor(shape: [c], storage: TensorStorage(zeros: c)) : nil]
+    return [
+        needs[0] ? Tensor(shape: x.shape, storage: dg) : nil,
+        needs[1] ? Tensor(shape: x.shape, storage: dx) : nil,
+        needs[2] ? Tensor(shape: [c], storage: channelTotals(dgammaPerPlane, channels: c)) : nil,
+        needs[3] ? Tensor(shape: [c], storage: TensorStorage(zeros: c)) : nil
+    ]
 }
 
 /// normReluGrad written with composed differentiable ops (the reference for third derivatives).
-private func normReluGradComposed<S>(_ which: NormReluGradient, _ g: Tensor<S>, _ x: Tensor<S>,
-                                     _ gamma: Tensor<S>, _ beta: Tensor<S>) -> Tensor<S> {
+private func normReluGradComposed<S>(
+    _ which: NormReluGradient, _ g: Tensor<S>, _ x: Tensor<S>,
+    _ gamma: Tensor<S>, _ beta: Tensor<S>
+) -> Tensor<S> {
     let c = x.shape[1]
     let channel = [1, c, 1, 1]
     let mean = meanUnchecked(x, axes: [2, 3], keepDims: true)
     let centered = subUnchecked(x, mean)
-    let inverseStd = unaryUnchecked(.rsqrt, shiftUnchecked(meanUnchecked(mulUnchecked(centered, centered), axes: [2, 3], keepDims: true), S(normEpsilon)))
+    let inverseStd = unaryUnchecked(
+        .rsqrt,
+        shiftUnchecked(meanUnchecked(mulUnchecked(centered, centered), axes: [2, 3], keepDims: true), S(normEpsilon)))
     let xhat = mulUnchecked(centered, inverseStd)
     let z = channelAffineUnchecked(xhat.detached(), scale: gamma.detached(), shift: beta.detached())
     let w = maskedUnchecked(g, by: z.storage)
@@ -205,16 +224,19 @@ private func normReluGradComposed<S>(_ which: NormReluGradient, _ g: Tensor<S>, 
     case .beta: return reshapeUnchecked(sumToUnchecked(w, channel), [c])
     case .gamma: return reshapeUnchecked(sumToUnchecked(mulUnchecked(w, xhat), channel), [c])
     case .input:
-        let projected = subUnchecked(subUnchecked(w, meanUnchecked(w, axes: [2, 3], keepDims: true)),
-                                     mulUnchecked(xhat, meanUnchecked(mulUnchecked(w, xhat), axes: [2, 3], keepDims: true)))
+        let projected = subUnchecked(
+            subUnchecked(w, meanUnchecked(w, axes: [2, 3], keepDims: true)),
+            mulUnchecked(xhat, meanUnchecked(mulUnchecked(w, xhat), axes: [2, 3], keepDims: true)))
         return mulUnchecked(channelAffineUnchecked(projected, scale: gamma, shift: nil), inverseStd)
     }
 }
 
 /// Gradients of a composed reference `f` at `inputs` with seed `grad`, keeping the graph: the
 /// differentiable rule of a fused op.
-package func composedGradients<S>(_ grad: Tensor<S>, _ inputs: [Tensor<S>], _ needs: [Bool],
-                          _ f: ([Tensor<S>]) -> Tensor<S>) -> [Tensor<S>?] {
+package func composedGradients<S>(
+    _ grad: Tensor<S>, _ inputs: [Tensor<S>], _ needs: [Bool],
+    _ f: ([Tensor<S>]) -> Tensor<S>
+) -> [Tensor<S>?] {
     // Inputs that carry no graph become fresh leaves so they can be differentiated against.
     let leaves = inputs.map { $0.requiresGrad ? $0 : $0.variable() }
     let y = f(leaves)
@@ -231,7 +253,9 @@ extension Tensor {
     /// relu(instanceNorm(self + bias) · gamma + beta), fused (ConvNet's conv → norm → ReLU).
     public func instanceNormRelu(bias: Tensor, gamma: Tensor, beta: Tensor) throws(ASTError) -> Tensor {
         try checkNormArguments("instanceNormRelu", gamma, beta)
-        guard bias.shape == [shape[1]] else { throw .shape("instanceNormRelu: bias \(bias.shape) does not match input \(shape)") }
+        guard bias.shape == [shape[1]] else {
+            throw .shape("instanceNormRelu: bias \(bias.shape) does not match input \(shape)")
+        }
         return normReluUnchecked(self, bias: bias, gamma: gamma, beta: beta)
     }
 }

@@ -14,7 +14,9 @@ package func avgPoolUnchecked<S>(_ x: Tensor<S>) -> Tensor<S> {
             let s = src + p * h * w, d = dst + p * ho * wo
             for oy in 0..<ho {
                 let r0 = s + 2 * oy * w, r1 = r0 + w
-                for ox in 0..<wo { d[oy * wo + ox] = (r0[2 * ox] + r0[2 * ox + 1] + r1[2 * ox] + r1[2 * ox + 1]) * 0.25 }
+                for ox in 0..<wo {
+                    d[oy * wo + ox] = (r0[2 * ox] + r0[2 * ox + 1] + r1[2 * ox] + r1[2 * ox + 1]) * 0.25
+                }
             }
         }
     }
@@ -30,7 +32,9 @@ package func avgPoolUnchecked<S>(_ x: Tensor<S>) -> Tensor<S> {
 package func avgPoolGradUnchecked<S>(_ g: Tensor<S>, height h: Int, width w: Int) -> Tensor<S> {
     let (nc, ho, wo) = (g.shape[0] * g.shape[1], g.shape[2], g.shape[3])
     // Even sizes: every element is written below, so no zeroing pass.
-    let out = h % 2 == 0 && w % 2 == 0 ? TensorStorage<S>(uninitializedCount: nc * h * w) : TensorStorage<S>(zeros: nc * h * w)
+    let out =
+        h % 2 == 0 && w % 2 == 0
+        ? TensorStorage<S>(uninitializedCount: nc * h * w) : TensorStorage<S>(zeros: nc * h * w)
     let src = g.storage.base, dst = out.base
     Parallel.forRanges(nc, minimumPerThread: max(1, parallelElementwiseMinimum / max(h * w, 1))) { planes in
         for p in planes {
@@ -114,11 +118,15 @@ package func gatherPooledUnchecked<S>(_ x: Tensor<S>, _ positions: [Int32], pool
 
 extension Tensor {
     public func avgPool2x2() throws(ASTError) -> Tensor {
-        guard rank == 4, shape[2] >= 2, shape[3] >= 2 else { throw .shape("avgPool2x2: input must be (N, C, H≥2, W≥2), got \(shape)") }
+        guard rank == 4, shape[2] >= 2, shape[3] >= 2 else {
+            throw .shape("avgPool2x2: input must be (N, C, H≥2, W≥2), got \(shape)")
+        }
         return avgPoolUnchecked(self)
     }
     public func maxPool2x2() throws(ASTError) -> Tensor {
-        guard rank == 4, shape[2] >= 2, shape[3] >= 2 else { throw .shape("maxPool2x2: input must be (N, C, H≥2, W≥2), got \(shape)") }
+        guard rank == 4, shape[2] >= 2, shape[3] >= 2 else {
+            throw .shape("maxPool2x2: input must be (N, C, H≥2, W≥2), got \(shape)")
+        }
         return maxPoolUnchecked(self)
     }
 }

@@ -25,8 +25,10 @@ package final class TensorStorage<Scalar: TensorScalar>: @unchecked Sendable {
 /// Backward rules are written with the same differentiable ops, so they can be differentiated
 /// again (double backward).
 package struct Origin<Scalar: TensorScalar> {
-    package typealias Rule = (_ grad: Tensor<Scalar>, _ inputs: [Tensor<Scalar>], _ output: Tensor<Scalar>,
-                      _ needs: [Bool]) -> [Tensor<Scalar>?]
+    package typealias Rule = (
+        _ grad: Tensor<Scalar>, _ inputs: [Tensor<Scalar>], _ output: Tensor<Scalar>,
+        _ needs: [Bool]
+    ) -> [Tensor<Scalar>?]
     let name: StaticString
     let inputs: [Tensor<Scalar>]
     let rule: Rule
@@ -43,7 +45,9 @@ public final class Tensor<Scalar: TensorScalar>: @unchecked Sendable {
     public let requiresGrad: Bool
     package let origin: Origin<Scalar>?
 
-    package init(shape: [Int], storage: TensorStorage<Scalar>, requiresGrad: Bool = false, origin: Origin<Scalar>? = nil) {
+    package init(
+        shape: [Int], storage: TensorStorage<Scalar>, requiresGrad: Bool = false, origin: Origin<Scalar>? = nil
+    ) {
         self.shape = shape
         self.storage = storage
         self.requiresGrad = requiresGrad
@@ -96,7 +100,9 @@ public final class Tensor<Scalar: TensorScalar>: @unchecked Sendable {
     public var item: Scalar { storage.count == 1 ? storage.base[0] : 0 }
 
     /// Read-only access to the contiguous row-major values.
-    public func withUnsafeBufferPointer<R, E: Error>(_ body: (UnsafeBufferPointer<Scalar>) throws(E) -> R) throws(E) -> R {
+    public func withUnsafeBufferPointer<R, E: Error>(
+        _ body: (UnsafeBufferPointer<Scalar>) throws(E) -> R
+    ) throws(E) -> R {
         try body(UnsafeBufferPointer(start: storage.base, count: storage.count))
     }
 
@@ -132,11 +138,14 @@ extension Tensor: CustomStringConvertible {
 @inline(__always)
 @_specialize(where S == Float)
 @_specialize(where S == Double)
-package func makeResult<S>(_ shape: [Int], _ storage: TensorStorage<S>, _ name: StaticString,
-                   _ inputs: [Tensor<S>], sliceOffset: Int? = nil, _ rule: @escaping Origin<S>.Rule) -> Tensor<S> {
+package func makeResult<S>(
+    _ shape: [Int], _ storage: TensorStorage<S>, _ name: StaticString,
+    _ inputs: [Tensor<S>], sliceOffset: Int? = nil, _ rule: @escaping Origin<S>.Rule
+) -> Tensor<S> {
     if inputs.contains(where: { $0.requiresGrad }) {
-        return Tensor(shape: shape, storage: storage, requiresGrad: true,
-                      origin: Origin(name: name, inputs: inputs, rule: rule, sliceOffset: sliceOffset))
+        return Tensor(
+            shape: shape, storage: storage, requiresGrad: true,
+            origin: Origin(name: name, inputs: inputs, rule: rule, sliceOffset: sliceOffset))
     }
     return Tensor(shape: shape, storage: storage)
 }

@@ -62,9 +62,11 @@ public struct TrajectoryMatching<S: TensorScalar> {
     /// (memory then independent of N). The result does not depend on it.
     public var activationBudget: Int = 0
 
-    public init(network: ConvNet, labels: [Int32]?, softLabels: Tensor<S>? = nil, learningRate: S,
-                minibatches: [[Int]], momentum: S? = nil, innerLossWeight: S = 1,
-                intermediateTargets: [IntermediateTarget<S>] = [], transform: StepTransform<S>? = nil) {
+    public init(
+        network: ConvNet, labels: [Int32]?, softLabels: Tensor<S>? = nil, learningRate: S,
+        minibatches: [[Int]], momentum: S? = nil, innerLossWeight: S = 1,
+        intermediateTargets: [IntermediateTarget<S>] = [], transform: StepTransform<S>? = nil
+    ) {
         self.network = network
         self.labels = labels
         self.softLabels = softLabels
@@ -101,13 +103,21 @@ public struct TrajectoryMatching<S: TensorScalar> {
             }
         }
         guard learningRate.isFinite else { throw ASTError(.nonFinite, "learning rate is \(learningRate)") }
-        guard innerLossWeight.isFinite, innerLossWeight > 0 else { throw .invalid("inner loss weight \(innerLossWeight) must be positive") }
-        if let momentum { guard momentum.isFinite, momentum >= 0, momentum < 1 else { throw .invalid("momentum \(momentum) is outside [0, 1)") } }
+        guard innerLossWeight.isFinite, innerLossWeight > 0 else {
+            throw .invalid("inner loss weight \(innerLossWeight) must be positive")
+        }
+        if let momentum {
+            guard momentum.isFinite, momentum >= 0, momentum < 1 else {
+                throw .invalid("momentum \(momentum) is outside [0, 1)")
+            }
+        }
         for t in intermediateTargets {
             guard t.step >= 1, t.step < minibatches.count else {
                 throw .invalid("intermediate target at step \(t.step) is outside [1, \(minibatches.count))")
             }
-            guard t.target.shape == [p] else { throw .shape("intermediate target parameters: shape \(t.target.shape), network has [\(p)]") }
+            guard t.target.shape == [p] else {
+                throw .shape("intermediate target parameters: shape \(t.target.shape), network has [\(p)]")
+            }
         }
     }
 
@@ -117,7 +127,8 @@ public struct TrajectoryMatching<S: TensorScalar> {
         let input = transform.map { $0(x, i) } ?? x
         let logits = network.forwardUnchecked(input, theta)
         let batch = minibatches[i]
-        let targets: Tensor<S> = labels.map { all in oneHot(batch.map { all[$0] }, classes: network.config.classes) }
+        let targets: Tensor<S> =
+            labels.map { all in oneHot(batch.map { all[$0] }, classes: network.config.classes) }
             ?? gatherRowsUnchecked(soft!, batch)
         let ce = softCrossEntropyUnchecked(logits, targets)
         return innerLossWeight == 1 ? ce : scaleUnchecked(ce, innerLossWeight)
@@ -125,7 +136,9 @@ public struct TrajectoryMatching<S: TensorScalar> {
 
     /// Step i at parameters θ̂_i with its graph recorded: θ̂_i and the minibatch as variables
     /// and g_i built from them, so g_i can be differentiated again. Also the step's inner loss.
-    private func recordStep(_ i: Int, at parameters: Tensor<S>, images x0: Tensor<S>, soft: Tensor<S>?) throws(ASTError) -> (StepGraph, S) {
+    private func recordStep(
+        _ i: Int, at parameters: Tensor<S>, images x0: Tensor<S>, soft: Tensor<S>?
+    ) throws(ASTError) -> (StepGraph, S) {
         let theta = parameters.variable()
         let x = gatherRowsUnchecked(x0, minibatches[i]).variable()
         let loss = stepLoss(x, theta, step: i, soft: soft)
@@ -174,7 +187,9 @@ public struct TrajectoryMatching<S: TensorScalar> {
                 let loss = stepLoss(gatherRowsUnchecked(x0, minibatches[i]), theta, step: i, soft: soft)
                 (g, innerLoss) = (try gradients(of: loss, wrt: [theta])[0], loss.item)
             }
-            guard innerLoss.isFinite else { throw ASTError(.diverged, "inner loss is \(innerLoss) at student step \(i)") }
+            guard innerLoss.isFinite else {
+                throw ASTError(.diverged, "inner loss is \(innerLoss) at student step \(i)")
+            }
             stepLosses.append(innerLoss)
             let direction: Tensor<S>
             if let mu = momentum, let previous = directions.last {
@@ -214,7 +229,9 @@ public struct TrajectoryMatching<S: TensorScalar> {
         var softBar = soft.map { Tensor<S>(shape: $0.shape, storage: TensorStorage(zeros: $0.count)) }
         for i in stride(from: n - 1, through: 0, by: -1) {
             let graph: StepGraph
-            if let kept = keptGraphs.removeValue(forKey: i) { graph = kept } else {
+            if let kept = keptGraphs.removeValue(forKey: i) {
+                graph = kept
+            } else {
                 (graph, _) = try recordStep(i, at: thetas[i], images: x0, soft: soft)
             }
             let (theta, x, g) = (graph.theta, graph.images, graph.gradient)
@@ -230,9 +247,10 @@ public struct TrajectoryMatching<S: TensorScalar> {
             if let extra = extraAdjoints[i], i > 0 { thetaBar = addUnchecked(thetaBar, extra) }
             imageBar = addUnchecked(imageBar, scatterRowsUnchecked(second[1], minibatches[i], rows: x0.shape[0]))
         }
-        return MatchingResult(loss: loss, imageGradient: imageBar, learningRateGradient: alphaBar,
-                              finalParameters: thetas[n], stepLosses: stepLosses, softLabelGradient: softBar,
-                              keptStepGraphs: keptSteps)
+        return MatchingResult(
+            loss: loss, imageGradient: imageBar, learningRateGradient: alphaBar,
+            finalParameters: thetas[n], stepLosses: stepLosses, softLabelGradient: softBar,
+            keptStepGraphs: keptSteps)
     }
 }
 

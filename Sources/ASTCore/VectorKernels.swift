@@ -72,7 +72,14 @@ func blockSumAndDot<S: TensorScalar>(_ p: UnsafePointer<S>, _ q: UnsafePointer<S
 func planeMoments<S: TensorScalar>(_ p: UnsafePointer<S>, _ n: Int) -> (mean: S, variance: S) {
     let mean = blockSum(p, n) / S(n)
     let m = Lanes<S>(repeating: mean)
-    let s = reduceLanes(n, { let d = loadLanes(p, $0) - m; return d * d }, { let d = p[$0] - mean; return d * d })
+    let s = reduceLanes(
+        n,
+        {
+            let d = loadLanes(p, $0) - m; return d * d
+        },
+        {
+            let d = p[$0] - mean; return d * d
+        })
     return (mean, s / S(n))
 }
 
@@ -84,7 +91,9 @@ struct PlaneAffine<S: TensorScalar> {
     /// out[i] = max(z_i, 0).
     @inline(__always)
     func relu(_ x: UnsafePointer<S>, _ out: UnsafeMutablePointer<S>, _ n: Int) {
-        let (m, a, b, zero) = (Lanes<S>(repeating: mean), Lanes<S>(repeating: scale), Lanes<S>(repeating: shift), Lanes<S>())
+        let (m, a, b, zero) = (
+            Lanes<S>(repeating: mean), Lanes<S>(repeating: scale), Lanes<S>(repeating: shift), Lanes<S>()
+        )
         var i = 0
         while i + 4 <= n {
             let z = (loadLanes(x, i) - m) * a + b
@@ -97,7 +106,9 @@ struct PlaneAffine<S: TensorScalar> {
     /// out[i] = value[i] where z_i > 0, else 0 (value may be a broadcast constant via `constant`).
     @inline(__always)
     func mask(_ x: UnsafePointer<S>, _ value: UnsafePointer<S>, _ out: UnsafeMutablePointer<S>, _ n: Int) {
-        let (m, a, b, zero) = (Lanes<S>(repeating: mean), Lanes<S>(repeating: scale), Lanes<S>(repeating: shift), Lanes<S>())
+        let (m, a, b, zero) = (
+            Lanes<S>(repeating: mean), Lanes<S>(repeating: scale), Lanes<S>(repeating: shift), Lanes<S>()
+        )
         var i = 0
         while i + 4 <= n {
             let z = (loadLanes(x, i) - m) * a + b
@@ -110,9 +121,13 @@ struct PlaneAffine<S: TensorScalar> {
 
 /// out[i] = k·(a[i] − ma − (x[i] − mean)·s·mx): the normalisation's projection P, scaled.
 @inline(__always)
-func projectPlane<S: TensorScalar>(_ a: UnsafePointer<S>, _ x: UnsafePointer<S>, _ n: Int, mean: S, inverseStd s: S,
-                                   meanA ma: S, meanAXhat mx: S, times k: S, into out: UnsafeMutablePointer<S>) {
-    let (vk, vma, vm, vsmx) = (Lanes<S>(repeating: k), Lanes<S>(repeating: ma), Lanes<S>(repeating: mean), Lanes<S>(repeating: s * mx))
+func projectPlane<S: TensorScalar>(
+    _ a: UnsafePointer<S>, _ x: UnsafePointer<S>, _ n: Int, mean: S, inverseStd s: S,
+    meanA ma: S, meanAXhat mx: S, times k: S, into out: UnsafeMutablePointer<S>
+) {
+    let (vk, vma, vm, vsmx) = (
+        Lanes<S>(repeating: k), Lanes<S>(repeating: ma), Lanes<S>(repeating: mean), Lanes<S>(repeating: s * mx)
+    )
     var i = 0
     while i + 4 <= n {
         storeLanes(vk * (loadLanes(a, i) - vma - (loadLanes(x, i) - vm) * vsmx), out, i)

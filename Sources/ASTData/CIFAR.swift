@@ -31,8 +31,11 @@ public func loadCIFARBatches(paths: [String], format: CIFARFormat) throws(ASTErr
         let bytes = try BinaryFile.read(path)
         let record = format.recordSize
         guard !bytes.isEmpty, bytes.count % record == 0 else {
-            throw ASTError(.format, "\(path): \(bytes.count) bytes is not a whole number of "
-                + "\(format == .cifar10 ? "CIFAR-10" : "CIFAR-100") records of \(record) bytes (truncated or wrong format?)")
+            throw ASTError(
+                .format,
+                "\(path): \(bytes.count) bytes is not a whole number of "
+                    + "\(format == .cifar10 ? "CIFAR-10" : "CIFAR-100") records of \(record) bytes (truncated or wrong format?)"
+            )
         }
         let n = bytes.count / record
         pixels.reserveCapacity(pixels.count + n * cifarImageBytes)
@@ -55,8 +58,9 @@ public func loadCIFARBatches(paths: [String], format: CIFARFormat) throws(ASTErr
         }
         if let bad { throw ASTError(.format, "\(path): record \(bad.index): \(bad.what)") }
     }
-    return try ImageDataset(images: pixels, labels: labels, count: labels.count, channels: 3,
-                            height: 32, width: 32, classes: format.classes)
+    return try ImageDataset(
+        images: pixels, labels: labels, count: labels.count, channels: 3,
+        height: 32, width: 32, classes: format.classes)
 }
 
 /// CIFAR-10 (50000 train / 10000 test) from `data_batch_1.bin` ... `data_batch_5.bin` and
@@ -64,8 +68,9 @@ public func loadCIFARBatches(paths: [String], format: CIFARFormat) throws(ASTErr
 /// the official `cifar-10-binary.tar.gz`).
 public func loadCIFAR10(directory: String) throws(ASTError) -> DatasetPair {
     let train = (1...5).map { "data_batch_\($0).bin" }
-    let dir = try cifarDirectory(directory, subdirectory: "cifar-10-batches-bin",
-                                 files: train + ["test_batch.bin"], dataset: "CIFAR-10")
+    let dir = try cifarDirectory(
+        directory, subdirectory: "cifar-10-batches-bin",
+        files: train + ["test_batch.bin"], dataset: "CIFAR-10")
     return try DatasetPair(
         train: loadCIFARBatches(paths: train.map { joinPath(dir, $0) }, format: .cifar10),
         test: loadCIFARBatches(paths: [joinPath(dir, "test_batch.bin")], format: .cifar10))
@@ -74,21 +79,26 @@ public func loadCIFAR10(directory: String) throws(ASTError) -> DatasetPair {
 /// CIFAR-100 (50000 train / 10000 test, fine labels) from `train.bin` and `test.bin` in
 /// `directory` or in its `cifar-100-binary` subdirectory.
 public func loadCIFAR100(directory: String) throws(ASTError) -> DatasetPair {
-    let dir = try cifarDirectory(directory, subdirectory: "cifar-100-binary",
-                                 files: ["train.bin", "test.bin"], dataset: "CIFAR-100")
+    let dir = try cifarDirectory(
+        directory, subdirectory: "cifar-100-binary",
+        files: ["train.bin", "test.bin"], dataset: "CIFAR-100")
     return try DatasetPair(
         train: loadCIFARBatches(paths: [joinPath(dir, "train.bin")], format: .cifar100),
         test: loadCIFARBatches(paths: [joinPath(dir, "test.bin")], format: .cifar100))
 }
 
 /// `directory` or `directory/subdirectory`, whichever holds all `files`.
-private func cifarDirectory(_ directory: String, subdirectory: String, files: [String],
-                            dataset: String) throws(ASTError) -> String {
+private func cifarDirectory(
+    _ directory: String, subdirectory: String, files: [String],
+    dataset: String
+) throws(ASTError) -> String {
     for dir in [directory, joinPath(directory, subdirectory)] {
         if files.allSatisfy({ BinaryFile.exists(joinPath(dir, $0)) }) { return dir }
     }
     let missing = files.filter { !BinaryFile.exists(joinPath(directory, $0)) }
-    throw ASTError(.io, "\(dataset): \(missing.joined(separator: ", ")) not found in \(directory) "
-        + "or \(joinPath(directory, subdirectory)); point to the directory of the binary version "
-        + "(\(files.joined(separator: ", ")))")
+    throw ASTError(
+        .io,
+        "\(dataset): \(missing.joined(separator: ", ")) not found in \(directory) "
+            + "or \(joinPath(directory, subdirectory)); point to the directory of the binary version "
+            + "(\(files.joined(separator: ", ")))")
 }

@@ -17,8 +17,10 @@ public func isGzip(_ bytes: [UInt8]) -> Bool {
 /// zlib stream; throws `.format` for corrupt or truncated data and `.outOfMemory` as soon as the
 /// output would exceed `maxOutput` bytes, so a hostile file cannot exhaust memory. `source` names
 /// the data in error messages.
-public func inflateGzip(_ bytes: [UInt8], maxOutput: Int = defaultMaxDecompressedBytes,
-                        source: String = "gzip data") throws(ASTError) -> [UInt8] {
+public func inflateGzip(
+    _ bytes: [UInt8], maxOutput: Int = defaultMaxDecompressedBytes,
+    source: String = "gzip data"
+) throws(ASTError) -> [UInt8] {
     var hint = 0
     if isGzip(bytes), bytes.count >= 18 {
         // ISIZE: the uncompressed size mod 2^32 of the last member; only a capacity hint.
@@ -27,22 +29,27 @@ public func inflateGzip(_ bytes: [UInt8], maxOutput: Int = defaultMaxDecompresse
         // Deflate cannot expand more than ~1032:1, so a larger claim is a lie: do not trust it.
         hint = min(hint, maxDeflateExpansion(bytes.count))
     }
-    return try inflateStream(bytes, windowBits: 15 + 32, maxOutput: maxOutput, sizeHint: hint,
-                             multiMember: true, source: source)
+    return try inflateStream(
+        bytes, windowBits: 15 + 32, maxOutput: maxOutput, sizeHint: hint,
+        multiMember: true, source: source)
 }
 
 /// Inflates raw deflate data (no header), as stored in zip members; the output must not exceed
 /// `maxOutput` bytes.
 public func inflateRaw(_ bytes: [UInt8], maxOutput: Int, source: String = "deflate data") throws(ASTError) -> [UInt8] {
-    try inflateStream(bytes, windowBits: -15, maxOutput: maxOutput, sizeHint: maxOutput,
-                      multiMember: false, source: source)
+    try inflateStream(
+        bytes, windowBits: -15, maxOutput: maxOutput, sizeHint: maxOutput,
+        multiMember: false, source: source)
 }
 
 /// Compresses `bytes` into a single gzip member (used to write .gz files and by tests).
 public func gzipCompress(_ bytes: [UInt8], level: Int32 = 6) throws(ASTError) -> [UInt8] {
     var stream = z_stream()
-    guard deflateInit2_(&stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, zlibVersion(),
-                        Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+    guard
+        deflateInit2_(
+            &stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, zlibVersion(),
+            Int32(MemoryLayout<z_stream>.size)) == Z_OK
+    else {
         throw ASTError(.internal, "gzipCompress: zlib deflateInit2 failed")
     }
     defer { deflateEnd(&stream) }
@@ -99,8 +106,10 @@ private enum InflateOutcome {
 
 /// The one zlib inflate loop behind `inflateGzip` and `inflateRaw`. The output buffer grows by
 /// doubling (never past `maxOutput`), so memory follows the real output, not a header's claim.
-private func inflateStream(_ bytes: [UInt8], windowBits: Int32, maxOutput: Int, sizeHint: Int,
-                           multiMember: Bool, source: String) throws(ASTError) -> [UInt8] {
+private func inflateStream(
+    _ bytes: [UInt8], windowBits: Int32, maxOutput: Int, sizeHint: Int,
+    multiMember: Bool, source: String
+) throws(ASTError) -> [UInt8] {
     guard maxOutput >= 0 else { throw ASTError.invalid("\(source): maxOutput must be >= 0, got \(maxOutput)") }
     guard !bytes.isEmpty else { throw ASTError(.format, "\(source): compressed data is empty") }
     var stream = z_stream()
@@ -113,7 +122,8 @@ private func inflateStream(_ bytes: [UInt8], windowBits: Int32, maxOutput: Int, 
     let limit = maxOutput == Int.max ? Int.max : maxOutput + 1
     // Size claims (gzip ISIZE, zip headers) are believed only up to 16x the input: a lying header
     // then costs a bounded allocation, and real output beyond that is reached by doubling.
-    let believable = min(sizeHint, bytes.count.multipliedReportingOverflow(by: 16).overflow ? Int.max : bytes.count * 16)
+    let believable = min(
+        sizeHint, bytes.count.multipliedReportingOverflow(by: 16).overflow ? Int.max : bytes.count * 16)
     var capacity = min(limit, max(believable, min(bytes.count, 1 << 24) * 4, 1 << 16))
     var output = [UInt8](repeating: 0, count: capacity)
     var input = bytes

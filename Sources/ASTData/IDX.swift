@@ -28,14 +28,18 @@ public enum IDX {
         guard type == 0x08 else {
             let known: [UInt8: String] = [0x09: "int8", 0x0B: "int16", 0x0C: "int32", 0x0D: "float32", 0x0E: "float64"]
             if let name = known[type] {
-                throw ASTError(.unsupported, "\(source): IDX element type \(name) is not supported (only unsigned bytes)")
+                throw ASTError(
+                    .unsupported, "\(source): IDX element type \(name) is not supported (only unsigned bytes)")
             }
             throw ASTError(.format, "\(source): not an IDX file (unknown element type 0x\(String(type, radix: 16)))")
         }
         guard rank >= 1 else { throw ASTError(.format, "\(source): IDX file with 0 dimensions") }
         let headerSize = 4 + 4 * rank
         guard bytes.count >= headerSize else {
-            throw ASTError(.format, "\(source): truncated IDX header (\(rank) dimensions need \(headerSize) bytes, file has \(bytes.count))")
+            throw ASTError(
+                .format,
+                "\(source): truncated IDX header (\(rank) dimensions need \(headerSize) bytes, file has \(bytes.count))"
+            )
         }
         var shape = [Int]()
         for d in 0..<rank {
@@ -48,13 +52,16 @@ public enum IDX {
         for d in shape {
             let (p, overflow) = expected.multipliedReportingOverflow(by: d)
             guard !overflow, p <= payload || d == 0 else {
-                throw ASTError(.format, "\(source): header claims dimensions \(shape) but only \(payload) bytes of data follow")
+                throw ASTError(
+                    .format, "\(source): header claims dimensions \(shape) but only \(payload) bytes of data follow")
             }
             expected = p
         }
         guard expected == payload else {
-            throw ASTError(.format, "\(source): header claims dimensions \(shape) = \(expected) bytes of data "
-                + "but the file has \(payload)")
+            throw ASTError(
+                .format,
+                "\(source): header claims dimensions \(shape) = \(expected) bytes of data "
+                    + "but the file has \(payload)")
         }
         return try NDArray(shape: shape, dtype: .u1, bytes: Array(bytes[headerSize...]))
     }
@@ -81,28 +88,35 @@ public func loadIDXDataset(imagesPath: String, labelsPath: String, classes: Int 
         throw ASTError(.format, "\(imagesPath): empty image set (dimensions \(images.shape))")
     }
     let classLabels = try byteLabels(labels.bytes, classes: classes, source: labelsPath)
-    return try ImageDataset(images: unitFloats(images.bytes), labels: classLabels, count: n, channels: 1,
-                            height: h, width: w, classes: classes)
+    return try ImageDataset(
+        images: unitFloats(images.bytes), labels: classLabels, count: n, channels: 1,
+        height: h, width: w, classes: classes)
 }
 
 /// Fashion-MNIST (60000 train / 10000 test, 28x28, 10 classes) from the four standard IDX files
 /// in `directory`, gzipped or not. The default is where `apt-get install dataset-fashion-mnist`
 /// puts them.
 public func loadFashionMNIST(directory: String = "/usr/share/datasets/fashion-mnist") throws(ASTError) -> DatasetPair {
-    try loadIDXPair(directory: directory, dataset: "Fashion-MNIST",
-                    hint: "install it with `apt-get install -y dataset-fashion-mnist` or point to a directory with the four IDX files")
+    try loadIDXPair(
+        directory: directory, dataset: "Fashion-MNIST",
+        hint:
+            "install it with `apt-get install -y dataset-fashion-mnist` or point to a directory with the four IDX files"
+    )
 }
 
 /// MNIST (60000 train / 10000 test, 28x28, 10 classes) from the four standard IDX files in
 /// `directory`, gzipped or not.
 public func loadMNIST(directory: String) throws(ASTError) -> DatasetPair {
-    try loadIDXPair(directory: directory, dataset: "MNIST",
-                    hint: "point to a directory with the four standard MNIST IDX files")
+    try loadIDXPair(
+        directory: directory, dataset: "MNIST",
+        hint: "point to a directory with the four standard MNIST IDX files")
 }
 
 /// The standard MNIST-family file stems, in the order train images, train labels, test images,
 /// test labels.
-let idxStems = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+let idxStems = [
+    "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"
+]
 
 private func loadIDXPair(directory: String, dataset: String, hint: String) throws(ASTError) -> DatasetPair {
     guard BinaryFile.isDirectory(directory) else {
@@ -114,8 +128,10 @@ private func loadIDXPair(directory: String, dataset: String, hint: String) throw
         let dotted = stem.replacing("-idx", with: ".idx")
         let candidates = [stem + ".gz", stem, dotted + ".gz", dotted].map { joinPath(directory, $0) }
         guard let found = candidates.first(where: BinaryFile.exists) else {
-            throw ASTError(.io, "\(dataset): \(stem)(.gz) not found in \(directory); \(hint) "
-                + "(\(idxStems.joined(separator: ", ")), optionally gzipped)")
+            throw ASTError(
+                .io,
+                "\(dataset): \(stem)(.gz) not found in \(directory); \(hint) "
+                    + "(\(idxStems.joined(separator: ", ")), optionally gzipped)")
         }
         paths.append(found)
     }

@@ -22,20 +22,26 @@ public struct ImageDataset: Sendable, Equatable {
 
     /// Validates and wraps the given pixels and labels; errors name the argument and, for bad
     /// values, the first offending index.
-    public init(images: [Float], labels: [Int32], count: Int, channels: Int, height: Int,
-                width: Int, classes: Int) throws(ASTError) {
-        for (name, value) in [("count", count), ("channels", channels), ("height", height),
-                              ("width", width), ("classes", classes)] where value <= 0 {
+    public init(
+        images: [Float], labels: [Int32], count: Int, channels: Int, height: Int,
+        width: Int, classes: Int
+    ) throws(ASTError) {
+        for (name, value) in [
+            ("count", count), ("channels", channels), ("height", height),
+            ("width", width), ("classes", classes)
+        ] where value <= 0 {
             throw ASTError.invalid("ImageDataset: \(name) must be positive, got \(value)")
         }
         guard classes <= Int(Int32.max) else {
             throw ASTError.invalid("ImageDataset: classes \(classes) does not fit the Int32 labels")
         }
-        let total = try checkedProduct([count, channels, height, width],
-                                       "ImageDataset: count*channels*height*width")
+        let total = try checkedProduct(
+            [count, channels, height, width],
+            "ImageDataset: count*channels*height*width")
         guard images.count == total else {
-            throw ASTError.shape("ImageDataset: images has \(images.count) values but "
-                + "count*channels*height*width = \(count)*\(channels)*\(height)*\(width) = \(total)")
+            throw ASTError.shape(
+                "ImageDataset: images has \(images.count) values but "
+                    + "count*channels*height*width = \(count)*\(channels)*\(height)*\(width) = \(total)")
         }
         guard labels.count == count else {
             throw ASTError.shape("ImageDataset: labels has \(labels.count) entries but count = \(count)")
@@ -94,8 +100,9 @@ public struct ImageDataset: Sendable, Equatable {
                 pixels.append(contentsOf: src[(index * size)..<((index + 1) * size)])
             }
         }
-        return try ImageDataset(images: pixels, labels: indices.map { labels[$0] }, count: indices.count,
-                                channels: channels, height: height, width: width, classes: classes)
+        return try ImageDataset(
+            images: pixels, labels: indices.map { labels[$0] }, count: indices.count,
+            channels: channels, height: height, width: width, classes: classes)
     }
 
     /// Indices of the images labelled `label`, ascending (empty for a label outside the classes).
@@ -121,8 +128,9 @@ public struct DatasetPair: Sendable, Equatable {
     /// Requires both sets to share channels, height, width and the number of classes.
     public init(train: ImageDataset, test: ImageDataset) throws(ASTError) {
         guard train.channels == test.channels, train.height == test.height, train.width == test.width else {
-            throw ASTError.shape("DatasetPair: train images are \(train.channels)x\(train.height)x\(train.width) "
-                + "but test images are \(test.channels)x\(test.height)x\(test.width)")
+            throw ASTError.shape(
+                "DatasetPair: train images are \(train.channels)x\(train.height)x\(train.width) "
+                    + "but test images are \(test.channels)x\(test.height)x\(test.width)")
         }
         guard train.classes == test.classes else {
             throw ASTError.shape("DatasetPair: train has \(train.classes) classes but test has \(test.classes)")

@@ -92,14 +92,18 @@ public enum JSONValue: Sendable, Equatable {
     /// leading zeros, single quotes, NaN, lone surrogates or duplicate keys). Errors are
     /// `.format` and name `source` and the byte offset of the problem; input longer than
     /// `maxBytes` or nested deeper than `maxDepth` (at most `maxAllowedDepth`) is rejected.
-    public static func parse(_ text: String, source: String = "JSON", maxDepth: Int = defaultMaxDepth,
-                             maxBytes: Int = defaultMaxBytes) throws(ASTError) -> JSONValue {
+    public static func parse(
+        _ text: String, source: String = "JSON", maxDepth: Int = defaultMaxDepth,
+        maxBytes: Int = defaultMaxBytes
+    ) throws(ASTError) -> JSONValue {
         try parse(Array(text.utf8), source: source, maxDepth: maxDepth, maxBytes: maxBytes)
     }
 
     /// Parses UTF-8 bytes as one JSON document; invalid UTF-8 is rejected.
-    public static func parse(_ bytes: [UInt8], source: String = "JSON", maxDepth: Int = defaultMaxDepth,
-                             maxBytes: Int = defaultMaxBytes) throws(ASTError) -> JSONValue {
+    public static func parse(
+        _ bytes: [UInt8], source: String = "JSON", maxDepth: Int = defaultMaxDepth,
+        maxBytes: Int = defaultMaxBytes
+    ) throws(ASTError) -> JSONValue {
         guard (0...maxAllowedDepth).contains(maxDepth) else {
             throw ASTError.invalid("\(source): maxDepth must be in 0...\(maxAllowedDepth), got \(maxDepth)")
         }
@@ -147,7 +151,8 @@ public enum JSONValue: Sendable, Equatable {
 }
 
 extension JSONValue: ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral,
-    ExpressibleByStringLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral {
+    ExpressibleByStringLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral
+{
     public init(booleanLiteral value: Bool) { self = .bool(value) }
     public init(integerLiteral value: Int) { self = .number(Double(value)) }
     public init(floatLiteral value: Double) { self = .number(value) }
@@ -343,7 +348,9 @@ private struct JSONParser {
         }
         if at < bytes.count, bytes[at] == UInt8(ascii: ".") {
             at += 1
-            guard isDigit(at) else { throw error("expected a digit after the decimal point, found \(describeCurrent())") }
+            guard isDigit(at) else {
+                throw error("expected a digit after the decimal point, found \(describeCurrent())")
+            }
             while isDigit(at) { at += 1 }
         }
         if at < bytes.count, bytes[at] == UInt8(ascii: "e") || bytes[at] == UInt8(ascii: "E") {
@@ -435,8 +442,9 @@ private struct JSONParser {
                 at += 2
                 let low = try hex4(escapeStart: lowStart)
                 guard (0xdc00...0xdfff).contains(low) else {
-                    throw error("high surrogate \\u\(hex16(unit)) followed by \\u\(hex16(low)), not a low surrogate",
-                                at: start)
+                    throw error(
+                        "high surrogate \\u\(hex16(unit)) followed by \\u\(hex16(low)), not a low surrogate",
+                        at: start)
                 }
                 scalar = 0x10000 + ((UInt32(unit) - 0xd800) << 10) + (UInt32(low) - 0xdc00)
             } else if (0xdc00...0xdfff).contains(unit) {
@@ -444,8 +452,9 @@ private struct JSONParser {
             }
             appendUTF8(scalar, to: &out)
         default:
-            throw error("invalid escape sequence '\\\(e >= 0x21 && e < 0x7f ? String(Character(Unicode.Scalar(e))) : "0x" + hexByte(e))'",
-                        at: start)
+            throw error(
+                "invalid escape sequence '\\\(e >= 0x21 && e < 0x7f ? String(Character(Unicode.Scalar(e))) : "0x" + hexByte(e))'",
+                at: start)
         }
     }
 
@@ -496,8 +505,10 @@ private func hex16(_ v: UInt16) -> String {
 
 /// A key shortened and stripped of control characters for an error message.
 func escapedForMessage(_ s: String) -> String {
-    let clipped = s.unicodeScalars.count > 64 ? String(String.UnicodeScalarView(s.unicodeScalars.prefix(64))) + "..." : s
-    return String(String.UnicodeScalarView(clipped.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7f ? "?" : $0 }))
+    let clipped =
+        s.unicodeScalars.count > 64 ? String(String.UnicodeScalarView(s.unicodeScalars.prefix(64))) + "..." : s
+    return String(
+        String.UnicodeScalarView(clipped.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7f ? "?" : $0 }))
 }
 
 // MARK: - Writer
@@ -526,7 +537,8 @@ private struct JSONWriter {
         case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
         case .number(let v):
             guard let text = JSONValue.formatNumber(v) else {
-                throw ASTError.invalid("JSON: \(v) at $\(path.joined()) cannot be written (JSON has no NaN or infinity)")
+                throw ASTError.invalid(
+                    "JSON: \(v) at $\(path.joined()) cannot be written (JSON has no NaN or infinity)")
             }
             out.append(contentsOf: text.utf8)
         case .string(let s): writeString(s)

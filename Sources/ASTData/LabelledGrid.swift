@@ -7,16 +7,22 @@ import ASTCore
 ///
 ///     legend:   CLASS          1      2    ...
 ///     row c:    c NAME       [img]  [img]  ...
-public func labelledImageGrid(images: [Float], count: Int, channels: Int, height: Int, width: Int,
-                              rows: Int, columns: Int, rowLabels: [String], scale: Int,
-                              normalization: ImageGridNormalization = .perImage) throws(ASTError)
-    -> (pixels: [UInt8], width: Int, height: Int) {
-    guard (1...32).contains(scale) else { throw ASTError.invalid("labelledImageGrid: scale \(scale) is outside 1...32") }
+public func labelledImageGrid(
+    images: [Float], count: Int, channels: Int, height: Int, width: Int,
+    rows: Int, columns: Int, rowLabels: [String], scale: Int,
+    normalization: ImageGridNormalization = .perImage
+) throws(ASTError)
+    -> (pixels: [UInt8], width: Int, height: Int)
+{
+    guard (1...32).contains(scale) else {
+        throw ASTError.invalid("labelledImageGrid: scale \(scale) is outside 1...32")
+    }
     guard rowLabels.count == rows else {
         throw ASTError.invalid("labelledImageGrid: \(rowLabels.count) row labels for \(rows) rows")
     }
-    let grid = try imageGrid(images: images, count: count, channels: channels, height: height, width: width,
-                             rows: rows, columns: columns, padding: 1, normalization: normalization)
+    let grid = try imageGrid(
+        images: images, count: count, channels: channels, height: height, width: width,
+        rows: rows, columns: columns, padding: 1, normalization: normalization)
     // Text scale: a glyph is 3t x 5t pixels, about a fifth of a cell's height.
     let t = max(1, min(8, (height * scale) / 24))
     let advance = 4 * t, margin = 2 * t
@@ -87,14 +93,16 @@ private let bitmapFont: [Character: String] = [
     "H": "55755", "I": "72227", "J": "11152", "K": "55655", "L": "44447", "M": "57755", "N": "65555",
     "O": "25552", "P": "65644", "Q": "25563", "R": "65655", "S": "34216", "T": "72222", "U": "55557",
     "V": "55552", "W": "55775", "X": "55255", "Y": "55222", "Z": "71247",
-    " ": "00000", "-": "00700", "/": "11244", ".": "00002", ":": "02020", "?": "71202", "_": "00007",
+    " ": "00000", "-": "00700", "/": "11244", ".": "00002", ":": "02020", "?": "71202", "_": "00007"
 ]
 
 /// Class names of the built-in datasets (nil: label numbers only).
 public func classNames(ofDataset name: String) -> [String]? {
     switch name {
     case "fashion-mnist":
-        return ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+        return [
+            "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"
+        ]
     case "cifar10":
         return ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
     default:

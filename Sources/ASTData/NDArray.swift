@@ -116,7 +116,8 @@ public struct NDArray: Sendable, Equatable {
         switch dtype {
         case .u1, .bool: return bytes.map { Int64($0) }
         case .i1: return bytes.map { Int64(Int8(bitPattern: $0)) }
-        case .i4: return bytes.withUnsafeBufferPointer { b in (0..<n).map { Int64(Int32(bitPattern: loadU32(b, $0 * 4))) } }
+        case .i4:
+            return bytes.withUnsafeBufferPointer { b in (0..<n).map { Int64(Int32(bitPattern: loadU32(b, $0 * 4))) } }
         case .i8: return bytes.withUnsafeBufferPointer { b in (0..<n).map { Int64(bitPattern: loadU64(b, $0 * 8)) } }
         case .f4, .f8:
             let values = doubles()
@@ -124,7 +125,8 @@ public struct NDArray: Sendable, Equatable {
             result.reserveCapacity(n)
             for (i, v) in values.enumerated() {
                 guard let exact = Int64(exactly: v) else {
-                    throw ASTError(.format, "NDArray.int64s: element \(i) = \(v) is not a whole number in Int64's range")
+                    throw ASTError(
+                        .format, "NDArray.int64s: element \(i) = \(v) is not a whole number in Int64's range")
                 }
                 result.append(exact)
             }

@@ -45,7 +45,8 @@ public enum NPY {
             var scalars = String.UnicodeScalarView()
             for c in 0..<chars {
                 let at = i * itemSize + c * 4
-                let code = UInt32(payload[at]) | UInt32(payload[at + 1]) << 8
+                let code =
+                    UInt32(payload[at]) | UInt32(payload[at + 1]) << 8
                     | UInt32(payload[at + 2]) << 16 | UInt32(payload[at + 3]) << 24
                 if code == 0 { break }
                 guard let scalar = Unicode.Scalar(code) else {
@@ -94,11 +95,13 @@ public enum NPY {
             throw ASTError(.unsupported, "\(source): .npy format version \(major) is not supported (1-3 are)")
         }
         guard headerLength <= bytes.count - start else {
-            throw ASTError(.format, "\(source): header claims \(headerLength) bytes but only \(bytes.count - start) follow")
+            throw ASTError(
+                .format, "\(source): header claims \(headerLength) bytes but only \(bytes.count - start) follow")
         }
         var parser = DictParser(bytes: bytes[start..<(start + headerLength)], source: source)
         let dict = try parser.parseDict()
-        guard let descrValue = dict["descr"], let orderValue = dict["fortran_order"], let shapeValue = dict["shape"] else {
+        guard let descrValue = dict["descr"], let orderValue = dict["fortran_order"], let shapeValue = dict["shape"]
+        else {
             throw ASTError(.format, "\(source): header lacks one of 'descr', 'fortran_order', 'shape'")
         }
         guard case .ints(let shape) = shapeValue else {
@@ -116,8 +119,10 @@ public enum NPY {
         for d in shape where d < 0 { throw ASTError(.format, "\(source): negative dimension in shape \(shape)") }
         // Fortran order equals C order when at most one dimension exceeds 1.
         if fortran && shape.filter({ $0 > 1 }).count > 1 {
-            throw ASTError(.unsupported, "\(source): fortran_order arrays of shape \(shape) are not supported; "
-                + "save with np.ascontiguousarray first")
+            throw ASTError(
+                .unsupported,
+                "\(source): fortran_order arrays of shape \(shape) are not supported; "
+                    + "save with np.ascontiguousarray first")
         }
         return Header(descr: descr, element: element(of: descr), shape: shape, dataOffset: start + headerLength)
     }
@@ -142,15 +147,20 @@ public enum NPY {
     private static func unsupportedElement(_ header: Header, source: String) -> ASTError {
         switch header.element {
         case .unsupported(let why): ASTError(.unsupported, "\(source): dtype '\(header.descr)': \(why)")
-        case .unicode: ASTError(.unsupported, "\(source): dtype '\(header.descr)' is a unicode string array, "
-            + "not numbers (read it with strings instead)")
+        case .unicode:
+            ASTError(
+                .unsupported,
+                "\(source): dtype '\(header.descr)' is a unicode string array, "
+                    + "not numbers (read it with strings instead)")
         case .numeric: ASTError(.internal, "\(source): dtype '\(header.descr)' misclassified")
         }
     }
 
     /// The payload, which must be exactly `count * itemSize` bytes.
-    private static func payloadBytes(_ bytes: [UInt8], _ header: Header, itemSize: Int,
-                                     source: String) throws(ASTError) -> [UInt8] {
+    private static func payloadBytes(
+        _ bytes: [UInt8], _ header: Header, itemSize: Int,
+        source: String
+    ) throws(ASTError) -> [UInt8] {
         var expected = itemSize
         for d in header.shape {
             let (p, overflow) = expected.multipliedReportingOverflow(by: d)
@@ -159,8 +169,10 @@ public enum NPY {
         }
         let actual = bytes.count - header.dataOffset
         guard actual == expected else {
-            throw ASTError(.format, "\(source): shape \(header.shape) of '\(header.descr)' needs \(expected) "
-                + "bytes of data but the file has \(actual)")
+            throw ASTError(
+                .format,
+                "\(source): shape \(header.shape) of '\(header.descr)' needs \(expected) "
+                    + "bytes of data but the file has \(actual)")
         }
         return Array(bytes[header.dataOffset...])
     }

@@ -78,11 +78,14 @@ public struct NPZArchive: Sendable {
     /// The uncompressed .npy bytes of member `name` and a label for error messages.
     private func memberBytes(_ name: String) throws(ASTError) -> ([UInt8], String) {
         guard let entry = entry(name) else {
-            throw ASTError.invalid("\(source): no array named '\(arrayName(name))'; it holds "
-                + names.map { "'\($0)'" }.joined(separator: ", "))
+            throw ASTError.invalid(
+                "\(source): no array named '\(arrayName(name))'; it holds "
+                    + names.map { "'\($0)'" }.joined(separator: ", "))
         }
         let label = "\(source) member '\(entry.fileName)'"
-        guard entry.flags & 1 == 0 else { throw ASTError(.unsupported, "\(label): encrypted members are not supported") }
+        guard entry.flags & 1 == 0 else {
+            throw ASTError(.unsupported, "\(label): encrypted members are not supported")
+        }
         let at = entry.localHeaderOffset
         guard at <= data.count - 30, readU32(data, at) == 0x0403_4b50 else {
             throw ASTError(.format, "\(label): local header at offset \(at) is missing or out of the file")
@@ -90,33 +93,43 @@ public struct NPZArchive: Sendable {
         let nameLength = Int(readU16(data, at + 26)), extraLength = Int(readU16(data, at + 28))
         let start = at + 30 + nameLength + extraLength
         guard start <= data.count, entry.compressedSize <= data.count - start else {
-            throw ASTError(.format, "\(label): claims \(entry.compressedSize) bytes at offset \(start) "
-                + "but the archive is only \(data.count) bytes (truncated?)")
+            throw ASTError(
+                .format,
+                "\(label): claims \(entry.compressedSize) bytes at offset \(start) "
+                    + "but the archive is only \(data.count) bytes (truncated?)")
         }
         let raw = data[start..<(start + entry.compressedSize)]
         let bytes: [UInt8]
         switch entry.method {
         case 0:
             guard entry.compressedSize == entry.uncompressedSize else {
-                throw ASTError(.format, "\(label): stored member has compressed size \(entry.compressedSize) "
-                    + "but uncompressed size \(entry.uncompressedSize)")
+                throw ASTError(
+                    .format,
+                    "\(label): stored member has compressed size \(entry.compressedSize) "
+                        + "but uncompressed size \(entry.uncompressedSize)")
             }
             bytes = Array(raw)
         case 8:
             guard entry.uncompressedSize <= maxDeflateExpansion(entry.compressedSize) else {
-                throw ASTError(.format, "\(label): claims \(entry.uncompressedSize) bytes from "
-                    + "\(entry.compressedSize) compressed, more than deflate can produce")
+                throw ASTError(
+                    .format,
+                    "\(label): claims \(entry.uncompressedSize) bytes from "
+                        + "\(entry.compressedSize) compressed, more than deflate can produce")
             }
             bytes = try inflateRaw(Array(raw), maxOutput: entry.uncompressedSize, source: label)
             guard bytes.count == entry.uncompressedSize else {
-                throw ASTError(.format, "\(label): inflated to \(bytes.count) bytes but the archive says \(entry.uncompressedSize)")
+                throw ASTError(
+                    .format, "\(label): inflated to \(bytes.count) bytes but the archive says \(entry.uncompressedSize)"
+                )
             }
         default:
-            throw ASTError(.unsupported, "\(label): compression method \(entry.method) is not supported (stored and deflate are)")
+            throw ASTError(
+                .unsupported, "\(label): compression method \(entry.method) is not supported (stored and deflate are)")
         }
         let crc = crc32Checksum(bytes[...])
         guard crc == entry.crc else {
-            throw ASTError(.format, "\(label): CRC-32 mismatch (archive says \(hex32(entry.crc)), data gives \(hex32(crc)))")
+            throw ASTError(
+                .format, "\(label): CRC-32 mismatch (archive says \(hex32(entry.crc)), data gives \(hex32(crc)))")
         }
         return (bytes, label)
     }
@@ -226,15 +239,18 @@ private func readCentralDirectory(_ data: [UInt8], source: String) throws(ASTErr
             throw ASTError(.format, "\(source): zip64 end record is missing or out of the file")
         }
         let record = Int(recordU)
-        let count64 = readU64(data, record + 32), size64 = readU64(data, record + 40), offset64 = readU64(data, record + 48)
+        let count64 = readU64(data, record + 32), size64 = readU64(data, record + 40),
+            offset64 = readU64(data, record + 48)
         guard count64 <= UInt64(data.count), size64 <= UInt64(data.count), offset64 <= UInt64(data.count) else {
             throw ASTError(.format, "\(source): zip64 end record claims sizes beyond the file")
         }
         count = Int(count64); size = Int(size64); offset = Int(offset64)
     }
     guard offset <= data.count, size <= data.count - offset else {
-        throw ASTError(.format, "\(source): central directory (offset \(offset), \(size) bytes) lies outside "
-            + "the \(data.count)-byte file (truncated?)")
+        throw ASTError(
+            .format,
+            "\(source): central directory (offset \(offset), \(size) bytes) lies outside "
+                + "the \(data.count)-byte file (truncated?)")
     }
     // Each central entry is at least 46 bytes: a count the directory cannot hold is a lie.
     guard count <= size / 46 else {
@@ -287,12 +303,15 @@ private func readCentralDirectory(_ data: [UInt8], source: String) throws(ASTErr
             extra = body + length
         }
         guard compressed <= UInt64(data.count), localOffset <= UInt64(data.count),
-              uncompressed <= UInt64(Int.max) else {
+            uncompressed <= UInt64(Int.max)
+        else {
             throw ASTError(.format, "\(source): member '\(fileName)' claims sizes or offsets beyond the file")
         }
-        entries.append(NPZArchive.Entry(fileName: fileName, method: method, flags: flags, crc: crc,
-                                        compressedSize: Int(compressed), uncompressedSize: Int(uncompressed),
-                                        localHeaderOffset: Int(localOffset)))
+        entries.append(
+            NPZArchive.Entry(
+                fileName: fileName, method: method, flags: flags, crc: crc,
+                compressedSize: Int(compressed), uncompressedSize: Int(uncompressed),
+                localHeaderOffset: Int(localOffset)))
         at = extraEnd + commentLength
     }
     return entries
@@ -302,9 +321,15 @@ private func readCentralDirectory(_ data: [UInt8], source: String) throws(ASTErr
 func readU16(_ d: [UInt8], _ at: Int) -> UInt16 { UInt16(d[at]) | UInt16(d[at + 1]) << 8 }
 func readU32(_ d: [UInt8], _ at: Int) -> UInt32 { UInt32(readU16(d, at)) | UInt32(readU16(d, at + 2)) << 16 }
 func readU64(_ d: [UInt8], _ at: Int) -> UInt64 { UInt64(readU32(d, at)) | UInt64(readU32(d, at + 4)) << 32 }
-func appendU16(_ d: inout [UInt8], _ v: UInt16) { d.append(UInt8(truncatingIfNeeded: v)); d.append(UInt8(truncatingIfNeeded: v >> 8)) }
-func appendU32(_ d: inout [UInt8], _ v: UInt32) { appendU16(&d, UInt16(truncatingIfNeeded: v)); appendU16(&d, UInt16(truncatingIfNeeded: v >> 16)) }
-func appendU64(_ d: inout [UInt8], _ v: UInt64) { appendU32(&d, UInt32(truncatingIfNeeded: v)); appendU32(&d, UInt32(truncatingIfNeeded: v >> 32)) }
+func appendU16(_ d: inout [UInt8], _ v: UInt16) {
+    d.append(UInt8(truncatingIfNeeded: v)); d.append(UInt8(truncatingIfNeeded: v >> 8))
+}
+func appendU32(_ d: inout [UInt8], _ v: UInt32) {
+    appendU16(&d, UInt16(truncatingIfNeeded: v)); appendU16(&d, UInt16(truncatingIfNeeded: v >> 16))
+}
+func appendU64(_ d: inout [UInt8], _ v: UInt64) {
+    appendU32(&d, UInt32(truncatingIfNeeded: v)); appendU32(&d, UInt32(truncatingIfNeeded: v >> 32))
+}
 func hex32(_ v: UInt32) -> String {
     let s = String(v, radix: 16)
     return "0x" + String(repeating: "0", count: 8 - s.count) + s

@@ -15,14 +15,19 @@ public enum PNGImage {
     /// A PNG file of `pixels`: `height` rows of `width` pixels of `channels` bytes (1 = grayscale,
     /// 3 = RGB, interleaved), top row first. Rows use filter type 0 and are zlib-compressed at
     /// `level` (0-9). Throws `.invalidArgument` for bad sizes or a pixel count that does not match.
-    public static func encode(width: Int, height: Int, channels: Int, pixels: [UInt8],
-                              level: Int32 = 6) throws(ASTError) -> [UInt8] {
-        try encode(width: width, height: height, channels: channels, pixels: pixels, level: level,
-                   idatChunkBytes: idatChunkBytes)
+    public static func encode(
+        width: Int, height: Int, channels: Int, pixels: [UInt8],
+        level: Int32 = 6
+    ) throws(ASTError) -> [UInt8] {
+        try encode(
+            width: width, height: height, channels: channels, pixels: pixels, level: level,
+            idatChunkBytes: idatChunkBytes)
     }
 
-    static func encode(width: Int, height: Int, channels: Int, pixels: [UInt8], level: Int32,
-                       idatChunkBytes: Int) throws(ASTError) -> [UInt8] {
+    static func encode(
+        width: Int, height: Int, channels: Int, pixels: [UInt8], level: Int32,
+        idatChunkBytes: Int
+    ) throws(ASTError) -> [UInt8] {
         guard channels == 1 || channels == 3 else {
             throw ASTError.invalid("PNG: channels must be 1 (grayscale) or 3 (RGB), got \(channels)")
         }
@@ -30,11 +35,14 @@ public enum PNGImage {
         guard width >= 1, width <= maxSide, height >= 1, height <= maxSide else {
             throw ASTError.invalid("PNG: width and height must be in 1...\(maxSide), got \(width)x\(height)")
         }
-        guard (0...9).contains(level) else { throw ASTError.invalid("PNG: compression level must be 0...9, got \(level)") }
+        guard (0...9).contains(level) else {
+            throw ASTError.invalid("PNG: compression level must be 0...9, got \(level)")
+        }
         let expected = try checkedProduct([width, height, channels], "PNG: \(width)x\(height)x\(channels) image")
         guard pixels.count == expected else {
-            throw ASTError.invalid("PNG: a \(width)x\(height) image with \(channels) channel(s) needs \(expected) "
-                + "bytes, got \(pixels.count)")
+            throw ASTError.invalid(
+                "PNG: a \(width)x\(height) image with \(channels) channel(s) needs \(expected) "
+                    + "bytes, got \(pixels.count)")
         }
         let rowBytes = width * channels
         let rawCount = try checkedProduct([height, rowBytes + 1], "PNG: filtered image size")
@@ -99,8 +107,11 @@ public enum PNGImage {
 
 /// Encodes `pixels` as a PNG (see `PNGImage.encode`) and writes it atomically to `path`.
 public func writePNG(path: String, width: Int, height: Int, channels: Int, pixels: [UInt8]) throws(ASTError) {
-    try writeFileAtomically(path: path, bytes: PNGImage.encode(width: width, height: height, channels: channels,
-                                                               pixels: pixels))
+    try writeFileAtomically(
+        path: path,
+        bytes: PNGImage.encode(
+            width: width, height: height, channels: channels,
+            pixels: pixels))
 }
 
 /// How `imageGrid` maps float pixel values to 0...255.
@@ -120,15 +131,18 @@ public enum ImageGridNormalization: Sendable, Equatable {
 /// beyond `count` stay `padValue`. NaN becomes 0 and infinities clamp. Values are rounded as
 /// torchvision's `save_image` does (`x * 255 + 0.5`, clamped, truncated). The result feeds
 /// `PNGImage.encode(width:height:channels:pixels:)` with the same `channels`.
-public func imageGrid(images: [Float], count: Int, channels: Int, height: Int, width: Int, rows: Int, columns: Int,
-                      padding: Int = 2, normalization: ImageGridNormalization = .perImage,
-                      padValue: UInt8 = 0) throws(ASTError) -> (pixels: [UInt8], width: Int, height: Int) {
+public func imageGrid(
+    images: [Float], count: Int, channels: Int, height: Int, width: Int, rows: Int, columns: Int,
+    padding: Int = 2, normalization: ImageGridNormalization = .perImage,
+    padValue: UInt8 = 0
+) throws(ASTError) -> (pixels: [UInt8], width: Int, height: Int) {
     guard channels == 1 || channels == 3 else {
         throw ASTError.invalid("imageGrid: channels must be 1 or 3, got \(channels)")
     }
     guard count >= 0, height >= 1, width >= 1, rows >= 1, columns >= 1, padding >= 0 else {
-        throw ASTError.invalid("imageGrid: count \(count), height \(height), width \(width), rows \(rows), "
-            + "columns \(columns), padding \(padding): sizes must be positive (count and padding may be 0)")
+        throw ASTError.invalid(
+            "imageGrid: count \(count), height \(height), width \(width), rows \(rows), "
+                + "columns \(columns), padding \(padding): sizes must be positive (count and padding may be 0)")
     }
     let cells = try checkedProduct([rows, columns], "imageGrid: grid \(rows)x\(columns)")
     guard count <= cells else {
@@ -137,8 +151,9 @@ public func imageGrid(images: [Float], count: Int, channels: Int, height: Int, w
     let imageSize = try checkedProduct([channels, height, width], "imageGrid: image \(channels)x\(height)x\(width)")
     let expected = try checkedProduct([count, imageSize], "imageGrid: \(count) images")
     guard images.count == expected else {
-        throw ASTError.invalid("imageGrid: \(count) images of \(channels)x\(height)x\(width) need \(expected) floats, "
-            + "got \(images.count)")
+        throw ASTError.invalid(
+            "imageGrid: \(count) images of \(channels)x\(height)x\(width) need \(expected) floats, "
+                + "got \(images.count)")
     }
     if case .range(let lower, let upper) = normalization {
         guard lower.isFinite, upper.isFinite, upper > lower else {

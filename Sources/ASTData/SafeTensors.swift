@@ -153,8 +153,9 @@ public final class SafeTensorsFile: Sendable {
     /// Parses and validates an in-memory safetensors file.
     public init(bytes: [UInt8], source: String = "safetensors data") throws(ASTError) {
         let headerLength = try Self.checkPrefix(Array(bytes.prefix(8)), fileSize: bytes.count, source: source)
-        let parsed = try Self.parseHeader(Array(bytes[8..<(8 + headerLength)]),
-                                          dataLength: bytes.count - 8 - headerLength, source: source)
+        let parsed = try Self.parseHeader(
+            Array(bytes[8..<(8 + headerLength)]),
+            dataLength: bytes.count - 8 - headerLength, source: source)
         self.source = source
         self.headerLength = headerLength
         self.dataLength = bytes.count - 8 - headerLength
@@ -188,8 +189,10 @@ public final class SafeTensorsFile: Sendable {
     public func tensor(_ name: String) throws(ASTError) -> NDArray {
         let info = try entry(name)
         guard let type = info.dtype.ndarrayType else {
-            throw ASTError(.unsupported, "\(source): tensor '\(escapedForMessage(name))' has dtype \(info.dtype.rawValue), "
-                + "which NDArray cannot hold; use floats(_:) or rawBytes(_:)")
+            throw ASTError(
+                .unsupported,
+                "\(source): tensor '\(escapedForMessage(name))' has dtype \(info.dtype.rawValue), "
+                    + "which NDArray cannot hold; use floats(_:) or rawBytes(_:)")
         }
         return try NDArray(shape: info.shape, dtype: type, bytes: readData(info.dataOffsets, tensor: name))
     }
@@ -203,8 +206,10 @@ public final class SafeTensorsFile: Sendable {
         case .f32:
             return try readFloat32(info, tensor: name)
         case .f8E5M2, .f8E4M3, .f8E8M0, .c64:
-            throw ASTError(.unsupported, "\(source): tensor '\(escapedForMessage(name))' has dtype "
-                + "\(info.dtype.rawValue), which floats(_:) does not convert")
+            throw ASTError(
+                .unsupported,
+                "\(source): tensor '\(escapedForMessage(name))' has dtype "
+                    + "\(info.dtype.rawValue), which floats(_:) does not convert")
         default:
             let bytes = try readData(info.dataOffsets, tensor: name)
             return convertToFloats(bytes, info.dtype, count: info.count)
@@ -262,14 +267,18 @@ public final class SafeTensorsFile: Sendable {
     /// allocated for the header.
     static func checkPrefix(_ prefix: [UInt8], fileSize: Int, source: String) throws(ASTError) -> Int {
         guard fileSize >= 8, prefix.count >= 8 else {
-            throw ASTError(.format, "\(source): \(fileSize) bytes is too short for a safetensors file "
-                + "(needs an 8-byte header length)")
+            throw ASTError(
+                .format,
+                "\(source): \(fileSize) bytes is too short for a safetensors file "
+                    + "(needs an 8-byte header length)")
         }
         var n: UInt64 = 0
         for i in 0..<8 { n |= UInt64(prefix[i]) << UInt64(8 * i) }
         guard n <= UInt64(fileSize - 8) else {
-            throw ASTError(.format, "\(source): header length \(n) runs past the end of the file "
-                + "(\(fileSize) bytes)")
+            throw ASTError(
+                .format,
+                "\(source): header length \(n) runs past the end of the file "
+                    + "(\(fileSize) bytes)")
         }
         guard n <= UInt64(maxHeaderBytes) else {
             throw ASTError(.format, "\(source): header length \(n) exceeds the limit of \(maxHeaderBytes) bytes")
@@ -304,8 +313,10 @@ public final class SafeTensorsFile: Sendable {
                 }
                 for (k, v) in entries {
                     guard case .string(let s) = v else {
-                        throw ASTError(.format, "\(source): __metadata__ value of '\(escapedForMessage(k))' is "
-                            + "\(v.kindName), not a string")
+                        throw ASTError(
+                            .format,
+                            "\(source): __metadata__ value of '\(escapedForMessage(k))' is "
+                                + "\(v.kindName), not a string")
                     }
                     parsed.metadata[k] = s
                     parsed.metadataKeys.append(k)
@@ -320,8 +331,10 @@ public final class SafeTensorsFile: Sendable {
         return parsed
     }
 
-    private static func parseEntry(_ name: String, _ value: JSONValue, dataLength: Int,
-                                   source: String) throws(ASTError) -> SafeTensorsInfo {
+    private static func parseEntry(
+        _ name: String, _ value: JSONValue, dataLength: Int,
+        source: String
+    ) throws(ASTError) -> SafeTensorsInfo {
         let label = "\(source): tensor '\(escapedForMessage(name))'"
         guard case .object(let fields) = value else {
             throw ASTError(.format, "\(label): entry is \(value.kindName), not an object")
@@ -352,15 +365,18 @@ public final class SafeTensorsFile: Sendable {
             throw ASTError(.format, "\(label): missing \"data_offsets\"")
         }
         guard case .array(let offsets) = offsetsValue, offsets.count == 2,
-              let begin = offsets[0].int, let end = offsets[1].int, begin >= 0, end >= 0 else {
+            let begin = offsets[0].int, let end = offsets[1].int, begin >= 0, end >= 0
+        else {
             throw ASTError(.format, "\(label): \"data_offsets\" is not a pair of non-negative integers (below 2^53)")
         }
         guard begin <= end else {
             throw ASTError(.format, "\(label): data_offsets [\(begin), \(end)] end before they begin")
         }
         guard end <= dataLength else {
-            throw ASTError(.format, "\(label): data_offsets [\(begin), \(end)] run past the end of the "
-                + "\(dataLength)-byte data buffer")
+            throw ASTError(
+                .format,
+                "\(label): data_offsets [\(begin), \(end)] run past the end of the "
+                    + "\(dataLength)-byte data buffer")
         }
         var count = 1
         for n in shape {
@@ -370,9 +386,11 @@ public final class SafeTensorsFile: Sendable {
         }
         let (byteCount, overflow) = count.multipliedReportingOverflow(by: dtype.size)
         guard !overflow, byteCount == end - begin else {
-            throw ASTError(.format, "\(label): shape \(shape) of \(dtype.rawValue) needs "
-                + "\(overflow ? "more than Int.max" : String(byteCount)) bytes but data_offsets [\(begin), \(end)] "
-                + "span \(end - begin)")
+            throw ASTError(
+                .format,
+                "\(label): shape \(shape) of \(dtype.rawValue) needs "
+                    + "\(overflow ? "more than Int.max" : String(byteCount)) bytes but data_offsets [\(begin), \(end)] "
+                    + "span \(end - begin)")
         }
         return SafeTensorsInfo(name: name, dtype: dtype, shape: shape, count: count, dataOffsets: begin..<end)
     }
@@ -380,27 +398,35 @@ public final class SafeTensorsFile: Sendable {
     /// The tensors, in offset order, must cover [0, dataLength) exactly.
     private static func checkTiling(_ infos: [SafeTensorsInfo], dataLength: Int, source: String) throws(ASTError) {
         let ordered = infos.sorted {
-            ($0.dataOffsets.lowerBound, $0.dataOffsets.upperBound) < ($1.dataOffsets.lowerBound, $1.dataOffsets.upperBound)
+            ($0.dataOffsets.lowerBound, $0.dataOffsets.upperBound) < (
+                $1.dataOffsets.lowerBound, $1.dataOffsets.upperBound
+            )
         }
         var covered = 0
         var previous: SafeTensorsInfo?
         for info in ordered {
             let begin = info.dataOffsets.lowerBound
             if begin < covered, let previous {
-                throw ASTError(.format, "\(source): tensor '\(escapedForMessage(info.name))' at [\(begin), "
-                    + "\(info.dataOffsets.upperBound)] overlaps tensor '\(escapedForMessage(previous.name))' at "
-                    + "[\(previous.dataOffsets.lowerBound), \(previous.dataOffsets.upperBound)]")
+                throw ASTError(
+                    .format,
+                    "\(source): tensor '\(escapedForMessage(info.name))' at [\(begin), "
+                        + "\(info.dataOffsets.upperBound)] overlaps tensor '\(escapedForMessage(previous.name))' at "
+                        + "[\(previous.dataOffsets.lowerBound), \(previous.dataOffsets.upperBound)]")
             }
             if begin > covered {
-                throw ASTError(.format, "\(source): gap of \(begin - covered) bytes before tensor "
-                    + "'\(escapedForMessage(info.name))' at offset \(begin)")
+                throw ASTError(
+                    .format,
+                    "\(source): gap of \(begin - covered) bytes before tensor "
+                        + "'\(escapedForMessage(info.name))' at offset \(begin)")
             }
             covered = info.dataOffsets.upperBound
             previous = info
         }
         guard covered == dataLength else {
-            throw ASTError(.format, "\(source): tensors cover \(covered) bytes but the data buffer holds "
-                + "\(dataLength) (\(dataLength - covered) unaccounted bytes at the end)")
+            throw ASTError(
+                .format,
+                "\(source): tensors cover \(covered) bytes but the data buffer holds "
+                    + "\(dataLength) (\(dataLength - covered) unaccounted bytes at the end)")
         }
     }
 }
@@ -464,8 +490,10 @@ public struct SafeTensorsWriter: Sendable {
         let count = try checkedProduct(shape, "SafeTensorsWriter: tensor '\(escapedForMessage(name))' shape \(shape)")
         let (size, overflow) = count.multipliedReportingOverflow(by: dtype.size)
         guard !overflow, size == bytes.count else {
-            throw ASTError.shape("SafeTensorsWriter: tensor '\(escapedForMessage(name))' of shape \(shape) and dtype "
-                + "\(dtype.rawValue) needs \(overflow ? "more than Int.max" : String(size)) bytes, got \(bytes.count)")
+            throw ASTError.shape(
+                "SafeTensorsWriter: tensor '\(escapedForMessage(name))' of shape \(shape) and dtype "
+                    + "\(dtype.rawValue) needs \(overflow ? "more than Int.max" : String(size)) bytes, got \(bytes.count)"
+            )
         }
         entries.append(Entry(name: name, dtype: dtype, shape: shape, bytes: bytes))
         nameSet.insert(name)
@@ -496,14 +524,15 @@ public struct SafeTensorsWriter: Sendable {
             header[e.name] = [
                 "dtype": .string(e.dtype.rawValue),
                 "shape": .array(e.shape.map { .number(Double($0)) }),
-                "data_offsets": [.number(Double(offsets[i].lowerBound)), .number(Double(offsets[i].upperBound))],
+                "data_offsets": [.number(Double(offsets[i].lowerBound)), .number(Double(offsets[i].upperBound))]
             ]
         }
         var headerBytes = try JSONValue.object(header).serializedBytes()
         headerBytes.append(contentsOf: repeatElement(0x20, count: (8 - headerBytes.count % 8) % 8))
         guard headerBytes.count <= SafeTensorsFile.maxHeaderBytes else {
-            throw ASTError.invalid("SafeTensorsWriter: header of \(headerBytes.count) bytes exceeds the format's "
-                + "limit of \(SafeTensorsFile.maxHeaderBytes)")
+            throw ASTError.invalid(
+                "SafeTensorsWriter: header of \(headerBytes.count) bytes exceeds the format's "
+                    + "limit of \(SafeTensorsFile.maxHeaderBytes)")
         }
         var out = [UInt8]()
         out.reserveCapacity(8 + headerBytes.count + dataLength)
@@ -538,8 +567,10 @@ private func readExactly(fd: Int32, count: Int, at offset: Int, path: String) th
 }
 
 /// Fills `buffer` from `fd` at `offset`, retrying short reads and EINTR.
-private func preadFully(fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int,
-                        path: String) -> ASTError? {
+private func preadFully(
+    fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int,
+    path: String
+) -> ASTError? {
     var done = 0
     while done < buffer.count {
         let n = pread(fd, buffer.baseAddress! + done, min(buffer.count - done, 1 << 30), off_t(offset + done))
@@ -549,8 +580,10 @@ private func preadFully(fd: Int32, into buffer: UnsafeMutableRawBufferPointer, a
             return ioError(path, "read of \(buffer.count) bytes at offset \(offset) failed", e)
         }
         if n == 0 {
-            return ASTError(.io, "\(path): file ended at byte \(offset + done) while reading \(buffer.count) bytes "
-                + "at offset \(offset) (was it truncated after opening?)")
+            return ASTError(
+                .io,
+                "\(path): file ended at byte \(offset + done) while reading \(buffer.count) bytes "
+                    + "at offset \(offset) (was it truncated after opening?)")
         }
         done += n
     }

@@ -71,7 +71,8 @@ public struct AugmentationDraw: Sendable, Equatable {
     /// A draw for `count` images of `height` x `width`; checks every array has `count` finite entries.
     public init(count: Int, height: Int, width: Int, parameters: Parameters) throws(ASTError) {
         guard count >= 0, height >= 1, width >= 1 else {
-            throw .invalid("augmentation draw: count \(count), height \(height), width \(width) (want count ≥ 0, sizes ≥ 1)")
+            throw .invalid(
+                "augmentation draw: count \(count), height \(height), width \(width) (want count ≥ 0, sizes ≥ 1)")
         }
         func check(_ name: String, _ n: Int) throws(ASTError) {
             guard n == count else { throw .shape("augmentation draw: \(name) has \(n) values for \(count) samples") }
@@ -146,18 +147,28 @@ public struct DSA: Sendable, Equatable {
         public init() {}
 
         public func validate() throws(ASTError) {
-            let all: [(String, Double)] = [("flipProbability", flipProbability), ("scaleRatio", scaleRatio),
-                                           ("rotationDegrees", rotationDegrees), ("cropPadRatio", cropPadRatio),
-                                           ("cutoutRatio", cutoutRatio), ("brightness", brightness),
-                                           ("saturation", saturation), ("contrast", contrast)]
+            let all: [(String, Double)] = [
+                ("flipProbability", flipProbability), ("scaleRatio", scaleRatio),
+                ("rotationDegrees", rotationDegrees), ("cropPadRatio", cropPadRatio),
+                ("cutoutRatio", cutoutRatio), ("brightness", brightness),
+                ("saturation", saturation), ("contrast", contrast)
+            ]
             for (name, v) in all where !v.isFinite {
                 throw ASTError(.nonFinite, "DSA options: \(name) is \(v)")
             }
-            guard (0...1).contains(flipProbability) else { throw .invalid("DSA options: flipProbability \(flipProbability) is outside [0, 1]") }
+            guard (0...1).contains(flipProbability) else {
+                throw .invalid("DSA options: flipProbability \(flipProbability) is outside [0, 1]")
+            }
             guard scaleRatio >= 1 else { throw .invalid("DSA options: scaleRatio \(scaleRatio) must be ≥ 1") }
-            guard rotationDegrees >= 0 else { throw .invalid("DSA options: rotationDegrees \(rotationDegrees) must be ≥ 0") }
-            guard (0...1).contains(cropPadRatio) else { throw .invalid("DSA options: cropPadRatio \(cropPadRatio) is outside [0, 1]") }
-            guard (0...1).contains(cutoutRatio) else { throw .invalid("DSA options: cutoutRatio \(cutoutRatio) is outside [0, 1]") }
+            guard rotationDegrees >= 0 else {
+                throw .invalid("DSA options: rotationDegrees \(rotationDegrees) must be ≥ 0")
+            }
+            guard (0...1).contains(cropPadRatio) else {
+                throw .invalid("DSA options: cropPadRatio \(cropPadRatio) is outside [0, 1]")
+            }
+            guard (0...1).contains(cutoutRatio) else {
+                throw .invalid("DSA options: cutoutRatio \(cutoutRatio) is outside [0, 1]")
+            }
             guard brightness >= 0, saturation >= 0, contrast >= 0 else {
                 throw .invalid("DSA options: brightness, saturation and contrast must be ≥ 0")
             }
@@ -204,8 +215,10 @@ public struct DSA: Sendable, Equatable {
     /// Draws a group and its per-sample parameters for `count` images of `height` x `width`,
     /// consuming the generator in the reference order (group, then each parameter array in turn).
     /// Negative sizes are taken as 0 / 1 (`apply` then rejects any tensor they do not match).
-    public func draw<G: RandomNumberGenerator>(count: Int, height: Int, width: Int,
-                                               using generator: inout G) -> AugmentationDraw {
+    public func draw<G: RandomNumberGenerator>(
+        count: Int, height: Int, width: Int,
+        using generator: inout G
+    ) -> AugmentationDraw {
         let (n, h, w) = (max(count, 0), max(height, 1), max(width, 1))
         guard !groups.isEmpty else { return AugmentationDraw(identityFor: n, height: h, width: w) }
         let group = groups[generator.nextIndex(below: groups.count)]
@@ -263,7 +276,9 @@ public struct DSA: Sendable, Equatable {
     }
 
     /// Draws with the generator, then applies: x (N, C, H, W) -> augmented x.
-    public func augment<S, G: RandomNumberGenerator>(_ x: Tensor<S>, using generator: inout G) throws(ASTError) -> Tensor<S> {
+    public func augment<S, G: RandomNumberGenerator>(
+        _ x: Tensor<S>, using generator: inout G
+    ) throws(ASTError) -> Tensor<S> {
         guard x.rank == 4 else { throw .shape("DSA augment: images must be (N, C, H, W), got \(x.shape)") }
         let d = draw(count: x.shape[0], height: x.shape[2], width: x.shape[3], using: &generator)
         return try apply(d, to: x)
@@ -272,7 +287,8 @@ public struct DSA: Sendable, Equatable {
     private static func check<S>(_ draw: AugmentationDraw, _ x: Tensor<S>, _ op: String) throws(ASTError) {
         guard x.rank == 4, x.shape[1] >= 1 else { throw .shape("\(op): images must be (N, C≥1, H, W), got \(x.shape)") }
         guard x.shape[0] == draw.count, x.shape[2] == draw.height, x.shape[3] == draw.width else {
-            throw .shape("\(op): images \(x.shape) do not match a draw for \(draw.count) images of \(draw.height)x\(draw.width)")
+            throw .shape(
+                "\(op): images \(x.shape) do not match a draw for \(draw.count) images of \(draw.height)x\(draw.width)")
         }
     }
 
@@ -281,22 +297,26 @@ public struct DSA: Sendable, Equatable {
         case .identity:
             return x
         case let .color(b, s, c):
-            return colorJitterUnchecked(x, brightness: adjoint ? nil : b.map { S($0) },
-                                        saturation: s.map { S($0) }, contrast: c.map { S($0) })
+            return colorJitterUnchecked(
+                x, brightness: adjoint ? nil : b.map { S($0) },
+                saturation: s.map { S($0) }, contrast: c.map { S($0) })
         case let .crop(r, q):
-            return adjoint ? translateUnchecked(x, rowShift: r.map { -$0 }, columnShift: q.map { -$0 })
-                           : translateUnchecked(x, rowShift: r, columnShift: q)
+            return adjoint
+                ? translateUnchecked(x, rowShift: r.map { -$0 }, columnShift: q.map { -$0 })
+                : translateUnchecked(x, rowShift: r, columnShift: q)
         case let .cutout(top, left, h, w):
             return cutoutUnchecked(x, top: top, left: left, height: h, width: w)
         case let .flip(f):
             return flipUnchecked(x, flipped: f)
         case let .scale(sx, sy):
-            let plan = AffineSamplingPlan<S>(thetas: zip(sx, sy).map { [$0, 0, 0, 0, $1, 0] },
-                                             height: draw.height, width: draw.width)
+            let plan = AffineSamplingPlan<S>(
+                thetas: zip(sx, sy).map { [$0, 0, 0, 0, $1, 0] },
+                height: draw.height, width: draw.width)
             return adjoint ? affineSampleTransposeUnchecked(x, plan) : affineSampleUnchecked(x, plan)
         case let .rotate(angles):
-            let plan = AffineSamplingPlan<S>(thetas: angles.map { a in [cos(a), -sin(a), 0, sin(a), cos(a), 0] },
-                                             height: draw.height, width: draw.width)
+            let plan = AffineSamplingPlan<S>(
+                thetas: angles.map { a in [cos(a), -sin(a), 0, sin(a), cos(a), 0] },
+                height: draw.height, width: draw.width)
             return adjoint ? affineSampleTransposeUnchecked(x, plan) : affineSampleUnchecked(x, plan)
         }
     }

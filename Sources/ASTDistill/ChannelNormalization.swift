@@ -13,7 +13,8 @@ public struct ChannelNormalization: Sendable, Equatable {
 
     public init(mean: [Float], std: [Float]) throws(ASTError) {
         guard !mean.isEmpty, mean.count == std.count else {
-            throw .shape("channel normalization: \(mean.count) means and \(std.count) standard deviations (want C ≥ 1 each)")
+            throw .shape(
+                "channel normalization: \(mean.count) means and \(std.count) standard deviations (want C ≥ 1 each)")
         }
         if let k = mean.firstIndex(where: { !$0.isFinite }) {
             throw ASTError(.nonFinite, "channel normalization: mean[\(k)] is \(mean[k])")
@@ -37,7 +38,9 @@ public struct ChannelNormalization: Sendable, Equatable {
     }
 
     /// Fits on `count` images of `channels` planes of `pixelsPerChannel` values (NCHW, flat).
-    public init(fitting images: UnsafeBufferPointer<Float>, count n: Int, channels c: Int, pixelsPerChannel plane: Int) throws(ASTError) {
+    public init(
+        fitting images: UnsafeBufferPointer<Float>, count n: Int, channels c: Int, pixelsPerChannel plane: Int
+    ) throws(ASTError) {
         guard n >= 1, c >= 1, plane >= 1 else {
             throw .shape("channel normalization fit: needs ≥ 1 image, channel and pixel, got \(n) x \(c) x \(plane)")
         }
@@ -52,7 +55,8 @@ public struct ChannelNormalization: Sendable, Equatable {
                 var s = 0.0
                 for k in 0..<plane {
                     guard p[k].isFinite else {
-                        throw ASTError(.nonFinite, "channel normalization fit: image \(i), channel \(ch), pixel \(k) is \(p[k])")
+                        throw ASTError(
+                            .nonFinite, "channel normalization fit: image \(i), channel \(ch), pixel \(k) is \(p[k])")
                     }
                     s += Double(p[k])
                 }
@@ -87,7 +91,9 @@ public struct ChannelNormalization: Sendable, Equatable {
         try map(x, "channel normalization inverse") { v, m, s in v * s + m }
     }
 
-    private func map(_ x: Tensor<Float>, _ op: String, _ f: (Float, Float, Float) -> Float) throws(ASTError) -> Tensor<Float> {
+    private func map(
+        _ x: Tensor<Float>, _ op: String, _ f: (Float, Float, Float) -> Float
+    ) throws(ASTError) -> Tensor<Float> {
         guard x.rank == 4, x.shape[1] == channelCount else {
             throw .shape("\(op): images must be (N, \(channelCount), H, W), got \(x.shape)")
         }

@@ -23,8 +23,10 @@ public struct PreparedData: Sendable {
 
     /// `trainLimit` keeps a class-balanced random subset of that many training images;
     /// `testLimit` keeps the first that many test images.
-    public init(_ raw: DatasetPair, preprocessing: Preprocessing, trainLimit: Int? = nil, testLimit: Int? = nil,
-                seed: UInt64 = 0) throws(ASTError) {
+    public init(
+        _ raw: DatasetPair, preprocessing: Preprocessing, trainLimit: Int? = nil, testLimit: Int? = nil,
+        seed: UInt64 = 0
+    ) throws(ASTError) {
         var train = raw.train, test = raw.test
         if let limit = trainLimit, limit < train.count {
             guard limit >= train.classes else { throw .invalid("train limit \(limit) is below one image per class") }
@@ -43,7 +45,8 @@ public struct PreparedData: Sendable {
         }
         let shape = [train.count, train.channels, train.height, train.width]
         let trainTensor = try Tensor<Float>(shape: shape, scalars: train.images)
-        let testTensor = try Tensor<Float>(shape: [test.count, test.channels, test.height, test.width], scalars: test.images)
+        let testTensor = try Tensor<Float>(
+            shape: [test.count, test.channels, test.height, test.width], scalars: test.images)
         var normalization: ChannelNormalization? = nil, whitening: ZCAWhitening? = nil
         switch preprocessing {
         case .none: break
@@ -78,6 +81,8 @@ public struct PreparedData: Sendable {
 extension ImageDataset {
     /// The same labels and shape with other pixels.
     public func replacingImages(_ images: [Float]) throws(ASTError) -> ImageDataset {
-        try ImageDataset(images: images, labels: labels, count: count, channels: channels, height: height, width: width, classes: classes)
+        try ImageDataset(
+            images: images, labels: labels, count: count, channels: channels, height: height, width: width,
+            classes: classes)
     }
 }

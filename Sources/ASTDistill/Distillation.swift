@@ -22,7 +22,9 @@ public struct InMemoryExperts: ExpertSource, Sendable {
     public let experts: [[[Float]]]
     public init(_ experts: [[[Float]]]) throws(ASTError) {
         guard let first = experts.first, !first.isEmpty else { throw .invalid("no expert trajectories given") }
-        guard experts.allSatisfy({ $0.count == first.count }) else { throw .invalid("experts have different numbers of snapshots") }
+        guard experts.allSatisfy({ $0.count == first.count }) else {
+            throw .invalid("experts have different numbers of snapshots")
+        }
         self.experts = experts
     }
     public var expertCount: Int { experts.count }
@@ -89,9 +91,18 @@ public struct DistillationSettings: Sendable, Equatable {
         var s = DistillationSettings()
         s.ipc = ipc
         switch ipc {
-        case ...1: (s.syntheticSteps, s.maxStartEpoch, s.imageLearningRate, s.learningRateLearningRate, s.initialStepSize) = (50, 2, 100, 1e-7, 0.01)
-        case ...10: (s.syntheticSteps, s.maxStartEpoch, s.imageLearningRate, s.learningRateLearningRate, s.initialStepSize) = (30, 20, 100, 1e-5, 0.001)
-        default: (s.syntheticSteps, s.maxStartEpoch, s.imageLearningRate, s.learningRateLearningRate, s.initialStepSize) = (30, 40, 1000, 1e-5, 0.001)
+        case ...1:
+            (s.syntheticSteps, s.maxStartEpoch, s.imageLearningRate, s.learningRateLearningRate, s.initialStepSize) = (
+                50, 2, 100, 1e-7, 0.01
+            )
+        case ...10:
+            (s.syntheticSteps, s.maxStartEpoch, s.imageLearningRate, s.learningRateLearningRate, s.initialStepSize) = (
+                30, 20, 100, 1e-5, 0.001
+            )
+        default:
+            (s.syntheticSteps, s.maxStartEpoch, s.imageLearningRate, s.learningRateLearningRate, s.initialStepSize) = (
+                30, 40, 1000, 1e-5, 0.001
+            )
         }
         return s
     }
@@ -112,21 +123,33 @@ public struct DistillationSettings: Sendable, Equatable {
             guard v.isFinite, v > 0 else { throw .invalid("\(name) \(v) must be positive and finite") }
         }
         guard (1...10_000).contains(ipc) else { throw .invalid("ipc \(ipc) is outside 1...10000") }
-        guard (1...10_000).contains(syntheticSteps) else { throw .invalid("syntheticSteps \(syntheticSteps) is outside 1...10000") }
+        guard (1...10_000).contains(syntheticSteps) else {
+            throw .invalid("syntheticSteps \(syntheticSteps) is outside 1...10000")
+        }
         guard expertEpochs >= 1 else { throw .invalid("expertEpochs \(expertEpochs) must be at least 1") }
         guard maxStartEpoch >= 1 else { throw .invalid("maxStartEpoch \(maxStartEpoch) must be at least 1") }
         guard maxStartEpoch - 1 + expertEpochs <= snapshotCount - 1 else {
-            throw .invalid("maxStartEpoch \(maxStartEpoch) + expertEpochs \(expertEpochs) reaches epoch \(maxStartEpoch - 1 + expertEpochs), beyond the \(snapshotCount - 1) stored epochs")
+            throw .invalid(
+                "maxStartEpoch \(maxStartEpoch) + expertEpochs \(expertEpochs) reaches epoch \(maxStartEpoch - 1 + expertEpochs), beyond the \(snapshotCount - 1) stored epochs"
+            )
         }
         guard iterations >= 0 else { throw .invalid("iterations \(iterations) must be ≥ 0") }
         try positive("imageLearningRate", imageLearningRate)
         try positive("learningRateLearningRate", learningRateLearningRate)
         try positive("initialStepSize", initialStepSize)
-        guard imageMomentum.isFinite, (0..<1).contains(imageMomentum) else { throw .invalid("imageMomentum \(imageMomentum) is outside [0, 1)") }
-        guard stepSizeMomentum.isFinite, (0..<1).contains(stepSizeMomentum) else { throw .invalid("stepSizeMomentum \(stepSizeMomentum) is outside [0, 1)") }
+        guard imageMomentum.isFinite, (0..<1).contains(imageMomentum) else {
+            throw .invalid("imageMomentum \(imageMomentum) is outside [0, 1)")
+        }
+        guard stepSizeMomentum.isFinite, (0..<1).contains(stepSizeMomentum) else {
+            throw .invalid("stepSizeMomentum \(stepSizeMomentum) is outside [0, 1)")
+        }
         if let b = syntheticBatch { guard b >= 1 else { throw .invalid("syntheticBatch \(b) must be at least 1") } }
-        if let mu = innerMomentum { guard mu.isFinite, (0..<1).contains(mu) else { throw .invalid("innerMomentum \(mu) is outside [0, 1)") } }
-        if let wp = weightPerturbation { guard wp.isFinite, wp >= 0 else { throw .invalid("weightPerturbation \(wp) must be ≥ 0") } }
+        if let mu = innerMomentum {
+            guard mu.isFinite, (0..<1).contains(mu) else { throw .invalid("innerMomentum \(mu) is outside [0, 1)") }
+        }
+        if let wp = weightPerturbation {
+            guard wp.isFinite, wp >= 0 else { throw .invalid("weightPerturbation \(wp) must be ≥ 0") }
+        }
         if learnSoftLabels { try positive("labelLearningRate", labelLearningRate) }
         guard (1...65_536).contains(segments) else { throw .invalid("segments \(segments) is outside 1...65536") }
         guard (0...1_048_576).contains(activationBudgetMiB) else {
@@ -225,10 +248,12 @@ public struct Distiller {
 
     /// The starting state from an initial synthetic set (see `SyntheticSet.initialize`).
     public func initialState(from synthetic: ImageDataset) throws(ASTError) -> DistillationState {
-        try network.checkImages([synthetic.count, synthetic.channels, synthetic.height, synthetic.width], "synthetic images")
-        var state = DistillationState(images: synthetic.images, labels: synthetic.labels, stepSize: Float(settings.initialStepSize),
-                                      imageVelocity: [Float](repeating: 0, count: synthetic.images.count), stepSizeVelocity: 0,
-                                      iteration: 0, pendingChunks: [], lossHistory: [])
+        try network.checkImages(
+            [synthetic.count, synthetic.channels, synthetic.height, synthetic.width], "synthetic images")
+        var state = DistillationState(
+            images: synthetic.images, labels: synthetic.labels, stepSize: Float(settings.initialStepSize),
+            imageVelocity: [Float](repeating: 0, count: synthetic.images.count), stepSizeVelocity: 0,
+            iteration: 0, pendingChunks: [], lossHistory: [])
         if settings.learnSoftLabels {
             let expert = try experts.snapshots(expert: 0, epochs: [experts.snapshotCount - 1])[0]
             state.labelLogits = try network.logits(images: synthetic.images, count: synthetic.count, parameters: expert)
@@ -252,7 +277,9 @@ public struct Distiller {
     /// Seed of segment `r`'s draws at `iteration`; segment 0 keeps the seed of the
     /// single-segment loop, so `segments = 1` draws what it always did.
     func segmentSeed(iteration: Int, segment r: Int) -> UInt64 {
-        r == 0 ? derivedSeed(settings.seed, 6, UInt64(iteration)) : derivedSeed(settings.seed, 6, UInt64(iteration), UInt64(r))
+        r == 0
+            ? derivedSeed(settings.seed, 6, UInt64(iteration))
+            : derivedSeed(settings.seed, 6, UInt64(iteration), UInt64(r))
     }
 
     /// The draws of segment `r` at the state's iteration, in the order the single-segment loop
@@ -277,10 +304,12 @@ public struct Distiller {
         var perturbation: [(offset: Int, direction: [Float])] = []
         if let wp = settings.weightPerturbation, wp > 0 { perturbation = perturbationDirections(using: &rng) }
         var pending = state.pendingChunks(segment: r)
-        let minibatches = drawMinibatches(count: n, batch: min(settings.syntheticBatch ?? n, n), steps: settings.syntheticSteps,
-                                          pending: &pending, using: &rng)
-        return SegmentPlan(rng: rng, expert: expert, startEpoch: t, perturbation: perturbation,
-                           minibatches: minibatches, pendingAfter: pending)
+        let minibatches = drawMinibatches(
+            count: n, batch: min(settings.syntheticBatch ?? n, n), steps: settings.syntheticSteps,
+            pending: &pending, using: &rng)
+        return SegmentPlan(
+            rng: rng, expert: expert, startEpoch: t, perturbation: perturbation,
+            minibatches: minibatches, pendingAfter: pending)
     }
 
     /// Length of a flattened segment gradient for a synthetic set of `count` images
@@ -296,7 +325,8 @@ public struct Distiller {
         guard (0..<max(1, settings.segments)).contains(segment) else {
             throw .invalid("segment \(segment) is outside 0..<\(settings.segments) (distill.segments)")
         }
-        let where_ = settings.segments > 1 ? "iteration \(state.iteration) segment \(segment)" : "iteration \(state.iteration)"
+        let where_ =
+            settings.segments > 1 ? "iteration \(state.iteration) segment \(segment)" : "iteration \(state.iteration)"
         let n = state.labels.count
         var plan = plan(state, segment: segment)
         let (t, m) = (plan.startEpoch, settings.expertEpochs)
@@ -309,7 +339,8 @@ public struct Distiller {
             }
         }
         let minibatches = plan.minibatches
-        let transform = augmentationTransform(dsa, minibatches: minibatches, imageSize: network.config.imageSize, using: &plan.rng)
+        let transform = augmentationTransform(
+            dsa, minibatches: minibatches, imageSize: network.config.imageSize, using: &plan.rng)
 
         var intermediate: [IntermediateTarget<Float>] = []
         if settings.intermediateMatching != .off && m > 1 {
@@ -317,24 +348,34 @@ public struct Distiller {
                 let stepIndex = (settings.syntheticSteps / m) * k
                 guard stepIndex >= 1, stepIndex < settings.syntheticSteps else { continue }
                 let beta: Float = settings.intermediateMatching == .uniform ? 1 : Float(k) / Float(m)
-                intermediate.append(IntermediateTarget(step: stepIndex, target: try Tensor(shape: [snaps[k].count], scalars: snaps[k]), weight: beta))
+                intermediate.append(
+                    IntermediateTarget(
+                        step: stepIndex, target: try Tensor(shape: [snaps[k].count], scalars: snaps[k]), weight: beta))
             }
         }
         let k = network.config.classes
-        let soft = try state.softLabels(classes: k).map { p throws(ASTError) in try Tensor<Float>(shape: [n, k], scalars: p) }
+        let soft = try state.softLabels(classes: k).map { p throws(ASTError) in
+            try Tensor<Float>(shape: [n, k], scalars: p)
+        }
         var matching = TrajectoryMatching<Float>(
             network: network, labels: soft == nil ? state.labels : nil, softLabels: soft,
             learningRate: state.stepSize, minibatches: minibatches,
-            momentum: settings.innerMomentum.map(Float.init), innerLossWeight: Float(settings.innerLossWeight(startEpoch: t)),
+            momentum: settings.innerMomentum.map(Float.init),
+            innerLossWeight: Float(settings.innerLossWeight(startEpoch: t)),
             intermediateTargets: intermediate, transform: transform)
         matching.activationBudget = settings.activationBudgetMiB << 20
         let images = try Tensor<Float>(shape: [n] + network.imageShape, scalars: state.images)
-        let result = try matching.run(images: images, start: Tensor(shape: [start.count], scalars: start),
-                                      target: Tensor(shape: [snaps[m].count], scalars: snaps[m]))
+        let result = try matching.run(
+            images: images, start: Tensor(shape: [start.count], scalars: start),
+            target: Tensor(shape: [snaps[m].count], scalars: snaps[m]))
         guard result.loss.isFinite else { throw ASTError(.diverged, "\(where_): matching loss is \(result.loss)") }
-        guard result.learningRateGradient.isFinite else { throw ASTError(.diverged, "\(where_): dL/dα is \(result.learningRateGradient)") }
-        return SegmentGradient(loss: result.loss, stepSizeGradient: result.learningRateGradient, imageGradient: result.imageGradient.scalars,
-                               softLabelGradient: soft == nil ? nil : result.softLabelGradient?.scalars)
+        guard result.learningRateGradient.isFinite else {
+            throw ASTError(.diverged, "\(where_): dL/dα is \(result.learningRateGradient)")
+        }
+        return SegmentGradient(
+            loss: result.loss, stepSizeGradient: result.learningRateGradient,
+            imageGradient: result.imageGradient.scalars,
+            softLabelGradient: soft == nil ? nil : result.softLabelGradient?.scalars)
     }
 
     /// One update from the sum of all `settings.segments` segment gradients of the state's
@@ -347,14 +388,21 @@ public struct Distiller {
         let n = state.labels.count
         let k = network.config.classes
         guard sum.imageGradient.count == state.images.count else {
-            throw .invalid("the image gradient has \(sum.imageGradient.count) values, the synthetic images \(state.images.count)")
+            throw .invalid(
+                "the image gradient has \(sum.imageGradient.count) values, the synthetic images \(state.images.count)")
         }
-        guard (sum.softLabelGradient == nil) == (state.labelLogits == nil), (sum.softLabelGradient?.count ?? 0) == (state.labelLogits?.count ?? 0) else {
-            throw .invalid("the soft-label gradient does not match the run's soft labels (\(state.labelLogits?.count ?? 0) values)")
+        guard (sum.softLabelGradient == nil) == (state.labelLogits == nil),
+            (sum.softLabelGradient?.count ?? 0) == (state.labelLogits?.count ?? 0)
+        else {
+            throw .invalid(
+                "the soft-label gradient does not match the run's soft labels (\(state.labelLogits?.count ?? 0) values)"
+            )
         }
         var mean = sum
         if segments > 1 { mean.scale(by: 1 / Float(segments)) }
-        guard mean.loss.isFinite else { throw ASTError(.diverged, "iteration \(state.iteration): matching loss is \(mean.loss)") }
+        guard mean.loss.isFinite else {
+            throw ASTError(.diverged, "iteration \(state.iteration): matching loss is \(mean.loss)")
+        }
         let gLR = mean.stepSizeGradient
         guard gLR.isFinite else { throw ASTError(.diverged, "iteration \(state.iteration): dL/dα is \(gLR)") }
 
@@ -369,13 +417,21 @@ public struct Distiller {
                 if !next.images[i].isFinite { finite = false }
             }
         }
-        guard finite else { throw ASTError(.diverged, "iteration \(state.iteration): synthetic images became non-finite (lower imageLearningRate)") }
+        guard finite else {
+            throw ASTError(
+                .diverged, "iteration \(state.iteration): synthetic images became non-finite (lower imageLearningRate)")
+        }
         next.stepSizeVelocity = Float(settings.stepSizeMomentum) * next.stepSizeVelocity + gLR
         next.stepSize -= Float(settings.learningRateLearningRate) * next.stepSizeVelocity
         guard next.stepSize.isFinite, next.stepSize > 0 else {
-            throw ASTError(.diverged, "iteration \(state.iteration): the learnable step size α became \(next.stepSize) (from \(state.stepSize)); lower learningRateLearningRate or imageLearningRate")
+            throw ASTError(
+                .diverged,
+                "iteration \(state.iteration): the learnable step size α became \(next.stepSize) (from \(state.stepSize)); lower learningRateLearningRate or imageLearningRate"
+            )
         }
-        if let pv = state.softLabels(classes: k), let gv = mean.softLabelGradient, var logits = next.labelLogits, var velocity = next.labelVelocity {
+        if let pv = state.softLabels(classes: k), let gv = mean.softLabelGradient, var logits = next.labelLogits,
+            var velocity = next.labelVelocity
+        {
             // Through the row softmax: dL/dz = p ⊙ (dL/dp − Σ_j p_j dL/dp_j).
             let lr = Float(settings.labelLearningRate)
             for r in 0..<n {
@@ -387,7 +443,9 @@ public struct Distiller {
                     logits[i] -= lr * velocity[i]
                 }
             }
-            guard logits.allSatisfy(\.isFinite) else { throw ASTError(.diverged, "iteration \(state.iteration): soft labels became non-finite") }
+            guard logits.allSatisfy(\.isFinite) else {
+                throw ASTError(.diverged, "iteration \(state.iteration): soft labels became non-finite")
+            }
             (next.labelLogits, next.labelVelocity) = (logits, velocity)
         }
         let first = plan(state, segment: 0)
@@ -397,7 +455,9 @@ public struct Distiller {
         next.lossHistory.append(mean.loss)
         next.stepSizeHistory.append(next.stepSize)
         state = next
-        return IterationReport(iteration: next.iteration, loss: mean.loss, stepSize: next.stepSize, expert: first.expert, startEpoch: first.startEpoch)
+        return IterationReport(
+            iteration: next.iteration, loss: mean.loss, stepSize: next.stepSize, expert: first.expert,
+            startEpoch: first.startEpoch)
     }
 
     /// AST weight perturbation W ← W + α_wp·(d/‖d‖_F)⊙W: the normalised directions d/‖d‖ of
@@ -483,8 +543,10 @@ public struct SegmentGradient: Sendable, Equatable {
 /// permutation of 0..<n, popped from the end of `pending`, a new permutation when it is empty
 /// (MTT's order). `pending` carries the unused chunks to the next unroll. The distiller and the
 /// C step API (`ast_matching_step`, `ast_matching_minibatches`) both draw with this.
-public func drawMinibatches(count n: Int, batch: Int, steps: Int, pending: inout [[Int]],
-                            using rng: inout SeededGenerator) -> [[Int]] {
+public func drawMinibatches(
+    count n: Int, batch: Int, steps: Int, pending: inout [[Int]],
+    using rng: inout SeededGenerator
+) -> [[Int]] {
     var minibatches: [[Int]] = []
     minibatches.reserveCapacity(steps)
     for _ in 0..<steps {
@@ -500,8 +562,10 @@ public func drawMinibatches(count n: Int, batch: Int, steps: Int, pending: inout
 /// The DSA augmentation of an unroll over `minibatches` as the matching's per-step transform:
 /// one draw per minibatch, all made now from `rng` (also when `dsa` has no groups, so the
 /// generator advances the same way); nil when there is nothing to apply.
-public func augmentationTransform(_ dsa: DSA, minibatches: [[Int]], imageSize: Int,
-                                  using rng: inout SeededGenerator) -> StepTransform<Float>? {
+public func augmentationTransform(
+    _ dsa: DSA, minibatches: [[Int]], imageSize: Int,
+    using rng: inout SeededGenerator
+) -> StepTransform<Float>? {
     let draws = minibatches.map { dsa.draw(count: $0.count, height: imageSize, width: imageSize, using: &rng) }
     guard !dsa.groups.isEmpty else { return nil }
     return { x, i in
@@ -509,4 +573,3 @@ public func augmentationTransform(_ dsa: DSA, minibatches: [[Int]], imageSize: I
         (try? dsa.apply(draws[i], to: x)) ?? x
     }
 }
-

@@ -31,12 +31,17 @@ public enum Evaluation {
     /// Trains `settings.models` networks of `network`'s architecture on `train` with SGD at
     /// `learningRate` (momentum 0.9, weight decay 5e-4, ×0.1 at half), and tests each at the end.
     /// `afterEpoch(model, epoch)` may throw to abort.
-    public static func run(network: ConvNet, train: ImageDataset, test: ImageDataset, learningRate: Double,
-                           settings: EvaluationSettings, softLabels: [Float]? = nil,
-                           afterEpoch: (Int, Int) throws(ASTError) -> Void = { _, _ throws(ASTError) in }) throws(ASTError) -> EvaluationResult {
-        guard (1...1000).contains(settings.models) else { throw .invalid("evaluation models \(settings.models) is outside 1...1000") }
-        var training = TrainingSettings.evaluation(epochs: settings.epochs, learningRate: learningRate,
-                                                   augmentation: try DSA(strategy: settings.augmentation))
+    public static func run(
+        network: ConvNet, train: ImageDataset, test: ImageDataset, learningRate: Double,
+        settings: EvaluationSettings, softLabels: [Float]? = nil,
+        afterEpoch: (Int, Int) throws(ASTError) -> Void = { _, _ throws(ASTError) in }
+    ) throws(ASTError) -> EvaluationResult {
+        guard (1...1000).contains(settings.models) else {
+            throw .invalid("evaluation models \(settings.models) is outside 1...1000")
+        }
+        var training = TrainingSettings.evaluation(
+            epochs: settings.epochs, learningRate: learningRate,
+            augmentation: try DSA(strategy: settings.augmentation))
         training.batchSize = settings.batchSize
         let trainer = try NetworkTrainer(network: network, settings: training, data: train, softLabels: softLabels)
         var accuracies: [Double] = []

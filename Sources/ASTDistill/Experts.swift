@@ -13,34 +13,43 @@ public enum ExpertKind: String, Sendable, CaseIterable {
 extension TrainingSettings {
     /// MTT experts: SGD lr 0.01, no momentum, no weight decay, no decay, DSA on every batch.
     public static func mttExpert(epochs: Int, augmentation: DSA?) -> TrainingSettings {
-        TrainingSettings(epochs: epochs, batchSize: 256, sgd: SGDSettings(learningRate: 0.01), augmentation: augmentation)
+        TrainingSettings(
+            epochs: epochs, batchSize: 256, sgd: SGDSettings(learningRate: 0.01), augmentation: augmentation)
     }
 
     /// AST experts: SGD lr 0.003, momentum 0.9, weight decay 1e-3, lr ×0.6 from epoch
     /// floor(epochs/2)+1 with a fresh momentum buffer, loss scaling λ_e, gradient penalty 2.
     public static func astExpert(epochs: Int, augmentation: DSA?) -> TrainingSettings {
-        TrainingSettings(epochs: epochs, batchSize: 256,
-                         sgd: SGDSettings(learningRate: 0.003, momentum: 0.9, weightDecay: 1e-3,
-                                          decayEpochs: [epochs / 2 + 1], decayFactor: 0.6, resetMomentumAtDecay: true),
-                         augmentation: augmentation, lossScaling: true, gradientPenalty: 2)
+        TrainingSettings(
+            epochs: epochs, batchSize: 256,
+            sgd: SGDSettings(
+                learningRate: 0.003, momentum: 0.9, weightDecay: 1e-3,
+                decayEpochs: [epochs / 2 + 1], decayFactor: 0.6, resetMomentumAtDecay: true),
+            augmentation: augmentation, lossScaling: true, gradientPenalty: 2)
     }
 
     public static func expert(_ kind: ExpertKind, epochs: Int, augmentation: DSA?) -> TrainingSettings {
-        kind == .mtt ? mttExpert(epochs: epochs, augmentation: augmentation) : astExpert(epochs: epochs, augmentation: augmentation)
+        kind == .mtt
+            ? mttExpert(epochs: epochs, augmentation: augmentation)
+            : astExpert(epochs: epochs, augmentation: augmentation)
     }
 
     /// The kind's recipe with the caller's changes applied.
-    public static func expert(_ kind: ExpertKind, epochs: Int, augmentation: DSA?, recipe: ExpertRecipe) -> TrainingSettings {
+    public static func expert(
+        _ kind: ExpertKind, epochs: Int, augmentation: DSA?, recipe: ExpertRecipe
+    ) -> TrainingSettings {
         recipe.applied(to: expert(kind, epochs: epochs, augmentation: augmentation))
     }
 
     /// The evaluation protocol (docs/evaluation.md): SGD lr = α, momentum 0.9, weight decay
     /// 5e-4, lr ×0.1 at half the epochs, batch 256, DSA on every batch.
     public static func evaluation(epochs: Int = 1000, learningRate: Double, augmentation: DSA?) -> TrainingSettings {
-        TrainingSettings(epochs: epochs, batchSize: 256,
-                         sgd: SGDSettings(learningRate: learningRate, momentum: 0.9, weightDecay: 5e-4,
-                                          decayEpochs: [epochs / 2], decayFactor: 0.1),
-                         augmentation: augmentation)
+        TrainingSettings(
+            epochs: epochs, batchSize: 256,
+            sgd: SGDSettings(
+                learningRate: learningRate, momentum: 0.9, weightDecay: 5e-4,
+                decayEpochs: [epochs / 2], decayFactor: 0.1),
+            augmentation: augmentation)
     }
 }
 
@@ -119,14 +128,17 @@ public struct ExpertTrainer: Sendable {
     public func initialProgress(index: Int) -> ExpertProgress {
         var g = SeededGenerator(seed: derivedSeed(seed, 1, UInt64(index)))
         let theta = trainer.network.initialParameters(using: &g)
-        return ExpertProgress(index: index, snapshots: [theta], testAccuracies: [],
-                              state: TrainerState(parameters: theta), totalEpochs: trainer.settings.epochs)
+        return ExpertProgress(
+            index: index, snapshots: [theta], testAccuracies: [],
+            state: TrainerState(parameters: theta), totalEpochs: trainer.settings.epochs)
     }
 
     /// Trains expert `progress.index` from where `progress` stands to the last epoch, calling
     /// `afterEpoch` with the progress after every epoch (persist it there; throw to stop).
-    public func train(from progress: ExpertProgress,
-                      afterEpoch: (ExpertProgress) throws(ASTError) -> Void = { _ throws(ASTError) in }) throws(ASTError) -> ExpertProgress {
+    public func train(
+        from progress: ExpertProgress,
+        afterEpoch: (ExpertProgress) throws(ASTError) -> Void = { _ throws(ASTError) in }
+    ) throws(ASTError) -> ExpertProgress {
         var p = progress
         let epochSeed = derivedSeed(seed, 2, UInt64(p.index))
         while p.state.epoch < trainer.settings.epochs {

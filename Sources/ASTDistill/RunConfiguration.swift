@@ -6,7 +6,9 @@ import ASTData
 /// C API's enum keys and the Python keyword arguments all go through.
 public struct RunConfiguration: Sendable, Equatable {
     /// `npz`: the user's own images, an .npz file named by `dataPath` (see `loadNPZDataset`).
-    public enum DatasetKind: String, Sendable, CaseIterable { case fashionMNIST = "fashion-mnist", mnist, cifar10, cifar100, npz }
+    public enum DatasetKind: String, Sendable, CaseIterable {
+        case fashionMNIST = "fashion-mnist", mnist, cifar10, cifar100, npz
+    }
 
     public var dataset = DatasetKind.fashionMNIST
     /// Directory of the dataset files; empty = the dataset's default location.
@@ -57,8 +59,9 @@ public struct RunConfiguration: Sendable, Equatable {
     public var expertTraining: TrainingSettings {
         get throws(ASTError) {
             let dsa = try DSA(strategy: expertAugmentation)
-            var t = TrainingSettings.expert(expertKind, epochs: expertEpochs, augmentation: dsa.groups.isEmpty ? nil : dsa,
-                                            recipe: expertRecipe)
+            var t = TrainingSettings.expert(
+                expertKind, epochs: expertEpochs, augmentation: dsa.groups.isEmpty ? nil : dsa,
+                recipe: expertRecipe)
             t.batchSize = expertBatch
             return t
         }
@@ -68,20 +71,28 @@ public struct RunConfiguration: Sendable, Equatable {
     public func validate() throws(ASTError) {
         try network.validate()
         try evaluationArchitecture.validate()
-        guard evaluationArchitecture.channels == network.channels, evaluationArchitecture.imageSize == network.imageSize,
-              evaluationArchitecture.classes == network.classes else {
+        guard evaluationArchitecture.channels == network.channels,
+            evaluationArchitecture.imageSize == network.imageSize,
+            evaluationArchitecture.classes == network.classes
+        else {
             throw .invalid("the evaluation network must take the same images and classes as the distillation network")
         }
         try expertTraining.validate()
-        guard (1...100_000).contains(expertCount) else { throw .invalid("experts.count \(expertCount) is outside 1...100000") }
+        guard (1...100_000).contains(expertCount) else {
+            throw .invalid("experts.count \(expertCount) is outside 1...100000")
+        }
         try distillation.validate(snapshotCount: expertEpochs + 1)
         guard checkpointEvery >= 1 else { throw .invalid("distill.checkpoint_every must be at least 1") }
         _ = try DSA(strategy: evaluation.augmentation)
         if dataset == .npz && dataPath.isEmpty {
-            throw .invalid("data.dataset npz needs data.path: an .npz file with train_images, train_labels, test_images, test_labels")
+            throw .invalid(
+                "data.dataset npz needs data.path: an .npz file with train_images, train_labels, test_images, test_labels"
+            )
         }
         if dataset != .npz && !dataPath.isEmpty {
-            throw .invalid("data.path is only read with data.dataset=npz (data.dataset is \(dataset.rawValue); its files are found through data.dir)")
+            throw .invalid(
+                "data.path is only read with data.dataset=npz (data.dataset is \(dataset.rawValue); its files are found through data.dir)"
+            )
         }
         if trainLimit > 0 && trainLimit < distillation.ipc * network.classes {
             throw .invalid("data.train_limit \(trainLimit) leaves fewer than ipc \(distillation.ipc) images per class")
@@ -125,7 +136,9 @@ public struct RunParameter: Sendable {
     public func assign(_ value: ParameterValue, in config: inout RunConfiguration) throws(ASTError) {
         switch (kind, value) {
         case (.int, .int(let v)):
-            guard Double(v) >= minimum, Double(v) <= maximum else { throw .invalid("\(name): \(v) is outside \(Int64(minimum))...\(Int64(maximum))") }
+            guard Double(v) >= minimum, Double(v) <= maximum else {
+                throw .invalid("\(name): \(v) is outside \(Int64(minimum))...\(Int64(maximum))")
+            }
         case (.int, .float(let v)):
             guard let i = Int64(exactly: v) else { throw .invalid("\(name): \(v) is not an integer") }
             return try assign(.int(i), in: &config)
@@ -135,7 +148,9 @@ public struct RunParameter: Sendable {
             guard v.isFinite else { throw ASTError(.nonFinite, "\(name): \(v) is not finite") }
             guard v >= minimum, v <= maximum else { throw .invalid("\(name): \(v) is outside \(minimum)...\(maximum)") }
         case (.string, .string(let v)):
-            guard choices.isEmpty || choices.contains(v) else { throw .invalid("\(name): '\(v)' is not one of \(choices.joined(separator: ", "))") }
+            guard choices.isEmpty || choices.contains(v) else {
+                throw .invalid("\(name): '\(v)' is not one of \(choices.joined(separator: ", "))")
+            }
         default:
             throw .invalid("\(name): expects a\(kind == .int ? "n" : "") \(kind.rawValue), got '\(value)'")
         }
@@ -158,57 +173,76 @@ public struct RunParameter: Sendable {
     }
 }
 
-private func intParameter(_ name: String, _ key: Int32, _ range: ClosedRange<Int64>, _ help: String,
-                          _ path: WritableKeyPath<RunConfiguration, Int> & Sendable) -> RunParameter {
-    RunParameter(name: name, key: key, kind: .int, minimum: Double(range.lowerBound), maximum: Double(range.upperBound),
-                 choices: [], help: help, get: { .int(Int64($0[keyPath: path])) },
-                 set: { c, v throws(ASTError) in if case .int(let i) = v { c[keyPath: path] = Int(i) } })
+private func intParameter(
+    _ name: String, _ key: Int32, _ range: ClosedRange<Int64>, _ help: String,
+    _ path: WritableKeyPath<RunConfiguration, Int> & Sendable
+) -> RunParameter {
+    RunParameter(
+        name: name, key: key, kind: .int, minimum: Double(range.lowerBound), maximum: Double(range.upperBound),
+        choices: [], help: help, get: { .int(Int64($0[keyPath: path])) },
+        set: { c, v throws(ASTError) in if case .int(let i) = v { c[keyPath: path] = Int(i) } })
 }
 
-private func floatParameter(_ name: String, _ key: Int32, _ range: ClosedRange<Double>, _ help: String,
-                            _ path: WritableKeyPath<RunConfiguration, Double> & Sendable) -> RunParameter {
-    RunParameter(name: name, key: key, kind: .float, minimum: range.lowerBound, maximum: range.upperBound,
-                 choices: [], help: help, get: { .float($0[keyPath: path]) },
-                 set: { c, v throws(ASTError) in if case .float(let d) = v { c[keyPath: path] = d } })
+private func floatParameter(
+    _ name: String, _ key: Int32, _ range: ClosedRange<Double>, _ help: String,
+    _ path: WritableKeyPath<RunConfiguration, Double> & Sendable
+) -> RunParameter {
+    RunParameter(
+        name: name, key: key, kind: .float, minimum: range.lowerBound, maximum: range.upperBound,
+        choices: [], help: help, get: { .float($0[keyPath: path]) },
+        set: { c, v throws(ASTError) in if case .float(let d) = v { c[keyPath: path] = d } })
 }
 
 private func choiceParameter<E: RawRepresentable & CaseIterable & Sendable>(
     _ name: String, _ key: Int32, _ help: String, _ path: WritableKeyPath<RunConfiguration, E> & Sendable
 ) -> RunParameter where E.RawValue == String {
-    RunParameter(name: name, key: key, kind: .string, minimum: 0, maximum: 0, choices: E.allCases.map(\.rawValue),
-                 help: help, get: { .string($0[keyPath: path].rawValue) },
-                 set: { c, v throws(ASTError) in if case .string(let s) = v, let e = E(rawValue: s) { c[keyPath: path] = e } })
+    RunParameter(
+        name: name, key: key, kind: .string, minimum: 0, maximum: 0, choices: E.allCases.map(\.rawValue),
+        help: help, get: { .string($0[keyPath: path].rawValue) },
+        set: { c, v throws(ASTError) in if case .string(let s) = v, let e = E(rawValue: s) { c[keyPath: path] = e } })
 }
 
-private func stringParameter(_ name: String, _ key: Int32, _ help: String,
-                             _ path: WritableKeyPath<RunConfiguration, String> & Sendable,
-                             check: @escaping @Sendable (String) throws(ASTError) -> Void = { _ throws(ASTError) in }) -> RunParameter {
-    RunParameter(name: name, key: key, kind: .string, minimum: 0, maximum: 0, choices: [], help: help,
-                 get: { .string($0[keyPath: path]) },
-                 set: { c, v throws(ASTError) in if case .string(let s) = v { try check(s); c[keyPath: path] = s } })
+private func stringParameter(
+    _ name: String, _ key: Int32, _ help: String,
+    _ path: WritableKeyPath<RunConfiguration, String> & Sendable,
+    check: @escaping @Sendable (String) throws(ASTError) -> Void = { _ throws(ASTError) in }
+) -> RunParameter {
+    RunParameter(
+        name: name, key: key, kind: .string, minimum: 0, maximum: 0, choices: [], help: help,
+        get: { .string($0[keyPath: path]) },
+        set: { c, v throws(ASTError) in if case .string(let s) = v { try check(s); c[keyPath: path] = s } })
 }
 
 /// An int setting (0 = off) stored as an optional.
-private func optionalIntParameter(_ name: String, _ key: Int32, _ range: ClosedRange<Int64>, _ help: String,
-                                  _ path: WritableKeyPath<RunConfiguration, Int?> & Sendable) -> RunParameter {
-    RunParameter(name: name, key: key, kind: .int, minimum: Double(range.lowerBound), maximum: Double(range.upperBound),
-                 choices: [], help: help, get: { .int(Int64($0[keyPath: path] ?? 0)) },
-                 set: { c, v throws(ASTError) in if case .int(let i) = v { c[keyPath: path] = i == 0 ? nil : Int(i) } })
+private func optionalIntParameter(
+    _ name: String, _ key: Int32, _ range: ClosedRange<Int64>, _ help: String,
+    _ path: WritableKeyPath<RunConfiguration, Int?> & Sendable
+) -> RunParameter {
+    RunParameter(
+        name: name, key: key, kind: .int, minimum: Double(range.lowerBound), maximum: Double(range.upperBound),
+        choices: [], help: help, get: { .int(Int64($0[keyPath: path] ?? 0)) },
+        set: { c, v throws(ASTError) in if case .int(let i) = v { c[keyPath: path] = i == 0 ? nil : Int(i) } })
 }
 
 /// A float setting (0 = off) stored as an optional.
-private func optionalFloatParameter(_ name: String, _ key: Int32, _ range: ClosedRange<Double>, _ help: String,
-                                    _ path: WritableKeyPath<RunConfiguration, Double?> & Sendable) -> RunParameter {
-    RunParameter(name: name, key: key, kind: .float, minimum: range.lowerBound, maximum: range.upperBound,
-                 choices: [], help: help, get: { .float($0[keyPath: path] ?? 0) },
-                 set: { c, v throws(ASTError) in if case .float(let d) = v { c[keyPath: path] = d == 0 ? nil : d } })
+private func optionalFloatParameter(
+    _ name: String, _ key: Int32, _ range: ClosedRange<Double>, _ help: String,
+    _ path: WritableKeyPath<RunConfiguration, Double?> & Sendable
+) -> RunParameter {
+    RunParameter(
+        name: name, key: key, kind: .float, minimum: range.lowerBound, maximum: range.upperBound,
+        choices: [], help: help, get: { .float($0[keyPath: path] ?? 0) },
+        set: { c, v throws(ASTError) in if case .float(let d) = v { c[keyPath: path] = d == 0 ? nil : d } })
 }
 
-private func boolParameter(_ name: String, _ key: Int32, _ help: String,
-                           _ path: WritableKeyPath<RunConfiguration, Bool> & Sendable) -> RunParameter {
-    RunParameter(name: name, key: key, kind: .int, minimum: 0, maximum: 1, choices: [], help: help,
-                 get: { .int($0[keyPath: path] ? 1 : 0) },
-                 set: { c, v throws(ASTError) in if case .int(let i) = v { c[keyPath: path] = i != 0 } })
+private func boolParameter(
+    _ name: String, _ key: Int32, _ help: String,
+    _ path: WritableKeyPath<RunConfiguration, Bool> & Sendable
+) -> RunParameter {
+    RunParameter(
+        name: name, key: key, kind: .int, minimum: 0, maximum: 1, choices: [], help: help,
+        get: { .int($0[keyPath: path] ? 1 : 0) },
+        set: { c, v throws(ASTError) in if case .int(let i) = v { c[keyPath: path] = i != 0 } })
 }
 
 /// The expert recipe in effect (the kind's, with the run's changes), for reading settings.
@@ -224,32 +258,42 @@ private func kindRecipe(_ c: RunConfiguration) -> TrainingSettings {
 /// A float field of the expert recipe: reads the value in effect; −1, or the kind's own value,
 /// stores "the kind's value" (so it follows a later change of experts.kind, and settings written
 /// out and read back give an equal configuration).
-private func recipeFloat(_ name: String, _ key: Int32, _ maximum: Double, positive: Bool, _ help: String,
-                         _ path: WritableKeyPath<ExpertRecipe, Double?> & Sendable,
-                         _ read: @escaping @Sendable (TrainingSettings) -> Double) -> RunParameter {
-    RunParameter(name: name, key: key, kind: .float, minimum: -1, maximum: maximum, choices: [],
-                 help: help + " (−1 = the kind's value)", get: { .float(read(resolvedRecipe($0))) },
-                 set: { c, v throws(ASTError) in
-                     guard case .float(let d) = v else { return }
-                     guard d == -1 || (positive ? d > 0 : d >= 0) else {
-                         throw .invalid("\(name): \(d) must be \(positive ? "positive" : "≥ 0") (or −1 for the kind's value)")
-                     }
-                     c.expertRecipe[keyPath: path] = d == -1 || d == read(kindRecipe(c)) ? nil : d
-                 })
+private func recipeFloat(
+    _ name: String, _ key: Int32, _ maximum: Double, positive: Bool, _ help: String,
+    _ path: WritableKeyPath<ExpertRecipe, Double?> & Sendable,
+    _ read: @escaping @Sendable (TrainingSettings) -> Double
+) -> RunParameter {
+    RunParameter(
+        name: name, key: key, kind: .float, minimum: -1, maximum: maximum, choices: [],
+        help: help + " (−1 = the kind's value)", get: { .float(read(resolvedRecipe($0))) },
+        set: { c, v throws(ASTError) in
+            guard case .float(let d) = v else { return }
+            guard d == -1 || (positive ? d > 0 : d >= 0) else {
+                throw .invalid("\(name): \(d) must be \(positive ? "positive" : "≥ 0") (or −1 for the kind's value)")
+            }
+            c.expertRecipe[keyPath: path] = d == -1 || d == read(kindRecipe(c)) ? nil : d
+        })
 }
 
 /// An int field of the expert recipe, like `recipeFloat`.
-private func recipeInt(_ name: String, _ key: Int32, _ maximum: Int64, _ help: String,
-                       _ path: WritableKeyPath<ExpertRecipe, Int?> & Sendable,
-                       _ read: @escaping @Sendable (TrainingSettings) -> Int) -> RunParameter {
-    RunParameter(name: name, key: key, kind: .int, minimum: -1, maximum: Double(maximum), choices: [],
-                 help: help + " (−1 = the kind's value)", get: { .int(Int64(read(resolvedRecipe($0)))) },
-                 set: { c, v throws(ASTError) in
-                     if case .int(let i) = v { c.expertRecipe[keyPath: path] = i == -1 || Int(i) == read(kindRecipe(c)) ? nil : Int(i) }
-                 })
+private func recipeInt(
+    _ name: String, _ key: Int32, _ maximum: Int64, _ help: String,
+    _ path: WritableKeyPath<ExpertRecipe, Int?> & Sendable,
+    _ read: @escaping @Sendable (TrainingSettings) -> Int
+) -> RunParameter {
+    RunParameter(
+        name: name, key: key, kind: .int, minimum: -1, maximum: Double(maximum), choices: [],
+        help: help + " (−1 = the kind's value)", get: { .int(Int64(read(resolvedRecipe($0)))) },
+        set: { c, v throws(ASTError) in
+            if case .int(let i) = v {
+                c.expertRecipe[keyPath: path] = i == -1 || Int(i) == read(kindRecipe(c)) ? nil : Int(i)
+            }
+        })
 }
 
-private let checkStrategy: @Sendable (String) throws(ASTError) -> Void = { s throws(ASTError) in _ = try DSA(strategy: s) }
+private let checkStrategy: @Sendable (String) throws(ASTError) -> Void = { s throws(ASTError) in
+    _ = try DSA(strategy: s)
+}
 
 extension RunConfiguration {
     /// Every parameter. Keys are stable (never renumbered): they are the C ABI.
@@ -260,108 +304,204 @@ extension RunConfiguration {
         intParameter("network.classes", 3, 1...100_000, "classes", \.network.classes),
         intParameter("network.width", 4, 1...4096, "conv channels", \.network.width),
         intParameter("network.depth", 5, 1...10, "conv blocks", \.network.depth),
-        RunParameter(name: "network.norm", key: 6, kind: .string, minimum: 0, maximum: 0, choices: ["none", "instance", "batch"],
-                     help: "normalisation", get: { .string(["none", "instance", "batch"][Int($0.network.norm.rawValue)]) },
-                     set: { c, v throws(ASTError) in if case .string(let s) = v, let i = ["none", "instance", "batch"].firstIndex(of: s) { c.network.norm = NormKind(rawValue: Int32(i))! } }),
-        RunParameter(name: "network.pool", key: 7, kind: .string, minimum: 0, maximum: 0, choices: ["average", "max"],
-                     help: "pooling", get: { .string($0.network.pool == .average ? "average" : "max") },
-                     set: { c, v throws(ASTError) in if case .string(let s) = v { c.network.pool = s == "max" ? .max : .average } }),
-        RunParameter(name: "seed", key: 8, kind: .int, minimum: 0, maximum: Double(Int64.max), choices: [],
-                     help: "base seed of every random draw", get: { .int(Int64(bitPattern: $0.seed)) },
-                     set: { c, v throws(ASTError) in if case .int(let i) = v { c.seed = UInt64(bitPattern: i) } }),
+        RunParameter(
+            name: "network.norm", key: 6, kind: .string, minimum: 0, maximum: 0, choices: ["none", "instance", "batch"],
+            help: "normalisation", get: { .string(["none", "instance", "batch"][Int($0.network.norm.rawValue)]) },
+            set: { c, v throws(ASTError) in
+                if case .string(let s) = v, let i = ["none", "instance", "batch"].firstIndex(of: s) {
+                    c.network.norm = NormKind(rawValue: Int32(i))!
+                }
+            }),
+        RunParameter(
+            name: "network.pool", key: 7, kind: .string, minimum: 0, maximum: 0, choices: ["average", "max"],
+            help: "pooling", get: { .string($0.network.pool == .average ? "average" : "max") },
+            set: { c, v throws(ASTError) in if case .string(let s) = v { c.network.pool = s == "max" ? .max : .average }
+            }),
+        RunParameter(
+            name: "seed", key: 8, kind: .int, minimum: 0, maximum: Double(Int64.max), choices: [],
+            help: "base seed of every random draw", get: { .int(Int64(bitPattern: $0.seed)) },
+            set: { c, v throws(ASTError) in if case .int(let i) = v { c.seed = UInt64(bitPattern: i) } }),
         // Experts (100…199)
         choiceParameter("experts.kind", 100, "mtt (plain SGD) or ast (smooth experts)", \.expertKind),
         intParameter("experts.count", 101, 1...100_000, "experts to train", \.expertCount),
         intParameter("experts.epochs", 102, 1...10_000, "epochs per expert", \.expertEpochs),
         intParameter("experts.batch", 103, 1...100_000, "expert batch size", \.expertBatch),
-        stringParameter("experts.augmentation", 104, "DSA strategy of expert training", \.expertAugmentation, check: checkStrategy),
+        stringParameter(
+            "experts.augmentation", 104, "DSA strategy of expert training", \.expertAugmentation, check: checkStrategy),
         // The expert recipe: experts.kind picks MTT's or AST's, these change single fields of it.
-        recipeFloat("experts.lr", 105, 10, positive: true, "expert SGD learning rate", \.learningRate) { $0.sgd.learningRate },
-        recipeFloat("experts.momentum", 106, 0.999, positive: false, "expert SGD momentum", \.momentum) { $0.sgd.momentum },
-        recipeFloat("experts.weight_decay", 107, 1, positive: false, "expert SGD weight decay", \.weightDecay) { $0.sgd.weightDecay },
-        recipeInt("experts.decay_epoch", 108, 10_000, "epoch at whose start the expert rate decays (0 = never)", \.decayEpoch) {
+        recipeFloat("experts.lr", 105, 10, positive: true, "expert SGD learning rate", \.learningRate) {
+            $0.sgd.learningRate
+        },
+        recipeFloat("experts.momentum", 106, 0.999, positive: false, "expert SGD momentum", \.momentum) {
+            $0.sgd.momentum
+        },
+        recipeFloat("experts.weight_decay", 107, 1, positive: false, "expert SGD weight decay", \.weightDecay) {
+            $0.sgd.weightDecay
+        },
+        recipeInt(
+            "experts.decay_epoch", 108, 10_000, "epoch at whose start the expert rate decays (0 = never)", \.decayEpoch
+        ) {
             $0.sgd.decayEpochs.first ?? 0
         },
-        recipeFloat("experts.decay_factor", 109, 10, positive: true, "factor of that decay", \.decayFactor) { $0.sgd.decayFactor },
-        recipeInt("experts.momentum_reset", 110, 1, "1 = fresh momentum buffer at the decay", \.resetMomentumAtDecayAsInt) {
+        recipeFloat("experts.decay_factor", 109, 10, positive: true, "factor of that decay", \.decayFactor) {
+            $0.sgd.decayFactor
+        },
+        recipeInt(
+            "experts.momentum_reset", 110, 1, "1 = fresh momentum buffer at the decay", \.resetMomentumAtDecayAsInt
+        ) {
             $0.sgd.resetMomentumAtDecay ? 1 : 0
         },
-        recipeFloat("experts.loss_scale_start", 111, 1, positive: true, "λ_0 of AST's loss-scaling ramp (1 = off)", \.lossScaleStart) {
+        recipeFloat(
+            "experts.loss_scale_start", 111, 1, positive: true, "λ_0 of AST's loss-scaling ramp (1 = off)",
+            \.lossScaleStart
+        ) {
             $0.lossScaling ? $0.lossScaleStart : 1
         },
-        recipeInt("experts.loss_scale_epochs", 112, 10_000, "length of that ramp in epochs (0 = off)", \.lossScaleEpochs) {
+        recipeInt(
+            "experts.loss_scale_epochs", 112, 10_000, "length of that ramp in epochs (0 = off)", \.lossScaleEpochs
+        ) {
             $0.lossScaling ? $0.lossScaleEpochs : 0
         },
-        recipeFloat("experts.gradient_penalty", 113, 1000, positive: false, "λ of AST's gradient penalty (0 = off)", \.gradientPenalty) {
+        recipeFloat(
+            "experts.gradient_penalty", 113, 1000, positive: false, "λ of AST's gradient penalty (0 = off)",
+            \.gradientPenalty
+        ) {
             $0.gradientPenalty
         },
 
-        stringParameter("experts.dir", 120, "trajectory store to use instead of <out>/experts (shared or imported; its network must match)", \.expertsDirectory),
+        stringParameter(
+            "experts.dir", 120,
+            "trajectory store to use instead of <out>/experts (shared or imported; its network must match)",
+            \.expertsDirectory),
         // Distillation (200…299)
         intParameter("distill.ipc", 200, 1...10_000, "images per class", \.distillation.ipc),
-        intParameter("distill.syn_steps", 201, 1...10_000, "N: student steps per iteration", \.distillation.syntheticSteps),
+        intParameter(
+            "distill.syn_steps", 201, 1...10_000, "N: student steps per iteration", \.distillation.syntheticSteps),
         intParameter("distill.expert_epochs", 202, 1...10_000, "M: expert epochs matched", \.distillation.expertEpochs),
-        intParameter("distill.max_start_epoch", 203, 1...10_000, "T+: start epochs drawn below this", \.distillation.maxStartEpoch),
+        intParameter(
+            "distill.max_start_epoch", 203, 1...10_000, "T+: start epochs drawn below this",
+            \.distillation.maxStartEpoch),
         intParameter("distill.iterations", 204, 0...10_000_000, "outer iterations", \.distillation.iterations),
-        floatParameter("distill.lr_img", 205, 1e-12...1e12, "learning rate of the images", \.distillation.imageLearningRate),
-        floatParameter("distill.lr_lr", 206, 1e-15...1e6, "learning rate of the step size α", \.distillation.learningRateLearningRate),
+        floatParameter(
+            "distill.lr_img", 205, 1e-12...1e12, "learning rate of the images", \.distillation.imageLearningRate),
+        floatParameter(
+            "distill.lr_lr", 206, 1e-15...1e6, "learning rate of the step size α",
+            \.distillation.learningRateLearningRate),
         floatParameter("distill.lr_init", 207, 1e-12...1e3, "α_0", \.distillation.initialStepSize),
-        optionalIntParameter("distill.batch_syn", 208, 0...10_000_000, "synthetic minibatch (0 = all)", \.distillation.syntheticBatch),
-        choiceParameter("distill.init", 209, "initialisation: real, noise, representative", \.distillation.initialization),
-        optionalFloatParameter("distill.inner_momentum", 210, 0...0.999, "AST momentum inner loop μ (0 = off)", \.distillation.innerMomentum),
+        optionalIntParameter(
+            "distill.batch_syn", 208, 0...10_000_000, "synthetic minibatch (0 = all)", \.distillation.syntheticBatch),
+        choiceParameter(
+            "distill.init", 209, "initialisation: real, noise, representative", \.distillation.initialization),
+        optionalFloatParameter(
+            "distill.inner_momentum", 210, 0...0.999, "AST momentum inner loop μ (0 = off)",
+            \.distillation.innerMomentum),
         boolParameter("distill.balanced_loss", 211, "AST balanced inner loss", \.distillation.balancedInnerLoss),
-        choiceParameter("distill.intermediate", 212, "AST intermediate matching: off, uniform, adaptive", \.distillation.intermediateMatching),
-        optionalFloatParameter("distill.weight_perturbation", 213, 0...100, "AST weight perturbation α_wp (0 = off)", \.distillation.weightPerturbation),
-        stringParameter("distill.augmentation", 214, "DSA strategy of the inner loop", \.distillation.augmentation, check: checkStrategy),
-        intParameter("distill.checkpoint_every", 215, 1...10_000_000, "iterations between checkpoints", \.checkpointEvery),
-        RunParameter(name: "distill.momentum", key: 216, kind: .float, minimum: 0, maximum: 0.999, choices: [],
-                     help: "momentum of the image and α updates", get: { .float($0.distillation.imageMomentum) },
-                     set: { c, v throws(ASTError) in if case .float(let m) = v { (c.distillation.imageMomentum, c.distillation.stepSizeMomentum) = (m, m) } }),
-        boolParameter("distill.soft_labels", 217, "learn soft labels (initialised from an expert's logits)", \.distillation.learnSoftLabels),
-        floatParameter("distill.lr_labels", 218, 1e-9...1e6, "learning rate of the soft-label logits", \.distillation.labelLearningRate),
-        intParameter("distill.activation_mib", 219, 0...1_048_576, "MiB of step graphs kept instead of recomputed (faster, same result; 0 = none)", \.distillation.activationBudgetMiB),
-        intParameter("distill.segments", 220, 1...65_536, "R: trajectory segments matched per iteration, their meta-gradients averaged (ast-distill-mpi spreads them over ranks)", \.distillation.segments),
+        choiceParameter(
+            "distill.intermediate", 212, "AST intermediate matching: off, uniform, adaptive",
+            \.distillation.intermediateMatching),
+        optionalFloatParameter(
+            "distill.weight_perturbation", 213, 0...100, "AST weight perturbation α_wp (0 = off)",
+            \.distillation.weightPerturbation),
+        stringParameter(
+            "distill.augmentation", 214, "DSA strategy of the inner loop", \.distillation.augmentation,
+            check: checkStrategy),
+        intParameter(
+            "distill.checkpoint_every", 215, 1...10_000_000, "iterations between checkpoints", \.checkpointEvery),
+        RunParameter(
+            name: "distill.momentum", key: 216, kind: .float, minimum: 0, maximum: 0.999, choices: [],
+            help: "momentum of the image and α updates", get: { .float($0.distillation.imageMomentum) },
+            set: { c, v throws(ASTError) in
+                if case .float(let m) = v { (c.distillation.imageMomentum, c.distillation.stepSizeMomentum) = (m, m) }
+            }),
+        boolParameter(
+            "distill.soft_labels", 217, "learn soft labels (initialised from an expert's logits)",
+            \.distillation.learnSoftLabels),
+        floatParameter(
+            "distill.lr_labels", 218, 1e-9...1e6, "learning rate of the soft-label logits",
+            \.distillation.labelLearningRate),
+        intParameter(
+            "distill.activation_mib", 219, 0...1_048_576,
+            "MiB of step graphs kept instead of recomputed (faster, same result; 0 = none)",
+            \.distillation.activationBudgetMiB),
+        intParameter(
+            "distill.segments", 220, 1...65_536,
+            "R: trajectory segments matched per iteration, their meta-gradients averaged (ast-distill-mpi spreads them over ranks)",
+            \.distillation.segments),
         // Evaluation (300…399)
         intParameter("eval.models", 300, 1...1000, "K networks per evaluation", \.evaluation.models),
         intParameter("eval.epochs", 301, 1...100_000, "epochs per network", \.evaluation.epochs),
         intParameter("eval.batch", 302, 1...100_000, "batch size", \.evaluation.batchSize),
-        stringParameter("eval.augmentation", 303, "DSA strategy of evaluation training", \.evaluation.augmentation, check: checkStrategy),
-        RunParameter(name: "eval.width", key: 306, kind: .int, minimum: 0, maximum: 4096, choices: [],
-                     help: "conv width of the evaluation networks (0 = the distillation network's)",
-                     get: { .int(Int64($0.evaluationNetwork?.width ?? 0)) },
-                     set: { c, v throws(ASTError) in if case .int(let i) = v { c.setEvaluationNetwork { $0.width = i == 0 ? $1.width : Int(i) } } }),
-        RunParameter(name: "eval.depth", key: 307, kind: .int, minimum: 0, maximum: 10, choices: [],
-                     help: "conv blocks of the evaluation networks (0 = the distillation network's)",
-                     get: { .int(Int64($0.evaluationNetwork?.depth ?? 0)) },
-                     set: { c, v throws(ASTError) in if case .int(let i) = v { c.setEvaluationNetwork { $0.depth = i == 0 ? $1.depth : Int(i) } } }),
-        RunParameter(name: "eval.norm", key: 308, kind: .string, minimum: 0, maximum: 0, choices: ["same", "none", "instance", "batch"],
-                     help: "normalisation of the evaluation networks",
-                     get: { c in .string(c.evaluationNetwork.map { ["none", "instance", "batch"][Int($0.norm.rawValue)] } ?? "same") },
-                     set: { c, v throws(ASTError) in
-                         if case .string(let s) = v { c.setEvaluationNetwork { e, base in e.norm = ["none", "instance", "batch"].firstIndex(of: s).map { NormKind(rawValue: Int32($0))! } ?? base.norm } } }),
-        RunParameter(name: "eval.pool", key: 309, kind: .string, minimum: 0, maximum: 0, choices: ["same", "average", "max"],
-                     help: "pooling of the evaluation networks",
-                     get: { c in .string(c.evaluationNetwork.map { $0.pool == .average ? "average" : "max" } ?? "same") },
-                     set: { c, v throws(ASTError) in
-                         if case .string(let s) = v { c.setEvaluationNetwork { e, base in e.pool = s == "same" ? base.pool : (s == "max" ? .max : .average) } } }),
-        intParameter("eval.every", 310, 0...10_000_000, "evaluate during distillation at every multiple of this iteration (0 = only at the end)",
-                     \.evaluateEvery),
+        stringParameter(
+            "eval.augmentation", 303, "DSA strategy of evaluation training", \.evaluation.augmentation,
+            check: checkStrategy),
+        RunParameter(
+            name: "eval.width", key: 306, kind: .int, minimum: 0, maximum: 4096, choices: [],
+            help: "conv width of the evaluation networks (0 = the distillation network's)",
+            get: { .int(Int64($0.evaluationNetwork?.width ?? 0)) },
+            set: { c, v throws(ASTError) in
+                if case .int(let i) = v { c.setEvaluationNetwork { $0.width = i == 0 ? $1.width : Int(i) } }
+            }),
+        RunParameter(
+            name: "eval.depth", key: 307, kind: .int, minimum: 0, maximum: 10, choices: [],
+            help: "conv blocks of the evaluation networks (0 = the distillation network's)",
+            get: { .int(Int64($0.evaluationNetwork?.depth ?? 0)) },
+            set: { c, v throws(ASTError) in
+                if case .int(let i) = v { c.setEvaluationNetwork { $0.depth = i == 0 ? $1.depth : Int(i) } }
+            }),
+        RunParameter(
+            name: "eval.norm", key: 308, kind: .string, minimum: 0, maximum: 0,
+            choices: ["same", "none", "instance", "batch"],
+            help: "normalisation of the evaluation networks",
+            get: { c in
+                .string(c.evaluationNetwork.map { ["none", "instance", "batch"][Int($0.norm.rawValue)] } ?? "same")
+            },
+            set: { c, v throws(ASTError) in
+                if case .string(let s) = v {
+                    c.setEvaluationNetwork { e, base in
+                        e.norm =
+                            ["none", "instance", "batch"].firstIndex(of: s).map { NormKind(rawValue: Int32($0))! }
+                            ?? base.norm
+                    }
+                }
+            }),
+        RunParameter(
+            name: "eval.pool", key: 309, kind: .string, minimum: 0, maximum: 0, choices: ["same", "average", "max"],
+            help: "pooling of the evaluation networks",
+            get: { c in .string(c.evaluationNetwork.map { $0.pool == .average ? "average" : "max" } ?? "same") },
+            set: { c, v throws(ASTError) in
+                if case .string(let s) = v {
+                    c.setEvaluationNetwork { e, base in
+                        e.pool = s == "same" ? base.pool : (s == "max" ? .max : .average)
+                    }
+                }
+            }),
+        intParameter(
+            "eval.every", 310, 0...10_000_000,
+            "evaluate during distillation at every multiple of this iteration (0 = only at the end)",
+            \.evaluateEvery),
         boolParameter("eval.baseline", 304, "also evaluate a random real subset of the same size", \.evaluateBaseline),
-        floatParameter("eval.baseline_lr", 305, 1e-9...10, "learning rate of the random-real baseline", \.baselineLearningRate),
+        floatParameter(
+            "eval.baseline_lr", 305, 1e-9...10, "learning rate of the random-real baseline", \.baselineLearningRate),
         // Data (400…499)
-        choiceParameter("data.dataset", 400, "fashion-mnist, mnist, cifar10, cifar100, or npz (your own file: data.path)", \.dataset),
+        choiceParameter(
+            "data.dataset", 400, "fashion-mnist, mnist, cifar10, cifar100, or npz (your own file: data.path)", \.dataset
+        ),
         stringParameter("data.dir", 401, "dataset directory (empty = default location)", \.dataDirectory),
         choiceParameter("data.preprocessing", 402, "none, normalize, zca", \.preprocessing),
-        intParameter("data.train_limit", 403, 0...100_000_000, "class-balanced training subset (0 = all)", \.trainLimit),
+        intParameter(
+            "data.train_limit", 403, 0...100_000_000, "class-balanced training subset (0 = all)", \.trainLimit),
         intParameter("data.test_limit", 404, 0...100_000_000, "first test images (0 = all)", \.testLimit),
-        stringParameter("data.path", 405, "the .npz file of data.dataset=npz (train_images, train_labels, test_images, test_labels)", \.dataPath),
+        stringParameter(
+            "data.path", 405,
+            "the .npz file of data.dataset=npz (train_images, train_labels, test_images, test_labels)", \.dataPath)
     ]
 
     /// Settings a distillation checkpoint may be resumed under with another value: they do not
     /// change the distilled state so far (the length of the run, how often it saves, memory,
     /// where the store is, and everything about the evaluation).
     public static func resumableSettings(_ name: String) -> Bool {
-        ["distill.iterations", "distill.checkpoint_every", "distill.activation_mib", "experts.dir", "data.test_limit"].contains(name)
+        ["distill.iterations", "distill.checkpoint_every", "distill.activation_mib", "experts.dir", "data.test_limit"]
+            .contains(name)
             || name.hasPrefix("eval.")
     }
 
@@ -371,7 +511,10 @@ extension RunConfiguration {
     /// "unknown setting 'x'" with the closest known names (did you mean ...?).
     public static func unknownSetting(_ name: String) -> ASTError {
         let suggestions = closestNames(to: name, among: parameters.map(\.name))
-        let hint = suggestions.isEmpty ? " (see `ast-distill settings`)" : "; did you mean \(suggestions.map { "'\($0)'" }.joined(separator: " or "))?"
+        let hint =
+            suggestions.isEmpty
+            ? " (see `ast-distill settings`)"
+            : "; did you mean \(suggestions.map { "'\($0)'" }.joined(separator: " or "))?"
         return .invalid("unknown setting '\(name)'\(hint)")
     }
 
@@ -392,13 +535,15 @@ extension RunConfiguration {
 
     /// Every setting as a flat JSON object (name → value).
     public var json: JSONValue {
-        .object(JSONObject(Self.parameters.map { p in
-            switch p.value(in: self) {
-            case .int(let v): return (p.name, .number(Double(v)))
-            case .float(let v): return (p.name, .number(v))
-            case .string(let s): return (p.name, .string(s))
-            }
-        }))
+        .object(
+            JSONObject(
+                Self.parameters.map { p in
+                    switch p.value(in: self) {
+                    case .int(let v): return (p.name, .number(Double(v)))
+                    case .float(let v): return (p.name, .number(v))
+                    case .string(let s): return (p.name, .string(s))
+                    }
+                }))
     }
 
     /// Applies a flat JSON object of settings; unknown names and wrong types are errors.
@@ -426,9 +571,11 @@ extension RunConfiguration {
 // MARK: - Presets
 
 extension RunConfiguration {
-    public static let presetNames = ["quick", "fashion-ipc1", "fashion-ipc10", "mnist-ipc1", "mnist-ipc10",
-                                     "cifar10-ipc1", "cifar10-ipc10", "cifar10-ipc50",
-                                     "cifar100-ipc1", "cifar100-ipc10", "cifar100-ipc50"]
+    public static let presetNames = [
+        "quick", "fashion-ipc1", "fashion-ipc10", "mnist-ipc1", "mnist-ipc10",
+        "cifar10-ipc1", "cifar10-ipc10", "cifar10-ipc50",
+        "cifar100-ipc1", "cifar100-ipc10", "cifar100-ipc50"
+    ]
 
     /// Named settings: the published MTT/AST ones for CIFAR (docs/algorithm.md §3: ConvNet-3 width 128,
     /// 50 expert epochs, 5000 iterations, ZCA), CPU-sized ones for Fashion-MNIST and MNIST, and
@@ -449,7 +596,9 @@ extension RunConfiguration {
             (c.expertCount, c.expertEpochs, c.trainLimit) = (8, 15, 20_000)
             c.expertKind = .mtt
             c.distillation = .ast(ipc: ipc)
-            (c.distillation.syntheticSteps, c.distillation.maxStartEpoch, c.distillation.iterations) = (ipc == 1 ? 30 : 20, ipc == 1 ? 4 : 8, 400)
+            (c.distillation.syntheticSteps, c.distillation.maxStartEpoch, c.distillation.iterations) = (
+                ipc == 1 ? 30 : 20, ipc == 1 ? 4 : 8, 400
+            )
             c.distillation.syntheticBatch = ipc == 1 ? nil : 50
             c.evaluation.epochs = 500
         }
@@ -498,7 +647,9 @@ extension RunConfiguration {
     /// Settings as the command-line tools take them: a preset, then a JSON config file (a flat
     /// object), then `name=value` overrides (a name given twice with different values is an
     /// error); validated before any work.
-    public static func assemble(preset: String?, configFile: String?, overrides: [String]) throws(ASTError) -> RunConfiguration {
+    public static func assemble(
+        preset: String?, configFile: String?, overrides: [String]
+    ) throws(ASTError) -> RunConfiguration {
         do throws(AssemblyError) {
             return try assembleReportingSource(preset: preset, configFile: configFile, overrides: overrides)
         } catch {
@@ -508,7 +659,9 @@ extension RunConfiguration {
 
     /// `assemble`, with each error saying whether the command line was wrong (the CLIs exit 2)
     /// or the settings were (exit 1).
-    public static func assembleReportingSource(preset: String?, configFile: String?, overrides: [String]) throws(AssemblyError) -> RunConfiguration {
+    public static func assembleReportingSource(
+        preset: String?, configFile: String?, overrides: [String]
+    ) throws(AssemblyError) -> RunConfiguration {
         func commandLine(_ e: ASTError) -> AssemblyError { AssemblyError(fromCommandLine: true, error: e) }
         func settings(_ e: ASTError) -> AssemblyError { AssemblyError(fromCommandLine: false, error: e) }
         var c = RunConfiguration()
@@ -523,10 +676,13 @@ extension RunConfiguration {
         }
         var seen: [String: String] = [:]
         for item in overrides {
-            guard let eq = item.firstIndex(of: "=") else { throw commandLine(.invalid("--set \(item): expected name=value")) }
+            guard let eq = item.firstIndex(of: "=") else {
+                throw commandLine(.invalid("--set \(item): expected name=value"))
+            }
             let name = String(item[..<eq]), value = String(item[item.index(after: eq)...])
             if let earlier = seen[name], earlier != value {
-                throw commandLine(.invalid("--set \(name) is given twice with different values ('\(earlier)' and '\(value)')"))
+                throw commandLine(
+                    .invalid("--set \(name) is given twice with different values ('\(earlier)' and '\(value)')"))
             }
             seen[name] = value
             do throws(ASTError) { try c.set(name, text: value) } catch {

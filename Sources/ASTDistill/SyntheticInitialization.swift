@@ -13,9 +13,11 @@ public enum SyntheticInitialization: String, Sendable, CaseIterable {
 public enum SyntheticSet {
     /// ipc images per class, class-major (labels 0..0, 1..1, …).
     /// `expertParameters` (a trained expert's final θ) is needed for `.representative`.
-    public static func initialize(_ method: SyntheticInitialization, ipc: Int, from data: ImageDataset,
-                                  network: ConvNet, expertParameters: [Float]? = nil,
-                                  seed: UInt64) throws(ASTError) -> ImageDataset {
+    public static func initialize(
+        _ method: SyntheticInitialization, ipc: Int, from data: ImageDataset,
+        network: ConvNet, expertParameters: [Float]? = nil,
+        seed: UInt64
+    ) throws(ASTError) -> ImageDataset {
         guard ipc >= 1 else { throw .invalid("ipc \(ipc) must be at least 1") }
         let counts = data.classCounts
         if let c = counts.firstIndex(where: { $0 < ipc }), method != .noise {
@@ -27,8 +29,9 @@ public enum SyntheticSet {
         switch method {
         case .noise:
             let images = (0..<(n * data.imageSize)).map { _ in Float(rng.nextNormal()) }
-            return try ImageDataset(images: images, labels: labels, count: n, channels: data.channels,
-                                    height: data.height, width: data.width, classes: data.classes)
+            return try ImageDataset(
+                images: images, labels: labels, count: n, channels: data.channels,
+                height: data.height, width: data.width, classes: data.classes)
         case .real:
             let picks = (0..<data.classes).flatMap { c -> [Int] in
                 let pool = data.indices(ofClass: c)
@@ -42,9 +45,11 @@ public enum SyntheticSet {
             var picks: [Int] = []
             for c in 0..<data.classes {
                 let pool = data.indices(ofClass: c)
-                let logits = try network.logits(images: try data.subset(pool).images, count: pool.count, parameters: theta)
-                let chosen = try representatives(of: logits, dimension: network.config.classes, k: ipc,
-                                                 seed: derivedSeed(seed, 5, UInt64(c)))
+                let logits = try network.logits(
+                    images: try data.subset(pool).images, count: pool.count, parameters: theta)
+                let chosen = try representatives(
+                    of: logits, dimension: network.config.classes, k: ipc,
+                    seed: derivedSeed(seed, 5, UInt64(c)))
                 picks += chosen.map { pool[$0] }
             }
             return try data.subset(picks)
@@ -53,8 +58,10 @@ public enum SyntheticSet {
 
     /// Indices of k distinct rows of `points` (count × dimension) nearest to the centres of a
     /// k-means clustering (k-means++ seeding, Lloyd iterations), one per centre.
-    public static func representatives(of points: [Float], dimension d: Int, k: Int, seed: UInt64,
-                                       iterations: Int = 100) throws(ASTError) -> [Int] {
+    public static func representatives(
+        of points: [Float], dimension d: Int, k: Int, seed: UInt64,
+        iterations: Int = 100
+    ) throws(ASTError) -> [Int] {
         guard d > 0, points.count % d == 0 else { throw .shape("k-means: \(points.count) values are not rows of \(d)") }
         let n = points.count / d
         guard k >= 1, k <= n else { throw .invalid("k-means: k \(k) must be in 1...\(n)") }
@@ -109,7 +116,9 @@ public enum SyntheticSet {
         var chosen: [Int] = []
         var used = Set<Int>()
         for c in 0..<k {
-            let order = (0..<n).sorted { distance($0, centres[(c * d)..<((c + 1) * d)]) < distance($1, centres[(c * d)..<((c + 1) * d)]) }
+            let order = (0..<n).sorted {
+                distance($0, centres[(c * d)..<((c + 1) * d)]) < distance($1, centres[(c * d)..<((c + 1) * d)])
+            }
             if let pick = order.first(where: { !used.contains($0) }) {
                 chosen.append(pick)
                 used.insert(pick)

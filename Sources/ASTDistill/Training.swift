@@ -19,8 +19,10 @@ public struct SGDSettings: Sendable, Equatable {
     /// Start a fresh momentum buffer at each decay (AST experts re-create their optimizer).
     public var resetMomentumAtDecay: Bool
 
-    public init(learningRate: Double, momentum: Double = 0, weightDecay: Double = 0, decayEpochs: [Int] = [],
-                decayFactor: Double = 0.1, resetMomentumAtDecay: Bool = false) {
+    public init(
+        learningRate: Double, momentum: Double = 0, weightDecay: Double = 0, decayEpochs: [Int] = [],
+        decayFactor: Double = 0.1, resetMomentumAtDecay: Bool = false
+    ) {
         self.learningRate = learningRate
         self.momentum = momentum
         self.weightDecay = weightDecay
@@ -30,10 +32,18 @@ public struct SGDSettings: Sendable, Equatable {
     }
 
     func validate() throws(ASTError) {
-        guard learningRate.isFinite, learningRate > 0 else { throw .invalid("SGD learning rate \(learningRate) must be positive and finite") }
-        guard momentum.isFinite, (0..<1).contains(momentum) else { throw .invalid("SGD momentum \(momentum) is outside [0, 1)") }
-        guard weightDecay.isFinite, weightDecay >= 0 else { throw .invalid("SGD weight decay \(weightDecay) must be ≥ 0") }
-        guard decayFactor.isFinite, decayFactor > 0 else { throw .invalid("SGD decay factor \(decayFactor) must be positive") }
+        guard learningRate.isFinite, learningRate > 0 else {
+            throw .invalid("SGD learning rate \(learningRate) must be positive and finite")
+        }
+        guard momentum.isFinite, (0..<1).contains(momentum) else {
+            throw .invalid("SGD momentum \(momentum) is outside [0, 1)")
+        }
+        guard weightDecay.isFinite, weightDecay >= 0 else {
+            throw .invalid("SGD weight decay \(weightDecay) must be ≥ 0")
+        }
+        guard decayFactor.isFinite, decayFactor > 0 else {
+            throw .invalid("SGD decay factor \(decayFactor) must be positive")
+        }
     }
 }
 
@@ -51,8 +61,10 @@ public struct TrainingSettings: Sendable {
     /// λ of AST's gradient penalty on clean inputs; 0 switches it off.
     public var gradientPenalty: Double
 
-    public init(epochs: Int, batchSize: Int = 256, sgd: SGDSettings, augmentation: DSA? = nil,
-                lossScaling: Bool = false, gradientPenalty: Double = 0) {
+    public init(
+        epochs: Int, batchSize: Int = 256, sgd: SGDSettings, augmentation: DSA? = nil,
+        lossScaling: Bool = false, gradientPenalty: Double = 0
+    ) {
         self.epochs = epochs
         self.batchSize = batchSize
         self.sgd = sgd
@@ -63,8 +75,12 @@ public struct TrainingSettings: Sendable {
 
     public func validate() throws(ASTError) {
         guard (1...100_000).contains(epochs) else { throw .invalid("epochs \(epochs) is outside 1...100000") }
-        guard (1...1_000_000).contains(batchSize) else { throw .invalid("batch size \(batchSize) is outside 1...1000000") }
-        guard gradientPenalty.isFinite, gradientPenalty >= 0 else { throw .invalid("gradient penalty \(gradientPenalty) must be ≥ 0") }
+        guard (1...1_000_000).contains(batchSize) else {
+            throw .invalid("batch size \(batchSize) is outside 1...1000000")
+        }
+        guard gradientPenalty.isFinite, gradientPenalty >= 0 else {
+            throw .invalid("gradient penalty \(gradientPenalty) must be ≥ 0")
+        }
         guard lossScaleStart.isFinite, lossScaleStart > 0, lossScaleStart <= 1 else {
             throw .invalid("loss-scaling start \(lossScaleStart) is outside (0, 1]")
         }
@@ -75,7 +91,8 @@ public struct TrainingSettings: Sendable {
     /// λ_e of the loss scaling for epoch e.
     public func lossScale(epoch: Int) -> Double {
         // (1 − s)/L first, so AST's 0.5 and 10 give exactly 0.5 + 0.05·e.
-        lossScaling && epoch < lossScaleEpochs ? lossScaleStart + (1 - lossScaleStart) / Double(lossScaleEpochs) * Double(epoch) : 1
+        lossScaling && epoch < lossScaleEpochs
+            ? lossScaleStart + (1 - lossScaleStart) / Double(lossScaleEpochs) * Double(epoch) : 1
     }
 
     /// The learning rate in effect during epoch e.
@@ -118,11 +135,16 @@ public struct NetworkTrainer: Sendable {
     /// Probability rows (n, K) instead of hard labels (evaluating learned soft labels).
     let softLabels: Tensor<Float>?
 
-    public init(network: ConvNet, settings: TrainingSettings, data: ImageDataset, softLabels: [Float]? = nil) throws(ASTError) {
+    public init(
+        network: ConvNet, settings: TrainingSettings, data: ImageDataset, softLabels: [Float]? = nil
+    ) throws(ASTError) {
         try settings.validate()
         guard data.channels == network.config.channels, data.height == network.config.imageSize,
-              data.width == network.config.imageSize, data.classes <= network.config.classes else {
-            throw .shape("training data (\(data.channels)x\(data.height)x\(data.width), \(data.classes) classes) does not fit the network \(network.config)")
+            data.width == network.config.imageSize, data.classes <= network.config.classes
+        else {
+            throw .shape(
+                "training data (\(data.channels)x\(data.height)x\(data.width), \(data.classes) classes) does not fit the network \(network.config)"
+            )
         }
         self.network = network
         self.settings = settings
@@ -130,7 +152,9 @@ public struct NetworkTrainer: Sendable {
         labels = data.labels
         if let softLabels {
             guard softLabels.count == data.count * network.config.classes, softLabels.allSatisfy(\.isFinite) else {
-                throw .shape("soft labels: \(softLabels.count) values for \(data.count) images × \(network.config.classes) classes (all finite)")
+                throw .shape(
+                    "soft labels: \(softLabels.count) values for \(data.count) images × \(network.config.classes) classes (all finite)"
+                )
             }
             self.softLabels = try Tensor(shape: [data.count, network.config.classes], scalars: softLabels)
         } else {
@@ -160,14 +184,17 @@ public struct NetworkTrainer: Sendable {
             let x = gatherRowsUnchecked(images, batch)
             let input = try settings.augmentation.map { dsa throws(ASTError) in try dsa.augment(x, using: &rng) } ?? x
             let logits = network.forwardUnchecked(input, theta)
-            let targets: Tensor<Float> = softLabels.map { gatherRowsUnchecked($0, batch) }
+            let targets: Tensor<Float> =
+                softLabels.map { gatherRowsUnchecked($0, batch) }
                 ?? oneHot(batch.map { labels[$0] }, classes: network.config.classes)
             var loss = softCrossEntropyUnchecked(logits, targets)
             if scale != 1 { loss = scaleUnchecked(loss, scale) }
             if settings.gradientPenalty > 0 {
                 loss = addUnchecked(loss, try gradientPenalty(x, theta, weight: Float(settings.gradientPenalty)))
             }
-            guard loss.item.isFinite else { throw ASTError(.diverged, "training loss is \(loss.item) in epoch \(epoch)") }
+            guard loss.item.isFinite else {
+                throw ASTError(.diverged, "training loss is \(loss.item) in epoch \(epoch)")
+            }
             lossSum += Double(loss.item) * Double(batch.count)
             let g = try gradients(of: loss, wrt: [theta])[0]
             g.withUnsafeBufferPointer { gp in
@@ -188,7 +215,9 @@ public struct NetworkTrainer: Sendable {
 
     /// AST's gradient penalty λ · mean_{b,h,w} (‖G[b,:,h,w]‖₂ − 1)², G = ∂(Σ_k f_θ(x)_k)/∂x on the
     /// clean batch x; differentiable with respect to θ (double backward).
-    public func gradientPenalty(_ x: Tensor<Float>, _ theta: Tensor<Float>, weight: Float) throws(ASTError) -> Tensor<Float> {
+    public func gradientPenalty(
+        _ x: Tensor<Float>, _ theta: Tensor<Float>, weight: Float
+    ) throws(ASTError) -> Tensor<Float> {
         try network.gradientPenalty(x, theta, weight: weight)
     }
 }
@@ -201,7 +230,8 @@ extension ConvNet {
         let g = try gradients(of: total, wrt: [xv], createGraph: true)[0]
         let norms = unaryUnchecked(.sqrt, sumUnchecked(mulUnchecked(g, g), axes: [1], keepDims: false))
         let deviation = shiftUnchecked(norms, -1)
-        return scaleUnchecked(meanUnchecked(mulUnchecked(deviation, deviation), axes: [0, 1, 2], keepDims: false), weight)
+        return scaleUnchecked(
+            meanUnchecked(mulUnchecked(deviation, deviation), axes: [0, 1, 2], keepDims: false), weight)
     }
 
     /// Top-1 accuracy of θ on a dataset, in batches (no graph).
@@ -214,12 +244,16 @@ extension ConvNet {
     /// after every batch and may throw to stop. `firstNonFiniteImage` is the first image whose
     /// largest logit is NaN or infinite (its loss is then not finite either); the accuracy
     /// counts it as a miss unless class 0 is its label.
-    public func score(parameters: [Float], on data: ImageDataset, batchSize: Int,
-                      afterBatch: (Int, Double) throws(ASTError) -> Void = { _, _ in })
-        throws(ASTError) -> (loss: Double, accuracy: Double, firstNonFiniteImage: Int?) {
+    public func score(
+        parameters: [Float], on data: ImageDataset, batchSize: Int,
+        afterBatch: (Int, Double) throws(ASTError) -> Void = { _, _ in }
+    )
+        throws(ASTError) -> (loss: Double, accuracy: Double, firstNonFiniteImage: Int?)
+    {
         guard data.count > 0 else { return (0, 0, nil) }
         let theta = try Tensor<Float>(shape: [parameterCount], scalars: parameters)
-        let images = try Tensor<Float>(shape: [data.count, data.channels, data.height, data.width], scalars: data.images)
+        let images = try Tensor<Float>(
+            shape: [data.count, data.channels, data.height, data.width], scalars: data.images)
         try checkImages(images.shape, "evaluation images")
         var correct = 0
         var lossSum = 0.0

@@ -30,19 +30,22 @@ public final class TrajectoryStore: ExpertSource, @unchecked Sendable {
 
     /// Opens (creating the directory if needed) a store for trajectories of `network` trained with
     /// `settings` on data with `datasetFingerprint`. Existing files made otherwise are an error.
-    public init(directory: String, network: ConvNet, datasetFingerprint: String, settings: TrainingSettings,
-                seed: UInt64) throws(ASTError) {
+    public init(
+        directory: String, network: ConvNet, datasetFingerprint: String, settings: TrainingSettings,
+        seed: UInt64
+    ) throws(ASTError) {
         self.directory = directory
         self.network = network
         identity = [
             "format": Self.format,
             "network": Self.describe(network.config),
-            "layout": network.layout.map { "\($0.name):\($0.shape.map(String.init).joined(separator: "x"))" }.joined(separator: ","),
+            "layout": network.layout.map { "\($0.name):\($0.shape.map(String.init).joined(separator: "x"))" }.joined(
+                separator: ","),
             "parameters": String(network.parameterCount),
             "dataset_fingerprint": datasetFingerprint,
             "optimizer": Self.describe(settings),
             "epochs": String(settings.epochs),
-            "seed": String(seed),
+            "seed": String(seed)
         ]
         snapshotCount = settings.epochs + 1
         try makeDirectory(directory)
@@ -59,26 +62,39 @@ public final class TrajectoryStore: ExpertSource, @unchecked Sendable {
         self.directory = directory
         self.network = network
         guard BinaryFile.isDirectory(directory) else {
-            throw ASTError(.io, "\(directory): no trajectory store there yet; generate experts first (or set experts.dir to an existing store)")
+            throw ASTError(
+                .io,
+                "\(directory): no trajectory store there yet; generate experts first (or set experts.dir to an existing store)"
+            )
         }
         let indices = try Self.listExperts(directory)
         guard let first = indices.first else {
-            throw ASTError(.io, "\(directory): no complete expert trajectories (expert_NNNNN.safetensors); generate experts first")
+            throw ASTError(
+                .io, "\(directory): no complete expert trajectories (expert_NNNNN.safetensors); generate experts first")
         }
         let file = try SafeTensorsFile(path: Self.path(directory, first, partial: false))
         var id: [String: String] = [:]
         for key in ["format", "network", "layout", "parameters", "dataset_fingerprint", "optimizer", "epochs", "seed"] {
-            guard let value = file.metadata[key] else { throw ASTError(.format, "\(file.source): metadata lacks '\(key)'") }
+            guard let value = file.metadata[key] else {
+                throw ASTError(.format, "\(file.source): metadata lacks '\(key)'")
+            }
             id[key] = value
         }
-        guard id["format"] == Self.format else { throw ASTError(.format, "\(file.source): format '\(id["format"] ?? "")' is not \(Self.format)") }
+        guard id["format"] == Self.format else {
+            throw ASTError(.format, "\(file.source): format '\(id["format"] ?? "")' is not \(Self.format)")
+        }
         guard id["network"] == Self.describe(network.config) else {
-            throw .invalid("\(file.source): trajectories are for another network: \(Self.networkDifferences(id["network"] ?? "", network.config)); set the run's network settings to the store's, or use another store")
+            throw .invalid(
+                "\(file.source): trajectories are for another network: \(Self.networkDifferences(id["network"] ?? "", network.config)); set the run's network settings to the store's, or use another store"
+            )
         }
         if let fp = datasetFingerprint, id["dataset_fingerprint"] != fp {
-            throw .invalid("\(file.source): trajectories were made from dataset \(id["dataset_fingerprint"] ?? ""), not \(fp)")
+            throw .invalid(
+                "\(file.source): trajectories were made from dataset \(id["dataset_fingerprint"] ?? ""), not \(fp)")
         }
-        guard let epochs = Int(id["epochs"] ?? ""), epochs >= 1 else { throw ASTError(.format, "\(file.source): bad 'epochs' metadata") }
+        guard let epochs = Int(id["epochs"] ?? ""), epochs >= 1 else {
+            throw ASTError(.format, "\(file.source): bad 'epochs' metadata")
+        }
         identity = id
         snapshotCount = epochs + 1
         completeExperts = []
@@ -94,7 +110,8 @@ public final class TrajectoryStore: ExpertSource, @unchecked Sendable {
 
     static func path(_ directory: String, _ index: Int, partial: Bool) -> String {
         let digits = String(index)
-        return "\(directory)/expert_\(String(repeating: "0", count: max(0, 5 - digits.count)))\(digits)\(partial ? ".partial" : "").safetensors"
+        return
+            "\(directory)/expert_\(String(repeating: "0", count: max(0, 5 - digits.count)))\(digits)\(partial ? ".partial" : "").safetensors"
     }
 
     /// Indices of the complete expert files in `directory`, ascending (an error if it cannot be read).
@@ -109,7 +126,9 @@ public final class TrajectoryStore: ExpertSource, @unchecked Sendable {
         }
         var found: [Int] = []
         for name in names {
-            guard name.hasPrefix("expert_"), name.hasSuffix(".safetensors"), !name.contains(".partial") else { continue }
+            guard name.hasPrefix("expert_"), name.hasSuffix(".safetensors"), !name.contains(".partial") else {
+                continue
+            }
             if let i = Int(name.dropFirst(7).dropLast(12)) { found.append(i) }
         }
         return found.sorted()
@@ -118,11 +137,15 @@ public final class TrajectoryStore: ExpertSource, @unchecked Sendable {
     /// The file's metadata must match this store's identity and its tensors the network.
     func check(_ file: SafeTensorsFile) throws(ASTError) {
         for (key, value) in identity where file.metadata[key] != value {
-            throw .invalid("\(file.source): '\(key)' is '\(file.metadata[key] ?? "missing")', this store expects '\(value)' (a store for another network, dataset or optimizer?)")
+            throw .invalid(
+                "\(file.source): '\(key)' is '\(file.metadata[key] ?? "missing")', this store expects '\(value)' (a store for another network, dataset or optimizer?)"
+            )
         }
         guard let info = file.info("trajectory"), info.dtype == .f32, info.shape.count == 2,
-              info.shape[1] == network.parameterCount else {
-            throw ASTError(.format, "\(file.source): 'trajectory' must be float32 [snapshots, \(network.parameterCount)]")
+            info.shape[1] == network.parameterCount
+        else {
+            throw ASTError(
+                .format, "\(file.source): 'trajectory' must be float32 [snapshots, \(network.parameterCount)]")
         }
     }
 
@@ -134,17 +157,21 @@ public final class TrajectoryStore: ExpertSource, @unchecked Sendable {
         var writer = SafeTensorsWriter(metadata: identity)
         writer.setMetadata(String(progress.index), forKey: "expert_index")
         writer.setMetadata(String(progress.state.epoch), forKey: "completed_epochs")
-        writer.setMetadata("[" + progress.testAccuracies.map { String($0) }.joined(separator: ",") + "]", forKey: "test_accuracies")
+        writer.setMetadata(
+            "[" + progress.testAccuracies.map { String($0) }.joined(separator: ",") + "]", forKey: "test_accuracies")
         let p = network.parameterCount
         try writer.add("trajectory", shape: [progress.snapshots.count, p], floats: progress.snapshots.flatMap { $0 })
-        try writer.add("test_accuracy", NDArray(shape: [progress.testAccuracies.count], float64: progress.testAccuracies))
+        try writer.add(
+            "test_accuracy", NDArray(shape: [progress.testAccuracies.count], float64: progress.testAccuracies))
         if !progress.isComplete, let buffer = progress.state.momentumBuffer {
             try writer.add("momentum", shape: [p], floats: buffer)
         }
         if progress.isComplete {
             try writer.write(path: path(progress.index, partial: false))
             unlink(path(progress.index, partial: true))
-            if !completeExperts.contains(progress.index) { completeExperts = (completeExperts + [progress.index]).sorted() }
+            if !completeExperts.contains(progress.index) {
+                completeExperts = (completeExperts + [progress.index]).sorted()
+            }
         } else {
             try writer.write(path: path(progress.index, partial: true))
         }
@@ -165,9 +192,12 @@ public final class TrajectoryStore: ExpertSource, @unchecked Sendable {
                 throw ASTError(.format, "\(file): \(snapshots.count) snapshots but \(accuracies.count) accuracies")
             }
             let momentum = st.contains("momentum") ? try st.floats("momentum") : nil
-            if let m = momentum, m.count != p { throw ASTError(.format, "\(file): momentum has \(m.count) values, not \(p)") }
+            if let m = momentum, m.count != p {
+                throw ASTError(.format, "\(file): momentum has \(m.count) values, not \(p)")
+            }
             let state = TrainerState(parameters: snapshots.last!, momentumBuffer: momentum, epoch: snapshots.count - 1)
-            return ExpertProgress(index: index, snapshots: snapshots, testAccuracies: accuracies, state: state, totalEpochs: totalEpochs)
+            return ExpertProgress(
+                index: index, snapshots: snapshots, testAccuracies: accuracies, state: state, totalEpochs: totalEpochs)
         }
         return nil
     }
@@ -176,7 +206,9 @@ public final class TrajectoryStore: ExpertSource, @unchecked Sendable {
 
     /// Snapshots of the `index`-th complete expert (index into `completeExperts`).
     public func snapshots(expert index: Int, epochs: [Int]) throws(ASTError) -> [[Float]] {
-        guard completeExperts.indices.contains(index) else { throw .invalid("expert \(index) is outside 0..<\(completeExperts.count)") }
+        guard completeExperts.indices.contains(index) else {
+            throw .invalid("expert \(index) is outside 0..<\(completeExperts.count)")
+        }
         let p = network.parameterCount
         let expertIndex = completeExperts[index]
         if cache?.index != expertIndex {
@@ -188,7 +220,9 @@ public final class TrajectoryStore: ExpertSource, @unchecked Sendable {
         let count = flat.count / p
         var result: [[Float]] = []
         for e in epochs {
-            guard (0..<count).contains(e) else { throw .invalid("epoch \(e) is outside the \(count) stored snapshots of expert \(expertIndex)") }
+            guard (0..<count).contains(e) else {
+                throw .invalid("epoch \(e) is outside the \(count) stored snapshots of expert \(expertIndex)")
+            }
             result.append(Array(flat[(e * p)..<((e + 1) * p)]))
         }
         return result
@@ -197,19 +231,23 @@ public final class TrajectoryStore: ExpertSource, @unchecked Sendable {
     /// Per-expert test accuracies (after each epoch) of the complete experts.
     public func testAccuracies() throws(ASTError) -> [[Double]] {
         var result: [[Double]] = []
-        for i in completeExperts { result.append(try SafeTensorsFile(path: path(i, partial: false)).tensor("test_accuracy").doubles()) }
+        for i in completeExperts {
+            result.append(try SafeTensorsFile(path: path(i, partial: false)).tensor("test_accuracy").doubles())
+        }
         return result
     }
 
     static func describe(_ c: ConvNetConfig) -> String {
         let norm = ["none", "instance", "batch"][Int(c.norm.rawValue)]
-        return "convnet channels=\(c.channels) size=\(c.imageSize) classes=\(c.classes) width=\(c.width) depth=\(c.depth) norm=\(norm) pool=\(c.pool == .average ? "average" : "max")"
+        return
+            "convnet channels=\(c.channels) size=\(c.imageSize) classes=\(c.classes) width=\(c.width) depth=\(c.depth) norm=\(norm) pool=\(c.pool == .average ? "average" : "max")"
     }
 
     /// The ramp's start and length when they are not AST's 0.5 over 10 epochs (stores made before
     /// they were settings keep their identity).
     private static func lossRamp(_ s: TrainingSettings) -> String {
-        s.lossScaling && (s.lossScaleStart != 0.5 || s.lossScaleEpochs != 10) ? " loss_scale=\(s.lossScaleStart)/\(s.lossScaleEpochs)" : ""
+        s.lossScaling && (s.lossScaleStart != 0.5 || s.lossScaleEpochs != 10)
+            ? " loss_scale=\(s.lossScaleStart)/\(s.lossScaleEpochs)" : ""
     }
 
     /// "network.width is 16 there, 32 in this run, ..." between a stored description and `c`.
@@ -229,7 +267,8 @@ public final class TrajectoryStore: ExpertSource, @unchecked Sendable {
 
     static func describe(_ s: TrainingSettings) -> String {
         let o = s.sgd
-        return "sgd lr=\(o.learningRate) momentum=\(o.momentum) weight_decay=\(o.weightDecay) decay_epochs=\(o.decayEpochs.map(String.init).joined(separator: "/")) decay_factor=\(o.decayFactor) reset_momentum=\(o.resetMomentumAtDecay) batch=\(s.batchSize) loss_scaling=\(s.lossScaling)\(lossRamp(s)) gradient_penalty=\(s.gradientPenalty) augmentation=\(s.augmentation?.strategy ?? "none")"
+        return
+            "sgd lr=\(o.learningRate) momentum=\(o.momentum) weight_decay=\(o.weightDecay) decay_epochs=\(o.decayEpochs.map(String.init).joined(separator: "/")) decay_factor=\(o.decayFactor) reset_momentum=\(o.resetMomentumAtDecay) batch=\(s.batchSize) loss_scaling=\(s.lossScaling)\(lossRamp(s)) gradient_penalty=\(s.gradientPenalty) augmentation=\(s.augmentation?.strategy ?? "none")"
     }
 }
 

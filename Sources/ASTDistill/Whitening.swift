@@ -24,8 +24,10 @@ public struct ZCAWhitening: Sendable, Equatable {
     public let inverseTransform: [Float]
 
     /// Fits on `count` rows of `featureCount` features (row-major N × D), count ≥ 2.
-    public init(fitting data: UnsafeBufferPointer<Float>, count n: Int, featureCount d: Int,
-                epsilon: Double = ZCAWhitening.defaultEpsilon) throws(ASTError) {
+    public init(
+        fitting data: UnsafeBufferPointer<Float>, count n: Int, featureCount d: Int,
+        epsilon: Double = ZCAWhitening.defaultEpsilon
+    ) throws(ASTError) {
         guard n >= 2 else { throw .invalid("ZCA fit: needs at least 2 samples, got \(n)") }
         guard d >= 1 else { throw .invalid("ZCA fit: feature count \(d) must be ≥ 1") }
         // dsyevd's workspace (1 + 6D + 2D² doubles) must be addressable with a 32-bit LAPACK integer.
@@ -33,7 +35,9 @@ public struct ZCAWhitening: Sendable, Equatable {
         guard data.count == n * d else {
             throw .shape("ZCA fit: \(data.count) values given for \(n) samples of \(d) features")
         }
-        guard epsilon.isFinite, epsilon >= 0 else { throw .invalid("ZCA fit: epsilon \(epsilon) must be finite and ≥ 0") }
+        guard epsilon.isFinite, epsilon >= 0 else {
+            throw .invalid("ZCA fit: epsilon \(epsilon) must be finite and ≥ 0")
+        }
         let x = data.baseAddress!
         for i in 0..<(n * d) where !x[i].isFinite {
             throw ASTError(.nonFinite, "ZCA fit: sample \(i / d), feature \(i % d) is \(x[i])")
@@ -59,7 +63,8 @@ public struct ZCAWhitening: Sendable, Equatable {
                 let row = x + (start + r) * d
                 for k in 0..<d { centred[r * d + k] = Double(row[k]) - mu[k] }
             }
-            cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(d), Int32(rows), 1, centred, Int32(d), 1, &cov, Int32(d))
+            cblas_dsyrk(
+                CblasRowMajor, CblasUpper, CblasTrans, Int32(d), Int32(rows), 1, centred, Int32(d), 1, &cov, Int32(d))
             start += rows
         }
         centred = []
@@ -106,7 +111,9 @@ public struct ZCAWhitening: Sendable, Equatable {
         let d = mean.count
         guard d >= 1 else { throw .invalid("ZCA: empty mean") }
         guard transform.count == d * d, inverse.count == d * d else {
-            throw .shape("ZCA: transform (\(transform.count) values) and inverse (\(inverse.count)) must be \(d)x\(d) for a mean of \(d)")
+            throw .shape(
+                "ZCA: transform (\(transform.count) values) and inverse (\(inverse.count)) must be \(d)x\(d) for a mean of \(d)"
+            )
         }
         for (name, values) in [("mean", mean), ("transform", transform), ("inverse", inverse)] {
             if let k = values.firstIndex(where: { !$0.isFinite }) {
@@ -122,12 +129,16 @@ public struct ZCAWhitening: Sendable, Equatable {
     // MARK: Applying
 
     /// (x − μ) T for `count` rows of D features, written to `output` (count × D).
-    public func apply(_ input: UnsafeBufferPointer<Float>, count: Int, into output: UnsafeMutableBufferPointer<Float>) throws(ASTError) {
+    public func apply(
+        _ input: UnsafeBufferPointer<Float>, count: Int, into output: UnsafeMutableBufferPointer<Float>
+    ) throws(ASTError) {
         try map(input, count, output, "ZCA apply", inverse: false)
     }
 
     /// x_w T⁻¹ + μ for `count` rows of D features, written to `output` (count × D).
-    public func inverse(_ input: UnsafeBufferPointer<Float>, count: Int, into output: UnsafeMutableBufferPointer<Float>) throws(ASTError) {
+    public func inverse(
+        _ input: UnsafeBufferPointer<Float>, count: Int, into output: UnsafeMutableBufferPointer<Float>
+    ) throws(ASTError) {
         try map(input, count, output, "ZCA inverse", inverse: true)
     }
 
@@ -135,7 +146,9 @@ public struct ZCAWhitening: Sendable, Equatable {
     public func apply(_ x: Tensor<Float>) throws(ASTError) -> Tensor<Float> { try map(x, "ZCA apply", inverse: false) }
 
     /// Un-whitened x_w (N, …), same shape (for viewing images).
-    public func inverse(_ x: Tensor<Float>) throws(ASTError) -> Tensor<Float> { try map(x, "ZCA inverse", inverse: true) }
+    public func inverse(_ x: Tensor<Float>) throws(ASTError) -> Tensor<Float> {
+        try map(x, "ZCA inverse", inverse: true)
+    }
 
     private func map(_ x: Tensor<Float>, _ op: String, inverse: Bool) throws(ASTError) -> Tensor<Float> {
         guard x.rank >= 1, x.count == x.shape[0] * featureCount else {
@@ -143,16 +156,20 @@ public struct ZCAWhitening: Sendable, Equatable {
         }
         let out = TensorStorage<Float>(uninitializedCount: x.count)
         try x.withUnsafeBufferPointer { (buffer) throws(ASTError) in
-            try map(buffer, x.shape[0], UnsafeMutableBufferPointer(start: out.base, count: x.count), op, inverse: inverse)
+            try map(
+                buffer, x.shape[0], UnsafeMutableBufferPointer(start: out.base, count: x.count), op, inverse: inverse)
         }
         return Tensor(shape: x.shape, storage: out)
     }
 
-    private func map(_ input: UnsafeBufferPointer<Float>, _ n: Int, _ output: UnsafeMutableBufferPointer<Float>,
-                     _ op: String, inverse: Bool) throws(ASTError) {
+    private func map(
+        _ input: UnsafeBufferPointer<Float>, _ n: Int, _ output: UnsafeMutableBufferPointer<Float>,
+        _ op: String, inverse: Bool
+    ) throws(ASTError) {
         let d = featureCount
         guard n >= 0, input.count == n * d, output.count == n * d else {
-            throw .shape("\(op): \(input.count) input and \(output.count) output values for \(n) samples of \(d) features")
+            throw .shape(
+                "\(op): \(input.count) input and \(output.count) output values for \(n) samples of \(d) features")
         }
         guard n > 0 else { return }
         let src = input.baseAddress!, dst = output.baseAddress!
@@ -163,8 +180,9 @@ public struct ZCAWhitening: Sendable, Equatable {
         if inverse {
             // dst = src · T⁻¹ + μ: start from μ in every row, accumulate the product (beta 1).
             for r in 0..<n { (dst + r * d).update(from: mean, count: d) }
-            Float.gemm(transA: false, transB: false, m: n, n: d, k: d, alpha: 1, a: src, lda: d,
-                       b: matrix, ldb: d, beta: 1, c: dst, ldc: d)
+            Float.gemm(
+                transA: false, transB: false, m: n, n: d, k: d, alpha: 1, a: src, lda: d,
+                b: matrix, ldb: d, beta: 1, c: dst, ldc: d)
             return
         }
         // dst = (src − μ) · T, centring a block of rows at a time.
@@ -177,8 +195,9 @@ public struct ZCAWhitening: Sendable, Equatable {
                 let row = src + (start + r) * d
                 for k in 0..<d { centred[r * d + k] = row[k] - mean[k] }
             }
-            Float.gemm(transA: false, transB: false, m: rows, n: d, k: d, alpha: 1, a: centred, lda: d,
-                       b: matrix, ldb: d, beta: 0, c: dst + start * d, ldc: d)
+            Float.gemm(
+                transA: false, transB: false, m: rows, n: d, k: d, alpha: 1, a: centred, lda: d,
+                b: matrix, ldb: d, beta: 0, c: dst + start * d, ldc: d)
             start += rows
         }
     }
@@ -194,7 +213,9 @@ public struct ZCAWhitening: Sendable, Equatable {
         // Workspace query.
         var workSize = 0.0, iworkSize: Int32 = 0, query: Int32 = -1
         dsyevd_(&jobz, &uplo, &n, &a, &lda, &w, &workSize, &query, &iworkSize, &query, &info)
-        guard info == 0 else { throw ASTError(.internal, "ZCA fit: LAPACK dsyevd workspace query failed (info \(info))") }
+        guard info == 0 else {
+            throw ASTError(.internal, "ZCA fit: LAPACK dsyevd workspace query failed (info \(info))")
+        }
         var lwork = Int32(max(workSize.rounded(.up), Double(1 + 6 * d + 2 * d * d)))
         var liwork = max(iworkSize, Int32(3 + 5 * d))
         var work = [Double](repeating: 0, count: Int(lwork))
@@ -215,8 +236,9 @@ public struct ZCAWhitening: Sendable, Equatable {
             for k in 0..<d { scaled[j * d + k] *= f[j] }
         }
         var product = [Double](repeating: 0, count: d * d)
-        Double.gemm(transA: true, transB: false, m: d, n: d, k: d, alpha: 1, a: v, lda: d,
-                    b: scaled, ldb: d, beta: 0, c: &product, ldc: d)
+        Double.gemm(
+            transA: true, transB: false, m: d, n: d, k: d, alpha: 1, a: v, lda: d,
+            b: scaled, ldb: d, beta: 0, c: &product, ldc: d)
         return product.map { Float($0) }
     }
 }

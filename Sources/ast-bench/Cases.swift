@@ -21,7 +21,7 @@ let comparisonCases: [(name: String, what: String)] = [
     ("expert-mtt", "MTT expert epoch, Fashion-MNIST 1x28x28 w128, 2560 images, batch 256, DSA"),
     ("expert-ast", "AST expert epoch (+ gradient penalty), Fashion-MNIST w128, 2560 images, batch 256, DSA"),
     ("eval-10", "evaluation training, 300 epochs on 10 images 3x32x32 w128, DSA"),
-    ("eval-100", "evaluation training, 300 epochs on 100 images 3x32x32 w128, DSA"),
+    ("eval-100", "evaluation training, 300 epochs on 100 images 3x32x32 w128, DSA")
 ]
 
 /// Seconds of one call of `body` after `warmup` untimed calls: the median of `reps` calls.
@@ -70,10 +70,15 @@ func runComparisonCase(_ name: String) throws {
         let a = normals(n * n, seed: 1), b = normals(n * n, seed: 2)
         var c = [Float](repeating: 0, count: n * n)
         let t = medianSeconds(warmup: 1, reps: 5) {
-            a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in c.withUnsafeMutableBufferPointer { pc in
-                parallelGemm(transA: false, transB: false, m: n, n: n, k: n, alpha: 1, a: pa.baseAddress!, lda: n,
-                             b: pb.baseAddress!, ldb: n, beta: 0, c: pc.baseAddress!, ldc: n)
-            } } }
+            a.withUnsafeBufferPointer { pa in
+                b.withUnsafeBufferPointer { pb in
+                    c.withUnsafeMutableBufferPointer { pc in
+                        parallelGemm(
+                            transA: false, transB: false, m: n, n: n, k: n, alpha: 1, a: pa.baseAddress!, lda: n,
+                            b: pb.baseAddress!, ldb: n, beta: 0, c: pc.baseAddress!, ldc: n)
+                    }
+                }
+            }
         }
         print("RESULT sgemm \(t) \(2 * Double(n * n * n) / t / 1e9) \(peakRSSMiB())")
 
@@ -99,9 +104,12 @@ func runComparisonCase(_ name: String) throws {
         let images = try Tensor<Float>(shape: [n, 3, 32, 32], scalars: normals(n * 3 * 32 * 32, seed: 5))
         let labels = (0..<n).map { Int32($0 / ipc) }
         let start = try Tensor<Float>(shape: [cifar.parameterCount], scalars: cifar.initialParameters(seed: 1))
-        let target = try start.adding(Tensor<Float>(shape: [cifar.parameterCount], scalars: normals(cifar.parameterCount, seed: 6).map { $0 * 0.01 }))
-        var matching = TrajectoryMatching<Float>(network: cifar, labels: labels, learningRate: 0.01,
-                                                 minibatches: minibatches(n: n, batch: n, steps: steps, seed: 9))
+        let target = try start.adding(
+            Tensor<Float>(
+                shape: [cifar.parameterCount], scalars: normals(cifar.parameterCount, seed: 6).map { $0 * 0.01 }))
+        var matching = TrajectoryMatching<Float>(
+            network: cifar, labels: labels, learningRate: 0.01,
+            minibatches: minibatches(n: n, batch: n, steps: steps, seed: 9))
         matching.activationBudget = DistillationSettings().activationBudgetMiB << 20
         let t = try medianSeconds(warmup: ipc == 1 ? 1 : 0, reps: ipc == 1 ? 2 : 1) {
             _ = try matching.run(images: images, start: start, target: target)
@@ -120,8 +128,9 @@ func runComparisonCase(_ name: String) throws {
         for e in 1...3 { walk.append(zip(walk[e - 1], normals(p, seed: UInt64(20 + e))).map { $0 + 0.01 * $1 }) }
         let distiller = try Distiller(network: cifar, settings: settings, experts: InMemoryExperts([walk]))
         let n = 10 * ipc
-        let synthetic = try ImageDataset(images: normals(n * 3 * 32 * 32, seed: 7), labels: (0..<n).map { Int32($0 / ipc) },
-                                         count: n, channels: 3, height: 32, width: 32, classes: 10)
+        let synthetic = try ImageDataset(
+            images: normals(n * 3 * 32 * 32, seed: 7), labels: (0..<n).map { Int32($0 / ipc) },
+            count: n, channels: 3, height: 32, width: 32, classes: 10)
         var state = try distiller.initialState(from: synthetic)
         let t = try medianSeconds(warmup: ipc == 1 ? 1 : 0, reps: ipc == 1 ? 2 : 1) {
             _ = try distiller.step(&state)
@@ -145,8 +154,9 @@ func runComparisonCase(_ name: String) throws {
 
     case "eval-10", "eval-100":
         let n = name == "eval-10" ? 10 : 100
-        let data = try ImageDataset(images: normals(n * 3 * 32 * 32, seed: 8), labels: (0..<n).map { Int32($0 % 10) },
-                                    count: n, channels: 3, height: 32, width: 32, classes: 10)
+        let data = try ImageDataset(
+            images: normals(n * 3 * 32 * 32, seed: 8), labels: (0..<n).map { Int32($0 % 10) },
+            count: n, channels: 3, height: 32, width: 32, classes: 10)
         let settings = TrainingSettings.evaluation(epochs: 300, learningRate: 0.01, augmentation: try DSA())
         let trainer = try NetworkTrainer(network: cifar, settings: settings, data: data)
         let t = try medianSeconds(warmup: 0, reps: 1) {

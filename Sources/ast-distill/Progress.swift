@@ -75,11 +75,15 @@ final class ProgressPrinter {
             let width = 24
             let filled = Int(fraction * Double(width))
             let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-            writeError("\r\u{1B}[2K\(phase) [\(bar)] \(done)/\(total) \(detail) elapsed \(formatDuration(elapsed)) eta \(formatDuration(eta))")
+            writeError(
+                "\r\u{1B}[2K\(phase) [\(bar)] \(done)/\(total) \(detail) elapsed \(formatDuration(elapsed)) eta \(formatDuration(eta))"
+            )
             if done >= total { writeError("\n") }
         } else if fraction - lastLogged >= 0.05 || done >= total || done <= 1 {
             lastLogged = fraction
-            writeError("\(phase) \(done)/\(total) \(detail) (elapsed \(formatDuration(elapsed)), eta \(formatDuration(eta)))\n")
+            writeError(
+                "\(phase) \(done)/\(total) \(detail) (elapsed \(formatDuration(elapsed)), eta \(formatDuration(eta)))\n"
+            )
         }
     }
 
@@ -97,7 +101,9 @@ final class ProgressPrinter {
         case .evaluationEpoch(let what, let model, let models, let epoch, let epochs):
             bar("evaluate \(what) \(model + 1)/\(models)", epoch, epochs, "")
         case .evaluated(let what, let result):
-            line("\(what): \(String(fixed: result.mean * 100, 2)) ± \(String(fixed: result.standardDeviation * 100, 2)) % over \(result.accuracies.count) networks")
+            line(
+                "\(what): \(String(fixed: result.mean * 100, 2)) ± \(String(fixed: result.standardDeviation * 100, 2)) % over \(result.accuracies.count) networks"
+            )
         }
         if interrupted.load(ordering: .relaxed) {
             line("interrupted: saving and stopping (rerun the same command to resume)")

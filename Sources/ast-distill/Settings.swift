@@ -11,7 +11,11 @@ struct SettingsOptions: ParsableArguments {
     @Option(name: .long, help: "A JSON file of settings (flat object: name -> value).")
     var config: String?
 
-    @Option(name: [.customLong("set")], help: ArgumentHelp("Override one setting, e.g. --set distill.ipc=10 (repeatable; see `ast-distill settings`).", valueName: "name=value"))
+    @Option(
+        name: [.customLong("set")],
+        help: ArgumentHelp(
+            "Override one setting, e.g. --set distill.ipc=10 (repeatable; see `ast-distill settings`).",
+            valueName: "name=value"))
     var overrides: [String] = []
 
     @Option(name: [.short, .long], help: "Output directory (trajectories, checkpoint, results).")
@@ -22,13 +26,16 @@ struct SettingsOptions: ParsableArguments {
     /// nobody asked for) unless --preset or --config says what to do.
     func configuration(requirePreset: Bool = true) throws -> RunConfiguration {
         if requirePreset && preset == nil && config == nil {
-            throw ValidationError("no --preset given; choose one of \(RunConfiguration.presetNames.joined(separator: ", ")) "
-                + "(`ast-distill presets` describes them) or give --config FILE; e.g. ast-distill run --preset quick --out out/quick")
+            throw ValidationError(
+                "no --preset given; choose one of \(RunConfiguration.presetNames.joined(separator: ", ")) "
+                    + "(`ast-distill presets` describes them) or give --config FILE; e.g. ast-distill run --preset quick --out out/quick"
+            )
         }
         // An unknown preset or a bad --set is a wrong command line (status 2); a bad config file
         // or contradictory settings are failures (status 1).
         do throws(RunConfiguration.AssemblyError) {
-            return try RunConfiguration.assembleReportingSource(preset: preset, configFile: config, overrides: overrides)
+            return try RunConfiguration.assembleReportingSource(
+                preset: preset, configFile: config, overrides: overrides)
         } catch {
             if error.fromCommandLine { throw ValidationError(error.error.message) }
             throw error.error
@@ -40,7 +47,8 @@ struct SettingsOptions: ParsableArguments {
 func presetSummary(_ name: String) -> String {
     guard let c = try? RunConfiguration.preset(name) else { return name }
     let n = c.network
-    return "\(name.padded(15)) \(c.dataset.rawValue), ConvNet-\(n.depth) width \(n.width), \(c.expertCount) \(c.expertKind.rawValue) experts x \(c.expertEpochs) epochs, ipc \(c.distillation.ipc), N \(c.distillation.syntheticSteps), \(c.distillation.iterations) iterations, eval \(c.evaluation.models)x\(c.evaluation.epochs) epochs\(c.trainLimit > 0 ? ", \(c.trainLimit) training images" : "")"
+    return
+        "\(name.padded(15)) \(c.dataset.rawValue), ConvNet-\(n.depth) width \(n.width), \(c.expertCount) \(c.expertKind.rawValue) experts x \(c.expertEpochs) epochs, ipc \(c.distillation.ipc), N \(c.distillation.syntheticSteps), \(c.distillation.iterations) iterations, eval \(c.evaluation.models)x\(c.evaluation.epochs) epochs\(c.trainLimit > 0 ? ", \(c.trainLimit) training images" : "")"
 }
 
 struct Presets: ParsableCommand {

@@ -12,9 +12,13 @@ struct ASTDistillCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ast-distill",
         abstract: "Dataset distillation by matching smooth expert trajectories (AST) or plain MTT.",
-        discussion: "Settings come from --preset, then --config FILE, then --set name=value. Every step resumes from what an earlier run saved in --out. Errors go to standard error as `ast-distill: error: ...`; exit status 1 for a failure, 2 for a wrong command line, 130 after Ctrl-C.",
+        discussion:
+            "Settings come from --preset, then --config FILE, then --set name=value. Every step resumes from what an earlier run saved in --out. Errors go to standard error as `ast-distill: error: ...`; exit status 1 for a failure, 2 for a wrong command line, 130 after Ctrl-C.",
         version: libastVersion,
-        subcommands: [RunAll.self, Experts.self, Distill.self, Evaluate.self, Inspect.self, Render.self, Presets.self, Settings.self])
+        subcommands: [
+            RunAll.self, Experts.self, Distill.self, Evaluate.self, Inspect.self, Render.self, Presets.self,
+            Settings.self
+        ])
 }
 
 /// Runs a pipeline step with the progress printer, turning ASTError into a clean exit.
@@ -34,8 +38,10 @@ func runStep(_ body: (ProgressPrinter) throws(ASTError) -> Void) throws {
 }
 
 /// The configured pipeline and its prepared data, handed to a step.
-func runWithData(_ settings: SettingsOptions,
-                 _ body: (RunConfiguration, Pipeline, PreparedData, ProgressPrinter) throws(ASTError) -> Void) throws {
+func runWithData(
+    _ settings: SettingsOptions,
+    _ body: (RunConfiguration, Pipeline, PreparedData, ProgressPrinter) throws(ASTError) -> Void
+) throws {
     let config = try settings.configuration()
     let pipeline = try Pipeline(config: config, outputDirectory: settings.out)
     try runStep { printer throws(ASTError) in
@@ -43,21 +49,31 @@ func runWithData(_ settings: SettingsOptions,
     }
 }
 
-func printTable(_ distilled: EvaluationResult, _ baseline: EvaluationResult?, config: RunConfiguration, stepSize: Float) {
+func printTable(_ distilled: EvaluationResult, _ baseline: EvaluationResult?, config: RunConfiguration, stepSize: Float)
+{
     let ipc = config.distillation.ipc
     print("")
-    print("| training set (\(ipc) image\(ipc == 1 ? "" : "s") per class) | test accuracy, mean ± std over \(distilled.accuracies.count) networks |")
+    print(
+        "| training set (\(ipc) image\(ipc == 1 ? "" : "s") per class) | test accuracy, mean ± std over \(distilled.accuracies.count) networks |"
+    )
     print("|---|---|")
     if let b = baseline {
-        print("| random real subset (lr \(config.baselineLearningRate)) | \(String(fixed: b.mean * 100, 2)) ± \(String(fixed: b.standardDeviation * 100, 2)) % |")
+        print(
+            "| random real subset (lr \(config.baselineLearningRate)) | \(String(fixed: b.mean * 100, 2)) ± \(String(fixed: b.standardDeviation * 100, 2)) % |"
+        )
     }
-    print("| distilled, \(config.expertKind.rawValue.uppercased()) experts (lr = learned α = \(stepSize)) | \(String(fixed: distilled.mean * 100, 2)) ± \(String(fixed: distilled.standardDeviation * 100, 2)) % |")
+    print(
+        "| distilled, \(config.expertKind.rawValue.uppercased()) experts (lr = learned α = \(stepSize)) | \(String(fixed: distilled.mean * 100, 2)) ± \(String(fixed: distilled.standardDeviation * 100, 2)) % |"
+    )
     print("")
-    print("protocol: \(config.evaluation.epochs) epochs from scratch on the set only, DSA, SGD momentum 0.9, final test accuracy")
+    print(
+        "protocol: \(config.evaluation.epochs) epochs from scratch on the set only, DSA, SGD momentum 0.9, final test accuracy"
+    )
 }
 
 struct RunAll: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "run", abstract: "The whole pipeline: experts, distillation, evaluation, outputs.")
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "The whole pipeline: experts, distillation, evaluation, outputs.")
     @OptionGroup var settings: SettingsOptions
 
     func run() throws {
@@ -66,14 +82,21 @@ struct RunAll: ParsableCommand {
         let start = monotonicSeconds()
         try runStep { printer throws(ASTError) in
             let report = try pipeline.run(progress: printer.handle)
-            if let d = report.distilled { printTable(d, report.baseline, config: config, stepSize: report.finalStepSize) }
-            print("wrote \(settings.out)/distilled.safetensors, \(settings.out)/distilled.png, \(settings.out)/report.json in \(formatDuration(monotonicSeconds() - start))")
+            if let d = report.distilled {
+                printTable(d, report.baseline, config: config, stepSize: report.finalStepSize)
+            }
+            print(
+                "wrote \(settings.out)/distilled.safetensors, \(settings.out)/distilled.png, \(settings.out)/report.json in \(formatDuration(monotonicSeconds() - start))"
+            )
         }
     }
 }
 
 struct Experts: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Train expert trajectories into <out>/experts or experts.dir (resumes; a range lets several processes share one store).")
+    static let configuration = CommandConfiguration(
+        abstract:
+            "Train expert trajectories into <out>/experts or experts.dir (resumes; a range lets several processes share one store)."
+    )
     @OptionGroup var settings: SettingsOptions
     @Option(help: "First expert index of this process.") var first: Int = 0
     @Option(help: "Number of experts for this process (default: experts.count − first).") var count: Int?
@@ -82,34 +105,43 @@ struct Experts: ParsableCommand {
         let total = try count ?? (settings.configuration().expertCount - first)
         guard first >= 0, total >= 1 else { throw ValidationError("--first/--count select no experts") }
         try runWithData(settings) { _, pipeline, data, printer throws(ASTError) in
-            let store = try pipeline.generateExperts(data: data, range: first..<(first + total), progress: printer.handle)
+            let store = try pipeline.generateExperts(
+                data: data, range: first..<(first + total), progress: printer.handle)
             let accuracies = try store.testAccuracies()
-            print("\(store.expertCount) complete experts in \(store.directory); final test accuracy \(accuracies.map { String(fixed: ($0.last ?? 0) * 100, 2) + "%" }.joined(separator: ", "))")
+            print(
+                "\(store.expertCount) complete experts in \(store.directory); final test accuracy \(accuracies.map { String(fixed: ($0.last ?? 0) * 100, 2) + "%" }.joined(separator: ", "))"
+            )
         }
     }
 }
 
 struct Distill: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Distil from the experts in <out>/experts or experts.dir (checkpoints; resumes).")
+    static let configuration = CommandConfiguration(
+        abstract: "Distil from the experts in <out>/experts or experts.dir (checkpoints; resumes).")
     @OptionGroup var settings: SettingsOptions
 
     func run() throws {
         try runWithData(settings) { _, pipeline, data, printer throws(ASTError) in
             let state = try pipeline.distill(data: data, progress: printer.handle)
             _ = try pipeline.writeOutputs(data: data, state: state, store: nil, evaluation: nil)
-            print("distilled \(state.labels.count) images in \(state.iteration) iterations, α = \(state.stepSize); wrote \(settings.out)/distilled.safetensors and distilled.png")
+            print(
+                "distilled \(state.labels.count) images in \(state.iteration) iterations, α = \(state.stepSize); wrote \(settings.out)/distilled.safetensors and distilled.png"
+            )
         }
     }
 }
 
 struct Evaluate: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Evaluate the distilled set in <out> (and a random real subset) with the protocol of docs/evaluation.md.")
+    static let configuration = CommandConfiguration(
+        abstract:
+            "Evaluate the distilled set in <out> (and a random real subset) with the protocol of docs/evaluation.md.")
     @OptionGroup var settings: SettingsOptions
 
     func run() throws {
         try runWithData(settings) { config, pipeline, data, printer throws(ASTError) in
             guard let state = try pipeline.loadCheckpoint() else {
-                throw ASTError(.io, "\(pipeline.checkpointPath): no distillation to evaluate; run `ast-distill distill` first")
+                throw ASTError(
+                    .io, "\(pipeline.checkpointPath): no distillation to evaluate; run `ast-distill distill` first")
             }
             let result = try pipeline.evaluate(data: data, state: state, progress: printer.handle)
             _ = try pipeline.writeOutputs(data: data, state: state, store: nil, evaluation: result)
@@ -119,7 +151,8 @@ struct Evaluate: ParsableCommand {
 }
 
 struct Inspect: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Describe a trajectory store directory or a libast safetensors file.")
+    static let configuration = CommandConfiguration(
+        abstract: "Describe a trajectory store directory or a libast safetensors file.")
     @Argument(help: "A directory of expert_*.safetensors, or a .safetensors file.") var path: String
 
     func run() throws {
@@ -154,7 +187,10 @@ struct Inspect: ParsableCommand {
 }
 
 struct Render: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Render a distilled set (distilled.safetensors) to a PNG grid: one row per class with its name, a legend row on top.")
+    static let configuration = CommandConfiguration(
+        abstract:
+            "Render a distilled set (distilled.safetensors) to a PNG grid: one row per class with its name, a legend row on top."
+    )
     @Argument(help: "distilled.safetensors") var input: String
     @Argument(help: "Output PNG path.") var output: String
     @Option(help: "Pixels per image pixel (nearest-neighbour upscaling), 1...32.") var scale: Int = 4

@@ -10,9 +10,11 @@ import Testing
 private func lastError() -> String { String(cString: ast_last_error()) }
 
 /// A small network: 1x8x8 images, 3 classes, width 4, depth 2.
-private func makeConfig(channels: Int64 = 1, imageSize: Int64 = 8, classes: Int64 = 3,
-                        width: Int64 = 4, depth: Int64 = 2,
-                        norm: Int32 = Int32(AST_NORM_INSTANCE)) -> OpaquePointer? {
+private func makeConfig(
+    channels: Int64 = 1, imageSize: Int64 = 8, classes: Int64 = 3,
+    width: Int64 = 4, depth: Int64 = 2,
+    norm: Int32 = Int32(AST_NORM_INSTANCE)
+) -> OpaquePointer? {
     var cfg: OpaquePointer?
     #expect(ast_config_create(&cfg) == AST_OK_)
     #expect(ast_config_set_int(cfg, Int32(AST_CONFIG_CHANNELS), channels) == AST_OK_)
@@ -142,7 +144,8 @@ private func randomFloats(_ n: Int, seed: UInt64) -> [Float] {
         var offset: Int64 = 0, n: Int64 = 0
         var rank: Int32 = 0
         var shape = [Int64](repeating: 0, count: Int(AST_MAX_TENSOR_RANK))
-        #expect(ast_network_tensor(net, Int64(i), &name, &offset, &n, &rank, &shape, Int32(AST_MAX_TENSOR_RANK)) == AST_OK_)
+        #expect(
+            ast_network_tensor(net, Int64(i), &name, &offset, &n, &rank, &shape, Int32(AST_MAX_TENSOR_RANK)) == AST_OK_)
         #expect(String(cString: name!) == slot.name)
         #expect(Int(offset) == slot.offset && Int(n) == slot.count)
         #expect(shape.prefix(Int(rank)).map(Int.init) == slot.shape)
@@ -176,21 +179,30 @@ private func randomFloats(_ n: Int, seed: UInt64) -> [Float] {
     let labels: [Int32] = [0, 2]
 
     var logits = [Float](repeating: 0, count: n * 3)
-    #expect(ast_network_logits(net, theta, Int64(p), images, Int64(images.count), Int64(n), &logits, Int64(logits.count)) == AST_OK_)
+    #expect(
+        ast_network_logits(net, theta, Int64(p), images, Int64(images.count), Int64(n), &logits, Int64(logits.count))
+            == AST_OK_)
     #expect(logits == (try engine.logits(images: images, count: n, parameters: theta)))
 
     var loss: Float = 0
     var grad = [Float](repeating: 0, count: p)
-    #expect(ast_network_loss_gradient(net, theta, Int64(p), images, Int64(images.count), labels, Int64(n), &loss, &grad, Int64(p)) == AST_OK_)
+    #expect(
+        ast_network_loss_gradient(
+            net, theta, Int64(p), images, Int64(images.count), labels, Int64(n), &loss, &grad, Int64(p)) == AST_OK_)
     let reference = try engine.crossEntropyGradient(images: images, labels: labels, count: n, parameters: theta)
     #expect(loss == reference.loss && grad == reference.gradient)
 
     let v = randomFloats(p, seed: 5)
     var hv = [Float](repeating: 0, count: p)
-    #expect(ast_network_hessian_vector_product(net, theta, Int64(p), images, Int64(images.count), labels, Int64(n), v, Int64(p), &hv, Int64(p)) == AST_OK_)
+    #expect(
+        ast_network_hessian_vector_product(
+            net, theta, Int64(p), images, Int64(images.count), labels, Int64(n), v, Int64(p), &hv, Int64(p)) == AST_OK_)
     #expect(hv.contains { $0 != 0 })
     var mixed = [Float](repeating: 0, count: images.count)
-    #expect(ast_network_mixed_input_product(net, theta, Int64(p), images, Int64(images.count), labels, Int64(n), v, Int64(p), &mixed, Int64(mixed.count)) == AST_OK_)
+    #expect(
+        ast_network_mixed_input_product(
+            net, theta, Int64(p), images, Int64(images.count), labels, Int64(n), v, Int64(p), &mixed, Int64(mixed.count)
+        ) == AST_OK_)
     #expect(mixed.contains { $0 != 0 })
 
     // Bad input: status + message naming the argument; the handle stays usable.
@@ -199,25 +211,37 @@ private func randomFloats(_ n: Int, seed: UInt64) -> [Float] {
         #expect(lastError().contains(fragment), "\(lastError())")
         #expect(String(cString: ast_network_last_error(net)).contains(fragment))
     }
-    expectFailure(ast_network_logits(net, nil, Int64(p), images, Int64(images.count), Int64(n), &logits, 6),
-                  AST_ERR_NULL_POINTER, "parameters is NULL")
-    expectFailure(ast_network_logits(net, theta, Int64(p), images, Int64(images.count - 1), Int64(n), &logits, 6),
-                  AST_ERR_SHAPE_MISMATCH, "images_len")
-    expectFailure(ast_network_logits(net, theta, Int64(p), images, Int64(images.count), -2, &logits, 6),
-                  AST_ERR_INVALID_ARGUMENT, "count")
-    expectFailure(ast_network_logits(net, theta, Int64(p), images, Int64.max, Int64.max / 2, &logits, 6),
-                  AST_ERR_INVALID_ARGUMENT, "count")
-    expectFailure(ast_network_logits(net, theta, Int64(p), images, Int64(images.count), Int64(n), &logits, 5),
-                  AST_ERR_SHAPE_MISMATCH, "out_len")
-    expectFailure(ast_network_loss_gradient(net, theta, Int64(p), images, Int64(images.count), [0, 3], Int64(n), &loss, &grad, Int64(p)),
-                  AST_ERR_INVALID_ARGUMENT, "labels[1]")
+    expectFailure(
+        ast_network_logits(net, nil, Int64(p), images, Int64(images.count), Int64(n), &logits, 6),
+        AST_ERR_NULL_POINTER, "parameters is NULL")
+    expectFailure(
+        ast_network_logits(net, theta, Int64(p), images, Int64(images.count - 1), Int64(n), &logits, 6),
+        AST_ERR_SHAPE_MISMATCH, "images_len")
+    expectFailure(
+        ast_network_logits(net, theta, Int64(p), images, Int64(images.count), -2, &logits, 6),
+        AST_ERR_INVALID_ARGUMENT, "count")
+    expectFailure(
+        ast_network_logits(net, theta, Int64(p), images, Int64.max, Int64.max / 2, &logits, 6),
+        AST_ERR_INVALID_ARGUMENT, "count")
+    expectFailure(
+        ast_network_logits(net, theta, Int64(p), images, Int64(images.count), Int64(n), &logits, 5),
+        AST_ERR_SHAPE_MISMATCH, "out_len")
+    expectFailure(
+        ast_network_loss_gradient(
+            net, theta, Int64(p), images, Int64(images.count), [0, 3], Int64(n), &loss, &grad, Int64(p)),
+        AST_ERR_INVALID_ARGUMENT, "labels[1]")
     images[5] = .nan
-    expectFailure(ast_network_logits(net, theta, Int64(p), images, Int64(images.count), Int64(n), &logits, 6),
-                  AST_ERR_NON_FINITE, "images[5]")
+    expectFailure(
+        ast_network_logits(net, theta, Int64(p), images, Int64(images.count), Int64(n), &logits, 6),
+        AST_ERR_NON_FINITE, "images[5]")
     images[5] = 0
-    expectFailure(ast_network_hessian_vector_product(net, theta, Int64(p), images, Int64(images.count), labels, Int64(n), v, Int64(p - 1), &hv, Int64(p)),
-                  AST_ERR_SHAPE_MISMATCH, "vector_len")
-    #expect(ast_network_logits(nil, theta, Int64(p), images, Int64(images.count), Int64(n), &logits, 6) == status(AST_ERR_NULL_POINTER))
+    expectFailure(
+        ast_network_hessian_vector_product(
+            net, theta, Int64(p), images, Int64(images.count), labels, Int64(n), v, Int64(p - 1), &hv, Int64(p)),
+        AST_ERR_SHAPE_MISMATCH, "vector_len")
+    #expect(
+        ast_network_logits(nil, theta, Int64(p), images, Int64(images.count), Int64(n), &logits, 6)
+            == status(AST_ERR_NULL_POINTER))
     #expect(lastError() == "ast_network_logits: network is NULL")
     // Wrong handle type.
     #expect(ast_network_parameter_count(cfg, nil) == status(AST_ERR_INVALID_ARGUMENT))
@@ -250,8 +274,10 @@ private final class ProgressLog {
     let images = randomFloats(n * 64, seed: 11)
     let labels: [Int64] = [0, 1, 2, 1, 0]
     var ds: OpaquePointer?
-    #expect(ast_dataset_create(images, Int64(images.count), labels, Int32(AST_LABELS_INT64), Int64(n),
-                               Int64(n), 1, 8, 8, 3, &ds) == AST_OK_, "\(lastError())")
+    #expect(
+        ast_dataset_create(
+            images, Int64(images.count), labels, Int32(AST_LABELS_INT64), Int64(n),
+            Int64(n), 1, 8, 8, 3, &ds) == AST_OK_, "\(lastError())")
     defer { ast_dataset_free(ds) }
     var count: Int64 = 0, classes: Int64 = 0
     #expect(ast_dataset_shape(ds, &count, nil, nil, nil, &classes) == AST_OK_)
@@ -288,7 +314,9 @@ private final class ProgressLog {
     var labels32 = labels.map(Int32.init)
     var grad = [Float](repeating: 0, count: Int(p))
     var ceLoss: Float = 0
-    #expect(ast_network_loss_gradient(net, theta, p, images, Int64(images.count), &labels32, Int64(n), &ceLoss, &grad, p) == AST_OK_)
+    #expect(
+        ast_network_loss_gradient(net, theta, p, images, Int64(images.count), &labels32, Int64(n), &ceLoss, &grad, p)
+            == AST_OK_)
     #expect(abs(Double(ceLoss) - loss) < 1e-5 * max(1, loss))
 
     log.steps = []
@@ -312,18 +340,37 @@ private final class ProgressLog {
         #expect(lastError().contains(fragment), "\(lastError())")
         #expect(ds == nil)
     }
-    expectFailure(ast_dataset_create(nil, 8, labels, Int32(AST_LABELS_INT32), 2, 2, 1, 2, 2, 2, &ds), AST_ERR_NULL_POINTER, "images is NULL")
-    expectFailure(ast_dataset_create(images, 8, labels, 7, 2, 2, 1, 2, 2, 2, &ds), AST_ERR_INVALID_ARGUMENT, "label_type")
-    expectFailure(ast_dataset_create(images, 8, labels, Int32(AST_LABELS_INT32), 2, -2, 1, 2, 2, 2, &ds), AST_ERR_INVALID_ARGUMENT, "count")
-    expectFailure(ast_dataset_create(images, 8, labels, Int32(AST_LABELS_INT32), 2, 2, 1, 2, 2, 1, &ds), AST_ERR_INVALID_ARGUMENT, "classes")
-    expectFailure(ast_dataset_create(images, 7, labels, Int32(AST_LABELS_INT32), 2, 2, 1, 2, 2, 2, &ds), AST_ERR_SHAPE_MISMATCH, "images_len")
-    expectFailure(ast_dataset_create(images, 8, labels, Int32(AST_LABELS_INT32), 3, 2, 1, 2, 2, 2, &ds), AST_ERR_SHAPE_MISMATCH, "labels_len")
-    expectFailure(ast_dataset_create(images, 8, [0, 2] as [Int32], Int32(AST_LABELS_INT32), 2, 2, 1, 2, 2, 2, &ds), AST_ERR_INVALID_ARGUMENT, "labels[1]")
-    expectFailure(ast_dataset_create(images, 8, labels, Int32(AST_LABELS_INT32), 2, Int64(Int32.max), 65536, 65536, 65536, 2, &ds),
-                  AST_ERR_OUT_OF_MEMORY, "count*channels*height*width")
+    expectFailure(
+        ast_dataset_create(nil, 8, labels, Int32(AST_LABELS_INT32), 2, 2, 1, 2, 2, 2, &ds), AST_ERR_NULL_POINTER,
+        "images is NULL")
+    expectFailure(
+        ast_dataset_create(images, 8, labels, 7, 2, 2, 1, 2, 2, 2, &ds), AST_ERR_INVALID_ARGUMENT, "label_type")
+    expectFailure(
+        ast_dataset_create(images, 8, labels, Int32(AST_LABELS_INT32), 2, -2, 1, 2, 2, 2, &ds),
+        AST_ERR_INVALID_ARGUMENT, "count")
+    expectFailure(
+        ast_dataset_create(images, 8, labels, Int32(AST_LABELS_INT32), 2, 2, 1, 2, 2, 1, &ds), AST_ERR_INVALID_ARGUMENT,
+        "classes")
+    expectFailure(
+        ast_dataset_create(images, 7, labels, Int32(AST_LABELS_INT32), 2, 2, 1, 2, 2, 2, &ds), AST_ERR_SHAPE_MISMATCH,
+        "images_len")
+    expectFailure(
+        ast_dataset_create(images, 8, labels, Int32(AST_LABELS_INT32), 3, 2, 1, 2, 2, 2, &ds), AST_ERR_SHAPE_MISMATCH,
+        "labels_len")
+    expectFailure(
+        ast_dataset_create(images, 8, [0, 2] as [Int32], Int32(AST_LABELS_INT32), 2, 2, 1, 2, 2, 2, &ds),
+        AST_ERR_INVALID_ARGUMENT, "labels[1]")
+    expectFailure(
+        ast_dataset_create(
+            images, 8, labels, Int32(AST_LABELS_INT32), 2, Int64(Int32.max), 65536, 65536, 65536, 2, &ds),
+        AST_ERR_OUT_OF_MEMORY, "count*channels*height*width")
     images[3] = .infinity
-    expectFailure(ast_dataset_create(images, 8, labels, Int32(AST_LABELS_INT32), 2, 2, 1, 2, 2, 2, &ds), AST_ERR_NON_FINITE, "images[3]")
-    #expect(ast_dataset_create(images, 8, labels, Int32(AST_LABELS_INT32), 2, 2, 1, 2, 2, 2, nil) == status(AST_ERR_NULL_POINTER))
+    expectFailure(
+        ast_dataset_create(images, 8, labels, Int32(AST_LABELS_INT32), 2, 2, 1, 2, 2, 2, &ds), AST_ERR_NON_FINITE,
+        "images[3]")
+    #expect(
+        ast_dataset_create(images, 8, labels, Int32(AST_LABELS_INT32), 2, 2, 1, 2, 2, 2, nil)
+            == status(AST_ERR_NULL_POINTER))
     #expect(ast_dataset_shape(nil, nil, nil, nil, nil, nil) == status(AST_ERR_NULL_POINTER))
     #expect(String(cString: ast_dataset_last_error(nil)).contains("NULL"))
     ast_dataset_free(nil)

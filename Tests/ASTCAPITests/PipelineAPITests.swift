@@ -156,7 +156,8 @@ private func randomFloats(_ n: Int, seed: UInt64) -> [Float] {
     for line in header.split(separator: "\n") {
         let tokens = line.split(separator: " ").map(String.init)
         guard tokens.count >= 6, tokens[0] == "*", tokens[1].hasPrefix("AST_CONFIG_"),
-              ["int", "float", "string"].contains(tokens[3]) else { continue }
+            ["int", "float", "string"].contains(tokens[3])
+        else { continue }
         rows += 1
         var k: Int32 = 0
         #expect(ast_config_key_by_name(tokens[2], &k) == OK, "\(tokens[2])")
@@ -181,11 +182,14 @@ private func randomFloats(_ n: Int, seed: UInt64) -> [Float] {
             let cfg = newConfig()
             let value = getString(cfg, Int(k))
             ast_config_free(cfg)
-            #expect(defaultText == "DSA" ? value == DSA.defaultStrategy : "\"\(value ?? "?")\"" == defaultText, "\(tokens[1]) default")
+            #expect(
+                defaultText == "DSA" ? value == DSA.defaultStrategy : "\"\(value ?? "?")\"" == defaultText,
+                "\(tokens[1]) default")
             var choices: UnsafePointer<CChar>?
             #expect(ast_config_describe(k, nil, nil, &choices) == OK)
             let allowed = String(cString: choices!)
-            #expect(allowed.isEmpty ? ["DSA", "path"].contains(boundsText) : allowed == boundsText, "\(tokens[1]) choices")
+            #expect(
+                allowed.isEmpty ? ["DSA", "path"].contains(boundsText) : allowed == boundsText, "\(tokens[1]) choices")
         }
     }
     var count: Int32 = 0
@@ -240,7 +244,9 @@ extension String {
     #expect(getString(cfg, AST_CONFIG_EXPERTS_KIND) == "mtt")
     #expect(ast_config_set_string(cfg, key(AST_CONFIG_EXPERTS_KIND), "sgd") == status(AST_ERR_OUT_OF_RANGE))
     #expect(lastError().contains("mtt, ast"))
-    #expect(ast_config_set_string(cfg, key(AST_CONFIG_DISTILL_AUGMENTATION), "flip_warp") == status(AST_ERR_INVALID_ARGUMENT))
+    #expect(
+        ast_config_set_string(cfg, key(AST_CONFIG_DISTILL_AUGMENTATION), "flip_warp")
+            == status(AST_ERR_INVALID_ARGUMENT))
     #expect(ast_config_set_string(cfg, key(AST_CONFIG_DISTILL_AUGMENTATION), "flip_crop") == OK)
     #expect(ast_config_set_string(cfg, key(AST_CONFIG_DATA_DIR), "/data/fashion") == OK)
     #expect(ast_config_set_string(cfg, key(AST_CONFIG_DATA_DIR), nil) == status(AST_ERR_NULL_POINTER))
@@ -259,7 +265,8 @@ extension String {
     #expect(ast_config_get_string(cfg, key(AST_CONFIG_DATA_DIR), &small, 4, &length) == OK)
     #expect(length == 13 && string(small) == "/da")
     #expect(ast_config_get_string(cfg, key(AST_CONFIG_DATA_DIR), nil, 4, &length) == status(AST_ERR_NULL_POINTER))
-    #expect(ast_config_get_string(cfg, key(AST_CONFIG_DATA_DIR), &small, -1, &length) == status(AST_ERR_INVALID_ARGUMENT))
+    #expect(
+        ast_config_get_string(cfg, key(AST_CONFIG_DATA_DIR), &small, -1, &length) == status(AST_ERR_INVALID_ARGUMENT))
     #expect(ast_config_get_string(cfg, key(AST_CONFIG_DATA_DIR), &small, 4, nil) == status(AST_ERR_NULL_POINTER))
     // describe
     var choices: UnsafePointer<CChar>?
@@ -319,7 +326,8 @@ extension String {
     let before = toJSON(other)
     #expect(ast_config_apply_json(other, "{\"distill.ipc\": 4, \"no.such\": 1}") == status(AST_ERR_UNKNOWN_KEY))
     #expect(lastError().contains("no.such"))
-    #expect(ast_config_apply_json(other, "{\"distill.ipc\": 4, \"network.width\": 5000}") == status(AST_ERR_OUT_OF_RANGE))
+    #expect(
+        ast_config_apply_json(other, "{\"distill.ipc\": 4, \"network.width\": 5000}") == status(AST_ERR_OUT_OF_RANGE))
     #expect(ast_config_apply_json(other, "{\"distill.ipc\": 2.5}") == status(AST_ERR_WRONG_TYPE))
     #expect(ast_config_apply_json(other, "{\"distill.lr_img\": \"fast\"}") == status(AST_ERR_WRONG_TYPE))
     #expect(ast_config_apply_json(other, "{\"network.norm\": \"group\"}") == status(AST_ERR_OUT_OF_RANGE))
@@ -348,19 +356,23 @@ private func makeDataset(count: Int, seed: UInt64) -> OpaquePointer? {
     let labels = (0..<count).map { Int32($0 % 3) }
     for i in 0..<count { for j in 0..<8 { images[i * 64 + Int(labels[i]) * 16 + j] += 2 } }
     var ds: OpaquePointer?
-    #expect(ast_dataset_create(images, Int64(images.count), labels, Int32(AST_LABELS_INT32), Int64(count),
-                               Int64(count), 1, 8, 8, 3, &ds) == OK)
+    #expect(
+        ast_dataset_create(
+            images, Int64(images.count), labels, Int32(AST_LABELS_INT32), Int64(count),
+            Int64(count), 1, 8, 8, 3, &ds) == OK)
     return ds
 }
 
 private func tinyRunConfig() -> OpaquePointer? {
     let cfg = newConfig()
-    let ints: [(Int, Int64)] = [(AST_CONFIG_CHANNELS, 1), (AST_CONFIG_IMAGE_SIZE, 8), (AST_CONFIG_CLASSES, 3),
-                                (AST_CONFIG_WIDTH, 4), (AST_CONFIG_DEPTH, 2), (AST_CONFIG_SEED, 7),
-                                (AST_CONFIG_EXPERTS_COUNT, 2), (AST_CONFIG_EXPERTS_EPOCHS, 3), (AST_CONFIG_EXPERTS_BATCH, 10),
-                                (AST_CONFIG_DISTILL_SYN_STEPS, 4), (AST_CONFIG_DISTILL_MAX_START_EPOCH, 2),
-                                (AST_CONFIG_DISTILL_ITERATIONS, 6), (AST_CONFIG_DISTILL_CHECKPOINT_EVERY, 2),
-                                (AST_CONFIG_EVAL_MODELS, 2), (AST_CONFIG_EVAL_EPOCHS, 3)]
+    let ints: [(Int, Int64)] = [
+        (AST_CONFIG_CHANNELS, 1), (AST_CONFIG_IMAGE_SIZE, 8), (AST_CONFIG_CLASSES, 3),
+        (AST_CONFIG_WIDTH, 4), (AST_CONFIG_DEPTH, 2), (AST_CONFIG_SEED, 7),
+        (AST_CONFIG_EXPERTS_COUNT, 2), (AST_CONFIG_EXPERTS_EPOCHS, 3), (AST_CONFIG_EXPERTS_BATCH, 10),
+        (AST_CONFIG_DISTILL_SYN_STEPS, 4), (AST_CONFIG_DISTILL_MAX_START_EPOCH, 2),
+        (AST_CONFIG_DISTILL_ITERATIONS, 6), (AST_CONFIG_DISTILL_CHECKPOINT_EVERY, 2),
+        (AST_CONFIG_EVAL_MODELS, 2), (AST_CONFIG_EVAL_EPOCHS, 3)
+    ]
     for (k, v) in ints { #expect(ast_config_set_int(cfg, key(k), v) == OK, "\(k): \(lastError())") }
     #expect(ast_config_set_float(cfg, key(AST_CONFIG_DISTILL_LR_IMG), 10) == OK)
     return cfg
@@ -452,7 +464,9 @@ private func distilledImages(_ run: OpaquePointer?, space: Int32 = Int32(AST_IMA
     let logB = RunProgressLog()
     logB.cancelAtIteration = 3
     logB.run = b
-    let cancelled = withExtendedLifetime(logB) { ast_run_distill(b, logProgress, Unmanaged.passUnretained(logB).toOpaque()) }
+    let cancelled = withExtendedLifetime(logB) {
+        ast_run_distill(b, logProgress, Unmanaged.passUnretained(logB).toOpaque())
+    }
     #expect(cancelled == status(AST_ERR_CANCELLED))
     #expect(logB.reentrant == status(AST_ERR_INVALID_ARGUMENT))
     #expect(logB.iterations == [1, 2, 3])
@@ -461,7 +475,9 @@ private func distilledImages(_ run: OpaquePointer?, space: Int32 = Int32(AST_IMA
     var b2: OpaquePointer?
     #expect(ast_run_create_with_data(cfg, dirB, train, test, &b2) == OK)
     let logB2 = RunProgressLog()
-    #expect(withExtendedLifetime(logB2) { ast_run_distill(b2, logProgress, Unmanaged.passUnretained(logB2).toOpaque()) } == OK)
+    #expect(
+        withExtendedLifetime(logB2) { ast_run_distill(b2, logProgress, Unmanaged.passUnretained(logB2).toOpaque()) }
+            == OK)
     #expect(logB2.iterations == [4, 5, 6])
     #expect(logB2.messages.contains { $0.contains("resuming distillation after iteration 3") })
     #expect(distilledImages(b2) == imagesA)
@@ -484,7 +500,9 @@ private func distilledImages(_ run: OpaquePointer?, space: Int32 = Int32(AST_IMA
     let dir = temporaryDirectory("create")
     defer { removeTree(dir) }
     var run: OpaquePointer? = OpaquePointer(bitPattern: 1)
-    func expectFailure(_ st: ast_status, _ want: Int, _ fragment: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    func expectFailure(
+        _ st: ast_status, _ want: Int, _ fragment: String, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         #expect(st == status(want), "\(lastError())", sourceLocation: sourceLocation)
         #expect(lastError().contains(fragment), "\(lastError())", sourceLocation: sourceLocation)
         #expect(run == nil, sourceLocation: sourceLocation)
@@ -503,11 +521,14 @@ private func distilledImages(_ run: OpaquePointer?, space: Int32 = Int32(AST_IMA
     expectFailure(ast_run_create_with_data(cfg, dir, train, cfg, &run), AST_ERR_INVALID_ARGUMENT, "not an ast_dataset")
     // M + T+ beyond the stored epochs
     #expect(ast_config_set_int(cfg, key(AST_CONFIG_DISTILL_MAX_START_EPOCH), 3) == OK)
-    expectFailure(ast_run_create_with_data(cfg, dir, train, test, &run), AST_ERR_INVALID_ARGUMENT, "beyond the 3 stored epochs")
+    expectFailure(
+        ast_run_create_with_data(cfg, dir, train, test, &run), AST_ERR_INVALID_ARGUMENT, "beyond the 3 stored epochs")
     #expect(ast_config_set_int(cfg, key(AST_CONFIG_DISTILL_MAX_START_EPOCH), 2) == OK)
     // ipc larger than a class
     #expect(ast_config_set_int(cfg, key(AST_CONFIG_DISTILL_IPC), 11) == OK)
-    expectFailure(ast_run_create_with_data(cfg, dir, train, test, &run), AST_ERR_INVALID_ARGUMENT, "distill.ipc 11 is larger than the 10 images of class 0")
+    expectFailure(
+        ast_run_create_with_data(cfg, dir, train, test, &run), AST_ERR_INVALID_ARGUMENT,
+        "distill.ipc 11 is larger than the 10 images of class 0")
     #expect(ast_config_set_int(cfg, key(AST_CONFIG_DISTILL_IPC), 1) == OK)
     // sizes
     #expect(ast_config_set_int(cfg, key(AST_CONFIG_EXPERTS_BATCH), 100_000) == OK)
@@ -559,8 +580,10 @@ private func matchingProblem() -> MatchingProblem {
     var m = MatchingProblem()
     var cfg: OpaquePointer?
     #expect(ast_config_create(&cfg) == OK)
-    for (k, v) in [(AST_CONFIG_CHANNELS, 1), (AST_CONFIG_IMAGE_SIZE, 8), (AST_CONFIG_CLASSES, 3),
-                   (AST_CONFIG_WIDTH, 4), (AST_CONFIG_DEPTH, 2)] as [(Int, Int64)] {
+    for (k, v) in [
+        (AST_CONFIG_CHANNELS, 1), (AST_CONFIG_IMAGE_SIZE, 8), (AST_CONFIG_CLASSES, 3),
+        (AST_CONFIG_WIDTH, 4), (AST_CONFIG_DEPTH, 2)
+    ] as [(Int, Int64)] {
         #expect(ast_config_set_int(cfg, key(k), v) == OK)
     }
     #expect(ast_network_create(cfg, &m.net) == OK)
@@ -604,9 +627,10 @@ private func matchingProblem() -> MatchingProblem {
                 options.intermediate_targets = tk.baseAddress
                 options.intermediate_steps = UnsafePointer(sp.baseAddress)
                 options.intermediate_weights = UnsafePointer(wp.baseAddress)
-                return ast_matching_step(m.net, m.start, m.target, Int64(m.p), m.images, Int64(m.images.count),
-                                         m.labels, Int64(m.count), 0.02, Int64(steps), Int64(batch), 11, nil, 0,
-                                         &options, &loss, &dImages, Int64(dImages.count), &dAlpha, &final_, Int64(m.p))
+                return ast_matching_step(
+                    m.net, m.start, m.target, Int64(m.p), m.images, Int64(m.images.count),
+                    m.labels, Int64(m.count), 0.02, Int64(steps), Int64(batch), 11, nil, 0,
+                    &options, &loss, &dImages, Int64(dImages.count), &dAlpha, &final_, Int64(m.p))
             }
         }
     }
@@ -615,12 +639,17 @@ private func matchingProblem() -> MatchingProblem {
     // The same computation in Swift, Float: identical.
     let network = try ConvNet(ConvNetConfig(channels: 1, imageSize: 8, classes: 3, width: 4, depth: 2))
     func run<S: TensorScalar>(_: S.Type) throws -> MatchingResult<S> {
-        let t = TrajectoryMatching<S>(network: network, labels: m.labels, learningRate: S(0.02), minibatches: batches,
-                                      momentum: S(0.5), innerLossWeight: S(1.3),
-                                      intermediateTargets: [IntermediateTarget(step: 2, target: try Tensor(shape: [m.p], scalars: targetsK.map { S($0) }), weight: S(Float(0.7)))])
-        return try t.run(images: try Tensor(shape: [m.count, 1, 8, 8], scalars: m.images.map { S($0) }),
-                         start: try Tensor(shape: [m.p], scalars: m.start.map { S($0) }),
-                         target: try Tensor(shape: [m.p], scalars: m.target.map { S($0) }))
+        let t = TrajectoryMatching<S>(
+            network: network, labels: m.labels, learningRate: S(0.02), minibatches: batches,
+            momentum: S(0.5), innerLossWeight: S(1.3),
+            intermediateTargets: [
+                IntermediateTarget(
+                    step: 2, target: try Tensor(shape: [m.p], scalars: targetsK.map { S($0) }), weight: S(Float(0.7)))
+            ])
+        return try t.run(
+            images: try Tensor(shape: [m.count, 1, 8, 8], scalars: m.images.map { S($0) }),
+            start: try Tensor(shape: [m.p], scalars: m.start.map { S($0) }),
+            target: try Tensor(shape: [m.p], scalars: m.target.map { S($0) }))
     }
     let f = try run(Float.self)
     #expect(f.loss == loss && f.learningRateGradient == dAlpha)
@@ -635,10 +664,15 @@ private func matchingProblem() -> MatchingProblem {
     // Explicit minibatches give the same result as the ones drawn from the seed (no options).
     var loss1: Float = 0, loss2: Float = 0, a1: Float = 0, a2: Float = 0
     var g1 = dImages, g2 = dImages
-    #expect(ast_matching_step(m.net, m.start, m.target, Int64(m.p), m.images, Int64(m.images.count), m.labels, Int64(m.count),
-                              0.02, Int64(steps), Int64(batch), 11, nil, 0, nil, &loss1, &g1, Int64(g1.count), &a1, nil, 0) == OK)
-    #expect(ast_matching_step(m.net, m.start, m.target, Int64(m.p), m.images, Int64(m.images.count), m.labels, Int64(m.count),
-                              0.02, Int64(steps), Int64(batch), 999, flat, Int64(flat.count), nil, &loss2, &g2, Int64(g2.count), &a2, nil, 0) == OK)
+    #expect(
+        ast_matching_step(
+            m.net, m.start, m.target, Int64(m.p), m.images, Int64(m.images.count), m.labels, Int64(m.count),
+            0.02, Int64(steps), Int64(batch), 11, nil, 0, nil, &loss1, &g1, Int64(g1.count), &a1, nil, 0) == OK)
+    #expect(
+        ast_matching_step(
+            m.net, m.start, m.target, Int64(m.p), m.images, Int64(m.images.count), m.labels, Int64(m.count),
+            0.02, Int64(steps), Int64(batch), 999, flat, Int64(flat.count), nil, &loss2, &g2, Int64(g2.count), &a2, nil,
+            0) == OK)
     #expect(loss1 == loss2 && a1 == a2 && g1 == g2)
     // Augmentation is drawn from the seed: reproducible, and it changes the result.
     var aug = ast_matching_options()
@@ -648,10 +682,14 @@ private func matchingProblem() -> MatchingProblem {
     let strategy = "flip_crop"
     strategy.withCString { s in
         aug.augmentation = s
-        #expect(ast_matching_step(m.net, m.start, m.target, Int64(m.p), m.images, Int64(m.images.count), m.labels, Int64(m.count),
-                                  0.02, Int64(steps), Int64(batch), 11, nil, 0, &aug, &loss3, &g1, Int64(g1.count), &a1, nil, 0) == OK)
-        #expect(ast_matching_step(m.net, m.start, m.target, Int64(m.p), m.images, Int64(m.images.count), m.labels, Int64(m.count),
-                                  0.02, Int64(steps), Int64(batch), 11, nil, 0, &aug, &loss4, &g2, Int64(g2.count), &a2, nil, 0) == OK)
+        #expect(
+            ast_matching_step(
+                m.net, m.start, m.target, Int64(m.p), m.images, Int64(m.images.count), m.labels, Int64(m.count),
+                0.02, Int64(steps), Int64(batch), 11, nil, 0, &aug, &loss3, &g1, Int64(g1.count), &a1, nil, 0) == OK)
+        #expect(
+            ast_matching_step(
+                m.net, m.start, m.target, Int64(m.p), m.images, Int64(m.images.count), m.labels, Int64(m.count),
+                0.02, Int64(steps), Int64(batch), 11, nil, 0, &aug, &loss4, &g2, Int64(g2.count), &a2, nil, 0) == OK)
     }
     #expect(loss3 == loss4 && loss3 != loss1)
 }
@@ -662,26 +700,38 @@ private func matchingProblem() -> MatchingProblem {
     var loss: Float = 0, dAlpha: Float = 0
     var g = [Float](repeating: 0, count: m.images.count)
     let n = Int64(m.count), p = Int64(m.p), len = Int64(m.images.count)
-    func call(net: OpaquePointer? = nil, start: [Float]? = nil, target: [Float]? = nil, pLen: Int64? = nil,
-              images: [Float]? = nil, labels: [Int32]? = nil, count: Int64? = nil, alpha: Float = 0.01, steps: Int64 = 3,
-              batch: Int64 = 0, minibatches: [Int64]? = nil, mbLen: Int64 = 0,
-              options: UnsafePointer<ast_matching_options>? = nil, gLen: Int64? = nil, nullOut: Bool = false) -> ast_status {
+    func call(
+        net: OpaquePointer? = nil, start: [Float]? = nil, target: [Float]? = nil, pLen: Int64? = nil,
+        images: [Float]? = nil, labels: [Int32]? = nil, count: Int64? = nil, alpha: Float = 0.01, steps: Int64 = 3,
+        batch: Int64 = 0, minibatches: [Int64]? = nil, mbLen: Int64 = 0,
+        options: UnsafePointer<ast_matching_options>? = nil, gLen: Int64? = nil, nullOut: Bool = false
+    ) -> ast_status {
         withUnsafeMutablePointer(to: &loss) { lossPointer in
-            ast_matching_step(net ?? m.net, start ?? m.start, target ?? m.target, pLen ?? p, images ?? m.images, len,
-                              labels ?? m.labels, count ?? n, alpha, steps, batch, 1, minibatches, mbLen, options,
-                              nullOut ? nil : lossPointer, &g, gLen ?? len, &dAlpha, nil, 0)
+            ast_matching_step(
+                net ?? m.net, start ?? m.start, target ?? m.target, pLen ?? p, images ?? m.images, len,
+                labels ?? m.labels, count ?? n, alpha, steps, batch, 1, minibatches, mbLen, options,
+                nullOut ? nil : lossPointer, &g, gLen ?? len, &dAlpha, nil, 0)
         }
     }
     func expect(_ st: ast_status, _ want: Int, _ fragment: String, sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(st == status(want), "\(lastError())", sourceLocation: sourceLocation)
         #expect(lastError().contains(fragment), "\(lastError())", sourceLocation: sourceLocation)
     }
-    expect(ast_matching_step(nil, m.start, m.target, p, m.images, len, m.labels, n, 0.01, 3, 0, 1, nil, 0, nil, &loss, &g, len, &dAlpha, nil, 0),
-           AST_ERR_NULL_POINTER, "network is NULL")
-    expect(ast_matching_step(m.net, nil, m.target, p, m.images, len, m.labels, n, 0.01, 3, 0, 1, nil, 0, nil, &loss, &g, len, &dAlpha, nil, 0),
-           AST_ERR_NULL_POINTER, "start is NULL")
-    expect(ast_matching_step(m.net, m.start, m.target, p, m.images, len, m.labels, n, 0.01, 3, 0, 1, nil, 0, nil, &loss, &g, len, nil, nil, 0),
-           AST_ERR_NULL_POINTER, "out_step_size_gradient is NULL")
+    expect(
+        ast_matching_step(
+            nil, m.start, m.target, p, m.images, len, m.labels, n, 0.01, 3, 0, 1, nil, 0, nil, &loss, &g, len, &dAlpha,
+            nil, 0),
+        AST_ERR_NULL_POINTER, "network is NULL")
+    expect(
+        ast_matching_step(
+            m.net, nil, m.target, p, m.images, len, m.labels, n, 0.01, 3, 0, 1, nil, 0, nil, &loss, &g, len, &dAlpha,
+            nil, 0),
+        AST_ERR_NULL_POINTER, "start is NULL")
+    expect(
+        ast_matching_step(
+            m.net, m.start, m.target, p, m.images, len, m.labels, n, 0.01, 3, 0, 1, nil, 0, nil, &loss, &g, len, nil,
+            nil, 0),
+        AST_ERR_NULL_POINTER, "out_step_size_gradient is NULL")
     expect(call(nullOut: true), AST_ERR_NULL_POINTER, "out_loss is NULL")
     expect(call(pLen: p - 1), AST_ERR_SHAPE_MISMATCH, "parameters_len")
     expect(call(gLen: len - 1), AST_ERR_SHAPE_MISMATCH, "image_gradient_len")

@@ -14,7 +14,9 @@ import Testing
         var held: [(UnsafeMutableRawPointer, Int)] = []
         func check(_ when: String) {
             let s = BufferPool.statistics
-            #expect(s.live + s.cached <= s.peakLive + s.limit, "\(when): live \(s.live) + cached \(s.cached) > peak \(s.peakLive) + limit \(s.limit)")
+            #expect(
+                s.live + s.cached <= s.peakLive + s.limit,
+                "\(when): live \(s.live) + cached \(s.cached) > peak \(s.peakLive) + limit \(s.limit)")
             #expect(s.cached >= 0 && s.live >= 0)
         }
         for round in 0..<400 {

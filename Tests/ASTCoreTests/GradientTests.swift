@@ -7,7 +7,9 @@ import TestSupport
 @Suite struct OpGradients {
     let tolerance = 1e-6
 
-    func expectExact(_ name: String, _ inputs: [Tensor<Double>], _ f: ([Tensor<Double>]) throws -> Tensor<Double>) throws {
+    func expectExact(
+        _ name: String, _ inputs: [Tensor<Double>], _ f: ([Tensor<Double>]) throws -> Tensor<Double>
+    ) throws {
         let r = try checkGradients(inputs: inputs, f)
         #expect(r.firstOrder < tolerance, "\(name): \(r)")
         #expect(r.secondOrder < tolerance, "\(name): \(r)")
@@ -19,9 +21,13 @@ import TestSupport
         try expectExact("add", [a, b]) { try $0[0].adding($0[1]) }
         try expectExact("subtract", [a, b]) { try $0[0].subtracting($0[1]) }
         try expectExact("multiply", [a, b]) { try $0[0].multiplying($0[1]) }
-        try expectExact("multiply same shape", [a, randomTensor([2, 3, 4], seed: 9)]) { try $0[0].multiplying($0[1]).multiplying($0[0]) }
+        try expectExact("multiply same shape", [a, randomTensor([2, 3, 4], seed: 9)]) {
+            try $0[0].multiplying($0[1]).multiplying($0[0])
+        }
         try expectExact("divide", [a, positive]) { try $0[0].dividing($0[1]) }
-        try expectExact("divide reversed", [positive, a]) { try $0[0].dividing($0[1].multiplying($0[1]).shifted(by: 1)) }
+        try expectExact("divide reversed", [positive, a]) {
+            try $0[0].dividing($0[1].multiplying($0[1]).shifted(by: 1))
+        }
         try expectExact("scale, shift", [a]) { $0[0].scaled(by: -1.7).shifted(by: 0.3) }
     }
 
@@ -52,8 +58,12 @@ import TestSupport
     @Test func matrixProducts() throws {
         let a = randomTensor([3, 4], seed: 10), b = randomTensor([4, 5], seed: 11)
         try expectExact("matmul", [a, b]) { try $0[0].matmul($0[1]) }
-        try expectExact("matmul Aᵀ", [randomTensor([4, 3], seed: 12), b]) { try $0[0].matmul($0[1], transposeSelf: true) }
-        try expectExact("matmul Bᵀ", [a, randomTensor([5, 4], seed: 13)]) { try $0[0].matmul($0[1], transposeOther: true) }
+        try expectExact("matmul Aᵀ", [randomTensor([4, 3], seed: 12), b]) {
+            try $0[0].matmul($0[1], transposeSelf: true)
+        }
+        try expectExact("matmul Bᵀ", [a, randomTensor([5, 4], seed: 13)]) {
+            try $0[0].matmul($0[1], transposeOther: true)
+        }
         try expectExact("matmul AᵀBᵀ", [randomTensor([4, 3], seed: 14), randomTensor([5, 4], seed: 15)]) {
             try $0[0].matmul($0[1], transposeSelf: true, transposeOther: true)
         }
@@ -79,13 +89,17 @@ import TestSupport
             try $0[0].conv2dWeightGradient(outputGradient: $0[1], kernelH: 3, kernelW: 3, padding: 2)
         }
         // Many images: exercises the chunked im2col path with several images per gemm.
-        try expectExact("conv2d batch 9", [randomTensor([9, 1, 4, 4], seed: 26), randomTensor([2, 1, 3, 3], seed: 27)]) {
+        try expectExact("conv2d batch 9", [randomTensor([9, 1, 4, 4], seed: 26), randomTensor([2, 1, 3, 3], seed: 27)])
+        {
             let y = try $0[0].conv2d(weight: $0[1], padding: 1)
             return try y.multiplying(y)
         }
         // Output planes of 12x12 = 144 ≥ 128: the gemms run image by image on the NCHW planes.
         let wide = randomTensor([3, 1, 12, 12], seed: 28), wideKernel = randomTensor([2, 1, 3, 3], seed: 29)
-        #expect(ConvGeometry(batch: 3, channels: 1, height: 12, width: 12, outChannels: 2, kernelH: 3, kernelW: 3, padding: 1).gemmPerImage)
+        #expect(
+            ConvGeometry(
+                batch: 3, channels: 1, height: 12, width: 12, outChannels: 2, kernelH: 3, kernelW: 3, padding: 1
+            ).gemmPerImage)
         try expectExact("conv2d, planes of 144, squared", [wide, wideKernel]) {
             let y = try $0[0].conv2d(weight: $0[1], padding: 1)
             return try y.multiplying(y)
@@ -114,13 +128,17 @@ import TestSupport
         try expectExact("log softmax", [z]) { try $0[0].logSoftmax() }
         try expectExact("cross-entropy, hard labels", [z]) { try $0[0].crossEntropy(labels: [2, 0, 1, 2]) }
         let p = try Tensor<Double>(shape: [4, 3], scalars: [0.2, 0.3, 0.5, 1, 0, 0, 0.1, 0.8, 0.1, 0.3, 0.3, 0.4])
-        try expectExact("cross-entropy, soft labels (logits and targets)", [z, p]) { try $0[0].crossEntropy(probabilities: $0[1]) }
+        try expectExact("cross-entropy, soft labels (logits and targets)", [z, p]) {
+            try $0[0].crossEntropy(probabilities: $0[1])
+        }
     }
 
     @Test(arguments: [(NormKind.instance, PoolKind.average), (.batch, .max), (.none, .average)])
     func convNet(norm: NormKind, pool: PoolKind) throws {
-        let net = try ConvNet(ConvNetConfig(channels: 2, imageSize: 6, classes: 3, width: 3, depth: 2, norm: norm, pool: pool))
-        let theta = try Tensor<Double>(shape: [net.parameterCount], scalars: net.initialParameters(seed: 3).map(Double.init))
+        let net = try ConvNet(
+            ConvNetConfig(channels: 2, imageSize: 6, classes: 3, width: 3, depth: 2, norm: norm, pool: pool))
+        let theta = try Tensor<Double>(
+            shape: [net.parameterCount], scalars: net.initialParameters(seed: 3).map(Double.init))
         let x = randomTensor([3, 2, 6, 6], seed: 60)
         try expectExact("ConvNet \(norm) \(pool) CE", [x, theta]) {
             try net.forward($0[0], parameters: $0[1]).crossEntropy(labels: [0, 2, 1])
@@ -133,8 +151,11 @@ import TestSupport
     @Test(arguments: [[2, 3, 4, 5], [1, 3, 5, 7]])
     func instanceNormReluMatchesComposition(shape: [Int]) throws {
         let x = randomTensor(shape, seed: 70)
-        let b = randomTensor([3], seed: 71), gamma = randomTensor([3], seed: 72, scale: 0.3, offset: 1), beta = randomTensor([3], seed: 73)
-        let r = try checkGradients(inputs: [x, b, gamma, beta]) { try $0[0].instanceNormRelu(bias: $0[1], gamma: $0[2], beta: $0[3]) }
+        let b = randomTensor([3], seed: 71), gamma = randomTensor([3], seed: 72, scale: 0.3, offset: 1),
+            beta = randomTensor([3], seed: 73)
+        let r = try checkGradients(inputs: [x, b, gamma, beta]) {
+            try $0[0].instanceNormRelu(bias: $0[1], gamma: $0[2], beta: $0[3])
+        }
         #expect(r.firstOrder < 1e-6, "\(r)")
         #expect(r.secondOrder < 1e-6, "\(r)")
         let fused = try x.instanceNormRelu(bias: b, gamma: gamma, beta: beta).scalars
@@ -145,7 +166,8 @@ import TestSupport
     /// The blocked reductions of the fused kernels against plain Double sums, for every length
     /// through two rounds of 16 plus a tail.
     @Test func blockReductions() {
-        let p = (0..<40).map { Float(($0 * 7919) % 23) / 7 - 1.5 }, q = (0..<40).map { Float(($0 * 104_729) % 19) / 5 - 1 }
+        let p = (0..<40).map { Float(($0 * 7919) % 23) / 7 - 1.5 },
+            q = (0..<40).map { Float(($0 * 104_729) % 19) / 5 - 1 }
         p.withUnsafeBufferPointer { pp in
             q.withUnsafeBufferPointer { qq in
                 let (a, c) = (pp.baseAddress!, qq.baseAddress!)
@@ -158,9 +180,12 @@ import TestSupport
                     #expect(abs(Double(s) - sum) < 1e-4 && abs(Double(d) - dot) < 1e-4, "blockSumAndDot n \(n)")
                     guard n > 0 else { continue }
                     let mean = sum / Double(n)
-                    let variance = (0..<n).reduce(0.0) { $0 + (Double(p[$1]) - mean) * (Double(p[$1]) - mean) } / Double(n)
+                    let variance =
+                        (0..<n).reduce(0.0) { $0 + (Double(p[$1]) - mean) * (Double(p[$1]) - mean) } / Double(n)
                     let m = planeMoments(a, n)
-                    #expect(abs(Double(m.mean) - mean) < 1e-5 && abs(Double(m.variance) - variance) < 1e-4, "planeMoments n \(n)")
+                    #expect(
+                        abs(Double(m.mean) - mean) < 1e-5 && abs(Double(m.variance) - variance) < 1e-4,
+                        "planeMoments n \(n)")
                 }
             }
         }
@@ -172,7 +197,9 @@ import TestSupport
     func instanceNormReluBackwardOps(which: NormReluGradient) throws {
         let g = randomTensor([2, 3, 4, 5], seed: 74), x = randomTensor([2, 3, 4, 5], seed: 75)
         let gamma = randomTensor([3], seed: 76, scale: 0.3, offset: 1), beta = randomTensor([3], seed: 77, scale: 0.3)
-        let r = try checkGradients(inputs: [g, x, gamma, beta]) { normReluGradUnchecked(which, $0[0], $0[1], $0[2], $0[3]) }
+        let r = try checkGradients(inputs: [g, x, gamma, beta]) {
+            normReluGradUnchecked(which, $0[0], $0[1], $0[2], $0[3])
+        }
         #expect(r.firstOrder < 1e-6, "\(which): \(r)")
         #expect(r.secondOrder < 1e-6, "\(which): \(r)")
     }

@@ -19,7 +19,8 @@ struct Oracle {
     init(_ name: String) throws {
         archive = try loadFixture(name)
         cfg = try archive.array("cfg").int64s().map { Int($0) }
-        net = try ConvNet(ConvNetConfig(channels: cfg[0], imageSize: cfg[1], classes: cfg[2], width: cfg[3], depth: cfg[4]))
+        net = try ConvNet(
+            ConvNetConfig(channels: cfg[0], imageSize: cfg[1], classes: cfg[2], width: cfg[3], depth: cfg[4]))
         referenceSuffix = archive.contains("out_loss_f64") ? "_f64" : ""
     }
 
@@ -31,7 +32,9 @@ struct Oracle {
     }
     func labels(_ key: String) throws -> [Int32] { try archive.array(key).int64s().map { Int32($0) } }
     var minibatches: [[Int]] {
-        get throws { try archive.array("batch_idx").int64s().map(Int.init).chunked(cfg[8]).map { $0.filter { $0 >= 0 } } }
+        get throws {
+            try archive.array("batch_idx").int64s().map(Int.init).chunked(cfg[8]).map { $0.filter { $0 >= 0 } }
+        }
     }
 }
 
@@ -109,10 +112,12 @@ func relativeL2Error<S: TensorScalar>(_ a: [S], _ b: [Double]) -> Double {
         let x = batch.flatMap { images[($0 * per)..<(($0 + 1) * per)] }
         let theta = try o.archive.array("theta_start").floats()
         let v = try o.archive.array("chk_v").floats()
-        let (loss, grad) = try o.net.crossEntropyGradient(images: x, labels: batch.map { all[$0] }, count: batch.count, parameters: theta)
+        let (loss, grad) = try o.net.crossEntropyGradient(
+            images: x, labels: batch.map { all[$0] }, count: batch.count, parameters: theta)
         #expect(abs(Double(loss) - (try o.values("chk_ce_f64"))[0]) < 1e-5)
         #expect(relativeMaxError(grad, try o.values("chk_grad_theta_f64")) < 1e-4)
-        let hv = try o.net.hessianVectorProduct(images: x, labels: batch.map { all[$0] }, count: batch.count, parameters: theta, vector: v)
+        let hv = try o.net.hessianVectorProduct(
+            images: x, labels: batch.map { all[$0] }, count: batch.count, parameters: theta, vector: v)
         #expect(relativeMaxError(hv, try o.values("chk_hvp_f64")) < 1e-4)
     }
 
@@ -130,7 +135,8 @@ func relativeL2Error<S: TensorScalar>(_ a: [S], _ b: [Double]) -> Double {
         for perm in perms {
             for batch in perm.chunked(batchSize) {
                 let t = try Tensor<S>(shape: [theta.count], scalars: theta).variable()
-                let loss = try o.net.forward(x.gatherRows(batch), parameters: t).crossEntropy(labels: batch.map { y[$0] })
+                let loss = try o.net.forward(x.gatherRows(batch), parameters: t).crossEntropy(
+                    labels: batch.map { y[$0] })
                 var g = try gradients(of: loss, wrt: [t])[0].scalars
                 for i in g.indices { g[i] += wd * theta[i] }
                 if let b = buffer { for i in g.indices { g[i] += mu * b[i] } }
@@ -154,10 +160,12 @@ func relativeL2Error<S: TensorScalar>(_ a: [S], _ b: [Double]) -> Double {
     }
 
     func iteration<S: TensorScalar>(_ o: Oracle, _: S.Type) throws -> MatchingResult<S> {
-        let matching = TrajectoryMatching<S>(network: o.net, labels: try o.labels("syn_y"),
-                                             learningRate: S(try o.values("syn_lr")[0]), minibatches: try o.minibatches)
-        return try matching.run(images: o.tensor("syn_x", S.self), start: o.tensor("theta_start", S.self),
-                                target: o.tensor("theta_target", S.self))
+        let matching = TrajectoryMatching<S>(
+            network: o.net, labels: try o.labels("syn_y"),
+            learningRate: S(try o.values("syn_lr")[0]), minibatches: try o.minibatches)
+        return try matching.run(
+            images: o.tensor("syn_x", S.self), start: o.tensor("theta_start", S.self),
+            target: o.tensor("theta_target", S.self))
     }
 
     @Test(arguments: presets)
@@ -165,7 +173,9 @@ func relativeL2Error<S: TensorScalar>(_ a: [S], _ b: [Double]) -> Double {
         let o = try Oracle(preset)
         let r = try iteration(o, Float.self)
         #expect(abs(Double(r.loss) - (try o.reference("out_loss"))[0]) < 1e-4 * abs(try o.reference("out_loss")[0]))
-        #expect(abs(Double(r.learningRateGradient) - (try o.reference("out_grad_syn_lr"))[0]) < 1e-3 * abs(try o.reference("out_grad_syn_lr")[0]))
+        #expect(
+            abs(Double(r.learningRateGradient) - (try o.reference("out_grad_syn_lr"))[0]) < 1e-3
+                * abs(try o.reference("out_grad_syn_lr")[0]))
         #expect(relativeMaxError(r.finalParameters.scalars, try o.reference("out_theta_N")) < 1e-4)
         #expect(relativeMaxError(r.stepLosses, try o.reference("out_step_ce")) < 1e-4)
         // dL/dimages is ill-conditioned at float32 on the CIFAR-size preset (θ_N − θ* is a small

@@ -7,8 +7,11 @@ import TestSupport
 @Suite struct TrajectoryMatchingFiniteDifferences {
     let net = try! ConvNet(ConvNetConfig(channels: 1, imageSize: 6, classes: 2, width: 3, depth: 1))
 
-    func problem(momentum: Double?, weight: Double, intermediate: Bool, lr: Double) -> (TrajectoryMatching<Double>, Tensor<Double>, Tensor<Double>) {
-        let start = try! Tensor<Double>(shape: [net.parameterCount], scalars: net.initialParameters(seed: 1).map(Double.init))
+    func problem(
+        momentum: Double?, weight: Double, intermediate: Bool, lr: Double
+    ) -> (TrajectoryMatching<Double>, Tensor<Double>, Tensor<Double>) {
+        let start = try! Tensor<Double>(
+            shape: [net.parameterCount], scalars: net.initialParameters(seed: 1).map(Double.init))
         let target = try! start.adding(randomTensor([net.parameterCount], seed: 2, scale: 0.05))
         let mid = try! start.adding(randomTensor([net.parameterCount], seed: 3, scale: 0.03))
         let tm = TrajectoryMatching<Double>(
@@ -39,8 +42,12 @@ import TestSupport
         var up = tm, down = tm
         up.learningRate = lr + eps
         down.learningRate = lr - eps
-        let fdLR = (try up.run(images: images, start: start, target: target).loss - down.run(images: images, start: start, target: target).loss) / (2 * eps)
-        #expect(abs(fdLR - result.learningRateGradient) / abs(fdLR) < 1e-5, "dL/dα \(result.learningRateGradient) vs \(fdLR)")
+        let fdLR =
+            (try up.run(images: images, start: start, target: target).loss
+                - down.run(images: images, start: start, target: target).loss) / (2 * eps)
+        #expect(
+            abs(fdLR - result.learningRateGradient) / abs(fdLR) < 1e-5,
+            "dL/dα \(result.learningRateGradient) vs \(fdLR)")
     }
 
     /// dL/d soft labels (the learnable-label option) against finite differences.
@@ -59,14 +66,18 @@ import TestSupport
             var up = tm, down = tm
             up.softLabels = try Tensor(shape: [4, 2], scalars: plus)
             down.softLabels = try Tensor(shape: [4, 2], scalars: minus)
-            let fd = (try up.run(images: images, start: start, target: target).loss - down.run(images: images, start: start, target: target).loss) / (2 * eps)
+            let fd =
+                (try up.run(images: images, start: start, target: target).loss
+                    - down.run(images: images, start: start, target: target).loss) / (2 * eps)
             #expect(abs(fd - analytic[k]) <= 1e-5 * max(1, abs(fd)), "soft label \(k): \(analytic[k]) vs \(fd)")
         }
     }
 
     @Test func plainSGD() throws { try check(momentum: nil, weight: 1, intermediate: false) }
     @Test func momentumInnerLoop() throws { try check(momentum: 0.9, weight: 1, intermediate: false) }
-    @Test func balancedLossAndIntermediateMatching() throws { try check(momentum: 0.9, weight: 1.3, intermediate: true) }
+    @Test func balancedLossAndIntermediateMatching() throws {
+        try check(momentum: 0.9, weight: 1.3, intermediate: true)
+    }
 }
 
 /// Keeping step graphs within `activationBudget` changes only the speed: bit-identical results
@@ -76,15 +87,19 @@ import TestSupport
         let net = try ConvNet(ConvNetConfig(channels: 3, imageSize: 16, classes: 4, width: 16, depth: 2))
         let p = net.parameterCount
         let start = try Tensor<Float>(shape: [p], scalars: net.initialParameters(seed: 1))
-        let target = try start.adding(Tensor<Float>(shape: [p], scalars: randomTensor([p], seed: 2, scale: 0.02).scalars.map(Float.init)))
-        let mid = try start.adding(Tensor<Float>(shape: [p], scalars: randomTensor([p], seed: 3, scale: 0.01).scalars.map(Float.init)))
-        let images = try Tensor<Float>(shape: [12, 3, 16, 16], scalars: randomTensor([12, 3, 16, 16], seed: 4).scalars.map(Float.init))
+        let target = try start.adding(
+            Tensor<Float>(shape: [p], scalars: randomTensor([p], seed: 2, scale: 0.02).scalars.map(Float.init)))
+        let mid = try start.adding(
+            Tensor<Float>(shape: [p], scalars: randomTensor([p], seed: 3, scale: 0.01).scalars.map(Float.init)))
+        let images = try Tensor<Float>(
+            shape: [12, 3, 16, 16], scalars: randomTensor([12, 3, 16, 16], seed: 4).scalars.map(Float.init))
         let soft = try Tensor<Float>(shape: [12, 4], scalars: (0..<48).map { Float(($0 * 7) % 5 + 1) / 15 })
         let batches = (0..<6).map { i in (0..<8).map { (i * 5 + $0) % 12 } }
-        var tm = TrajectoryMatching<Float>(network: net, labels: nil, softLabels: soft, learningRate: 0.05,
-                                           minibatches: batches, momentum: 0.5, innerLossWeight: 1.2,
-                                           intermediateTargets: [IntermediateTarget(step: 3, target: mid, weight: 0.5)],
-                                           transform: { x, i in scaleUnchecked(x, 1 + Float(i) / 10) })
+        var tm = TrajectoryMatching<Float>(
+            network: net, labels: nil, softLabels: soft, learningRate: 0.05,
+            minibatches: batches, momentum: 0.5, innerLossWeight: 1.2,
+            intermediateTargets: [IntermediateTarget(step: 3, target: mid, weight: 0.5)],
+            transform: { x, i in scaleUnchecked(x, 1 + Float(i) / 10) })
         let reference = try tm.run(images: images, start: start, target: target)
         #expect(reference.keptStepGraphs == 0)
         // One step's graph at this size is around a MiB: budgets from 64 KiB up keep none, some

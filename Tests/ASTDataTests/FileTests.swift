@@ -35,7 +35,9 @@ import Testing
         try withTempDirectory { dir in
             let path = try writeFile(dir, "secret.bin", [1])
             chmod(path, 0)
-            expectASTError(.io, "secret.bin", "permission denied") { () throws(ASTError) in _ = try BinaryFile.read(path) }
+            expectASTError(.io, "secret.bin", "permission denied") { () throws(ASTError) in
+                _ = try BinaryFile.read(path)
+            }
         }
     }
 

@@ -47,23 +47,29 @@ func writeFile(_ dir: String, _ name: String, _ bytes: [UInt8]) throws -> String
 
 /// Runs `body`, which must throw an ASTError of `kind` whose message contains every string in
 /// `fragments`.
-func expectASTError(_ kind: ASTError.Kind, _ fragments: String..., sourceLocation: SourceLocation = #_sourceLocation,
-                    _ body: () throws(ASTError) -> Void) {
+func expectASTError(
+    _ kind: ASTError.Kind, _ fragments: String..., sourceLocation: SourceLocation = #_sourceLocation,
+    _ body: () throws(ASTError) -> Void
+) {
     do {
         try body()
         Issue.record("expected an ASTError of kind \(kind), nothing was thrown", sourceLocation: sourceLocation)
     } catch {
         #expect(error.kind == kind, "message: \(error.message)", sourceLocation: sourceLocation)
         for fragment in fragments {
-            #expect(error.message.contains(fragment), "'\(error.message)' lacks '\(fragment)'",
-                    sourceLocation: sourceLocation)
+            #expect(
+                error.message.contains(fragment), "'\(error.message)' lacks '\(fragment)'",
+                sourceLocation: sourceLocation)
         }
     }
 }
 
 /// Big-endian UInt32 bytes.
 func bigEndian(_ v: UInt32) -> [UInt8] {
-    [UInt8(v >> 24), UInt8(truncatingIfNeeded: v >> 16), UInt8(truncatingIfNeeded: v >> 8), UInt8(truncatingIfNeeded: v)]
+    [
+        UInt8(v >> 24), UInt8(truncatingIfNeeded: v >> 16), UInt8(truncatingIfNeeded: v >> 8),
+        UInt8(truncatingIfNeeded: v)
+    ]
 }
 
 /// An unsigned-byte IDX file with the given dimensions and payload (not checked: tests lie on purpose).
@@ -87,20 +93,22 @@ func rawDeflate(_ bytes: [UInt8]) throws -> [UInt8] {
 struct ZipMember {
     var name: String
     var method: UInt16
-    var stored: [UInt8]       // the bytes as they sit in the archive
+    var stored: [UInt8]  // the bytes as they sit in the archive
     var uncompressedSize: Int
     var crc: UInt32
     /// Put sizes and offset in zip64 extra fields (central and local), as numpy's writer does.
     var zip64 = false
 
     static func stored(_ name: String, _ data: [UInt8], zip64: Bool = false) -> ZipMember {
-        ZipMember(name: name, method: 0, stored: data, uncompressedSize: data.count,
-                  crc: crc32Checksum(data[...]), zip64: zip64)
+        ZipMember(
+            name: name, method: 0, stored: data, uncompressedSize: data.count,
+            crc: crc32Checksum(data[...]), zip64: zip64)
     }
 
     static func deflated(_ name: String, _ data: [UInt8]) throws -> ZipMember {
-        ZipMember(name: name, method: 8, stored: try rawDeflate(data), uncompressedSize: data.count,
-                  crc: crc32Checksum(data[...]))
+        ZipMember(
+            name: name, method: 8, stored: try rawDeflate(data), uncompressedSize: data.count,
+            crc: crc32Checksum(data[...]))
     }
 }
 

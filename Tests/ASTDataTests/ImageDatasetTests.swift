@@ -25,8 +25,9 @@ import Testing
         #expect(try tiny().fingerprint == tiny().fingerprint)
         #expect(try tiny([0, 0.5, 1, 0.5]).fingerprint != tiny().fingerprint)
         #expect(try tiny(labels: [2, 1]).fingerprint != tiny().fingerprint)
-        let reshaped = try ImageDataset(images: [0, 0.5, 1, 0.25], labels: [2, 0], count: 2, channels: 1,
-                                        height: 2, width: 1, classes: 3)
+        let reshaped = try ImageDataset(
+            images: [0, 0.5, 1, 0.25], labels: [2, 0], count: 2, channels: 1,
+            height: 2, width: 1, classes: 3)
         #expect(reshaped.fingerprint != (try tiny().fingerprint))
         #expect(try tiny().fingerprint.count == 16)
     }
@@ -53,8 +54,9 @@ import Testing
             _ = try ImageDataset(images: [1], labels: [0], count: 1, channels: 1, height: 1, width: 1, classes: 0)
         }
         expectASTError(.invalidArgument, "overflows") { () throws(ASTError) in
-            _ = try ImageDataset(images: [1], labels: [0], count: 1 << 40, channels: 1 << 20, height: 1 << 10,
-                                 width: 1, classes: 2)
+            _ = try ImageDataset(
+                images: [1], labels: [0], count: 1 << 40, channels: 1 << 20, height: 1 << 10,
+                width: 1, classes: 2)
         }
         expectASTError(.shapeMismatch, "images has 3 values", "= 4") { () throws(ASTError) in
             _ = try tiny([0, 0, 0])
@@ -87,7 +89,8 @@ import Testing
         expectASTError(.shapeMismatch, "1x1x2", "1x2x1") { () throws(ASTError) in
             _ = try DatasetPair(train: a, test: tall)
         }
-        let fewer = try ImageDataset(images: [0, 1], labels: [0], count: 1, channels: 1, height: 1, width: 2, classes: 2)
+        let fewer = try ImageDataset(
+            images: [0, 1], labels: [0], count: 1, channels: 1, height: 1, width: 2, classes: 2)
         expectASTError(.shapeMismatch, "3 classes", "2") { () throws(ASTError) in
             _ = try DatasetPair(train: a, test: fewer)
         }

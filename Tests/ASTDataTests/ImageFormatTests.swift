@@ -14,7 +14,10 @@ import Testing
         var images = idxBytes([3, 4, 5], pixels), labelBytes = idxBytes([3], labels)
         if gzip { images = try gzipCompress(images); labelBytes = try gzipCompress(labelBytes) }
         let suffix = gzip ? ".gz" : ""
-        return (try writeFile(dir, stem + "images" + suffix, images), try writeFile(dir, stem + "labels" + suffix, labelBytes))
+        return (
+            try writeFile(dir, stem + "images" + suffix, images),
+            try writeFile(dir, stem + "labels" + suffix, labelBytes)
+        )
     }
 
     @Test(arguments: [false, true])
@@ -43,10 +46,12 @@ import Testing
             (idxBytes([3, 4, 5], patternBytes(61)), .format, "has 61"),
             // 2^31 images of 28x28 claimed by a 100-byte file: refused by arithmetic, not allocation.
             (idxBytes([1 << 31, 28, 28], patternBytes(84)), .format, "only 84 bytes"),
-            (idxBytes([UInt32.max, UInt32.max, UInt32.max, UInt32.max], []), .format, "only 0 bytes"),
+            (idxBytes([UInt32.max, UInt32.max, UInt32.max, UInt32.max], []), .format, "only 0 bytes")
         ]
         for (bytes, kind, fragment) in cases {
-            expectASTError(kind, "bad.idx", fragment) { () throws(ASTError) in _ = try IDX.decode(bytes, source: "bad.idx") }
+            expectASTError(kind, "bad.idx", fragment) { () throws(ASTError) in
+                _ = try IDX.decode(bytes, source: "bad.idx")
+            }
         }
         // Zero-sized dimensions are consistent with an empty payload, whatever the others claim.
         #expect(try IDX.decode(idxBytes([0, UInt32.max], [])).shape == [0, Int(UInt32.max)])

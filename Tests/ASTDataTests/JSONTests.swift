@@ -7,7 +7,8 @@ import Testing
 
 @Suite struct JSONParseTests {
     @Test func parsesEveryKindOfValue() throws {
-        let v = try JSONValue.parse(#" { "a" : [1, -2.5, 3e2, 0, -0.0, 1E-2], "b": {"c": null, "d": true, "e": false}, "s": "x" } "#)
+        let v = try JSONValue.parse(
+            #" { "a" : [1, -2.5, 3e2, 0, -0.0, 1E-2], "b": {"c": null, "d": true, "e": false}, "s": "x" } "#)
         #expect(v["a"]?.array?.count == 6)
         #expect(v["a"]?[0]?.int == 1)
         #expect(v["a"]?[1]?.double == -2.5)
@@ -92,7 +93,7 @@ import Testing
         ("[1, /* c */ 2]", "where a value was expected"),
         ("\u{FEFF}{}", "where a value was expected"),
         ("[", "end of input"),
-        ("{\"a\":", "end of input"),
+        ("{\"a\":", "end of input")
     ]
 
     @Test(arguments: rejects)
@@ -111,14 +112,14 @@ import Testing
 
     @Test func rejectsInvalidUTF8() throws {
         let cases: [[UInt8]] = [
-            [0x22, 0xff, 0x22],                    // never valid
-            [0x22, 0xc0, 0xaf, 0x22],              // overlong '/'
-            [0x22, 0xe0, 0x80, 0xaf, 0x22],        // overlong 3-byte
-            [0x22, 0xed, 0xa0, 0x80, 0x22],        // encoded surrogate U+D800
+            [0x22, 0xff, 0x22],  // never valid
+            [0x22, 0xc0, 0xaf, 0x22],  // overlong '/'
+            [0x22, 0xe0, 0x80, 0xaf, 0x22],  // overlong 3-byte
+            [0x22, 0xed, 0xa0, 0x80, 0x22],  // encoded surrogate U+D800
             [0x22, 0xf4, 0x90, 0x80, 0x80, 0x22],  // beyond U+10FFFF
-            [0x22, 0xe4, 0xb8, 0x22],              // truncated sequence
-            [0x22, 0x80, 0x22],                    // lone continuation byte
-            [0x22, 0xf0, 0x9f, 0x98],              // truncated at end of input
+            [0x22, 0xe4, 0xb8, 0x22],  // truncated sequence
+            [0x22, 0x80, 0x22],  // lone continuation byte
+            [0x22, 0xf0, 0x9f, 0x98]  // truncated at end of input
         ]
         for bytes in cases {
             expectASTError(.format, "UTF-8") { () throws(ASTError) in _ = try JSONValue.parse(bytes) }
@@ -143,8 +144,9 @@ import Testing
         }
         // The largest allowed depth parses on the test's thread; beyond it is refused up front.
         let n = JSONValue.maxAllowedDepth
-        _ = try JSONValue.parse(String(repeating: "[{\"k\":", count: n / 2) + "1" + String(repeating: "}]", count: n / 2),
-                                maxDepth: n)
+        _ = try JSONValue.parse(
+            String(repeating: "[{\"k\":", count: n / 2) + "1" + String(repeating: "}]", count: n / 2),
+            maxDepth: n)
         expectASTError(.invalidArgument, "maxDepth must be in 0...256, got 257") { () throws(ASTError) in
             _ = try JSONValue.parse("1", maxDepth: 257)
         }
@@ -163,7 +165,8 @@ import Testing
 
     @Test func longStringsAndArrays() throws {
         let big = String(repeating: "ab€", count: 50_000)
-        let v = try JSONValue.parse("[\"" + big + "\"," + Array(repeating: "1", count: 10_000).joined(separator: ",") + "]")
+        let v = try JSONValue.parse(
+            "[\"" + big + "\"," + Array(repeating: "1", count: 10_000).joined(separator: ",") + "]")
         #expect(v[0]?.string == big)
         #expect(v.array?.count == 10_001)
     }
@@ -174,7 +177,8 @@ import Testing
         let cases: [(Double, String)] = [
             (0, "0"), (-0.0, "-0"), (1, "1"), (-42, "-42"), (0.1, "0.1"), (2.5, "2.5"),
             (1e20, "1e+20"), (9_007_199_254_740_991, "9007199254740991"), (1e-7, "1e-07"),
-            (123_456.789, "123456.789"), (.leastNonzeroMagnitude, "5e-324"), (1.7976931348623157e308, "1.7976931348623157e+308"),
+            (123_456.789, "123456.789"), (.leastNonzeroMagnitude, "5e-324"),
+            (1.7976931348623157e308, "1.7976931348623157e+308")
         ]
         for (value, text) in cases {
             #expect(JSONValue.formatNumber(value) == text)
@@ -190,7 +194,8 @@ import Testing
     @Test func nonFiniteNumbersThrowWithPath() {
         let v: JSONValue = ["a": [1, 2, .number(.nan)]]
         expectASTError(.invalidArgument, "$.a[2]", "NaN") { () throws(ASTError) in _ = try v.serialized() }
-        expectASTError(.invalidArgument, "$") { () throws(ASTError) in _ = try JSONValue.number(-.infinity).serialized() }
+        expectASTError(.invalidArgument, "$") { () throws(ASTError) in _ = try JSONValue.number(-.infinity).serialized()
+        }
     }
 
     @Test func compactKeepsInsertionOrder() throws {
@@ -238,7 +243,7 @@ import Testing
         let texts = [
             #"{"a":[1,2.5,-3e-05,"x",null,true,false,{"b":[]}],"c":{},"d":"\u0000\u001f"}"#,
             #"[[[[]]],{"":""},-0,0.30000000000000004]"#,
-            #""\ud83d\ude00 \u4e2d""#,
+            #""\ud83d\ude00 \u4e2d""#
         ]
         for text in texts {
             let v = try JSONValue.parse(text)
@@ -250,7 +255,8 @@ import Testing
         }
         // Bytes and String entry points agree.
         #expect(try JSONValue.parse(Array(texts[0].utf8)) == JSONValue.parse(texts[0]))
-        #expect(try JSONValue.parse(texts[0]).serializedBytes() == Array(try JSONValue.parse(texts[0]).serialized().utf8))
+        #expect(
+            try JSONValue.parse(texts[0]).serializedBytes() == Array(try JSONValue.parse(texts[0]).serialized().utf8))
     }
 
     @Test func objectEqualityIgnoresKeyOrder() throws {

@@ -18,7 +18,7 @@ import TestSupport
                 try NDArray(shape: [2], float64: [0.1, -1e300]),
                 try NDArray(shape: [3], bool: [true, false, true]),
                 try NDArray(shape: [], float64: [0.25]),
-                try NDArray(shape: [0, 5], float32: []),
+                try NDArray(shape: [0, 5], float32: [])
             ]
         } catch {
             fatalError("sample arrays: \(error)")
@@ -42,7 +42,8 @@ import TestSupport
     @Test func encodingMatchesNumPyByteForByte() throws {
         // np.save(f, np.array([1.5, -2], dtype='<f4'))
         let dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }"
-        let expected: [UInt8] = [147, 78, 85, 77, 80, 89, 1, 0, 118, 0] + Array(dict.utf8)
+        let expected: [UInt8] =
+            [147, 78, 85, 77, 80, 89, 1, 0, 118, 0] + Array(dict.utf8)
             + [UInt8](repeating: 0x20, count: 118 - dict.utf8.count - 1) + [0x0a, 0, 0, 0xc0, 0x3f, 0, 0, 0, 0xc0]
         #expect(NPYWriter.encode(try NDArray(shape: [2], float32: [1.5, -2])) == expected)
         // np.save(f, np.float64(0.25)): a 0-d array has shape ().
@@ -68,7 +69,9 @@ import TestSupport
         expectASTError(.format) { () throws(ASTError) in _ = try NDArray(shape: [1], float64: [1e30]).int64s() }
         #expect(try NDArray(shape: [], float32: [0.5]).scalarDouble == 0.5)
         #expect(try NDArray(shape: [1, 1], int64: [9]).scalarDouble == 9)
-        expectASTError(.shapeMismatch, "shape [3] has 3 elements") { () throws(ASTError) in _ = try ints.dropFirstScalar() }
+        expectASTError(.shapeMismatch, "shape [3] has 3 elements") { () throws(ASTError) in
+            _ = try ints.dropFirstScalar()
+        }
         expectASTError(.shapeMismatch, "needs 8 bytes") { () throws(ASTError) in
             _ = try NDArray(shape: [2], dtype: .f4, bytes: [1, 2, 3])
         }
@@ -80,7 +83,9 @@ import TestSupport
             _ = try NPY.decode([0x93] + Array("NUMPX".utf8) + good.dropFirst(6), source: "x.npy")
         }
         expectASTError(.format, "too short") { () throws(ASTError) in _ = try NPY.decode(Array(good.prefix(5))) }
-        expectASTError(.format, "needs 32 bytes", "has 31") { () throws(ASTError) in _ = try NPY.decode(Array(good.dropLast())) }
+        expectASTError(.format, "needs 32 bytes", "has 31") { () throws(ASTError) in
+            _ = try NPY.decode(Array(good.dropLast()))
+        }
         expectASTError(.format, "has 33") { () throws(ASTError) in _ = try NPY.decode(good + [0]) }
         expectASTError(.format, "header claims") { () throws(ASTError) in _ = try NPY.decode(Array(good.prefix(40))) }
         expectASTError(.unsupported, "version 9") { () throws(ASTError) in
@@ -94,7 +99,10 @@ import TestSupport
         let eight = [UInt8](repeating: 0, count: 8)
         let cases: [(String, [UInt8], ASTError.Kind, String)] = [
             ("{'descr': '>f8', 'fortran_order': False, 'shape': (1,), }", eight, .unsupported, "big-endian"),
-            ("{'descr': '<f8', 'fortran_order': True, 'shape': (2, 2), }", eight + eight + eight + eight, .unsupported, "fortran_order"),
+            (
+                "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 2), }", eight + eight + eight + eight,
+                .unsupported, "fortran_order"
+            ),
             ("{'descr': '|O', 'fortran_order': False, 'shape': (1,), }", eight, .unsupported, "object"),
             ("{'descr': '<U2', 'fortran_order': False, 'shape': (1,), }", eight, .unsupported, "unicode"),
             ("{'descr': '<f2', 'fortran_order': False, 'shape': (4,), }", eight, .unsupported, "'f2'"),
@@ -103,10 +111,19 @@ import TestSupport
             ("{'descr': '<f8', 'fortran_order': False, 'shape': (1,) ", eight, .format, "malformed"),
             ("{'descr': '<f8', 'fortran_order': maybe, 'shape': (1,), }", eight, .format, "malformed"),
             ("{'descr': '<f8', 'fortran_order': False, 'shape': (-1,), }", eight, .format, "malformed"),
-            ("{'descr': '<f8', 'fortran_order': False, 'shape': (99999999999999999999,), }", eight, .format, "too large"),
+            (
+                "{'descr': '<f8', 'fortran_order': False, 'shape': (99999999999999999999,), }", eight, .format,
+                "too large"
+            ),
             // 2^40 x 2^40 elements: fails on the size check, nothing is allocated.
-            ("{'descr': '<f8', 'fortran_order': False, 'shape': (1099511627776, 1099511627776), }", eight, .format, "overflows"),
-            ("{'descr': '<f8', 'fortran_order': False, 'shape': (1099511627776,), }", eight, .format, "needs 8796093022208 bytes"),
+            (
+                "{'descr': '<f8', 'fortran_order': False, 'shape': (1099511627776, 1099511627776), }", eight, .format,
+                "overflows"
+            ),
+            (
+                "{'descr': '<f8', 'fortran_order': False, 'shape': (1099511627776,), }", eight, .format,
+                "needs 8796093022208 bytes"
+            )
         ]
         for (dict, payload, kind, fragment) in cases {
             expectASTError(kind, "case.npy", fragment) { () throws(ASTError) in
@@ -114,8 +131,10 @@ import TestSupport
             }
         }
         // Fortran order of a vector is the same bytes as C order; version 2 headers and Python 2 longs parse.
-        let vector = try NPY.decode(npyBytes(dict: "{'descr': '<i8', 'fortran_order': True, 'shape': (1L,), }",
-                                             payload: [5, 0, 0, 0, 0, 0, 0, 0], version: 2))
+        let vector = try NPY.decode(
+            npyBytes(
+                dict: "{'descr': '<i8', 'fortran_order': True, 'shape': (1L,), }",
+                payload: [5, 0, 0, 0, 0, 0, 0, 0], version: 2))
         #expect(try vector.int64s() == [5])
     }
 
@@ -131,7 +150,8 @@ import TestSupport
         expectASTError(.format, "invalid code point") { () throws(ASTError) in
             var bad = payload
             bad[3] = 0x7F
-            _ = try NPY.decodeStrings(npyBytes(dict: "{'descr': '<U3', 'fortran_order': False, 'shape': (3,), }", payload: bad))
+            _ = try NPY.decodeStrings(
+                npyBytes(dict: "{'descr': '<U3', 'fortran_order': False, 'shape': (3,), }", payload: bad))
         }
     }
 }
@@ -157,7 +177,9 @@ extension NDArray {
         expectASTError(.invalidArgument, "no array named 'gamma'", "'alpha', 'beta', 'lr'") { () throws(ASTError) in
             _ = try npz.array("gamma")
         }
-        expectASTError(.invalidArgument, "repeated") { () throws(ASTError) in _ = try NPZWriter.encode([("x", a), ("x", b)]) }
+        expectASTError(.invalidArgument, "repeated") { () throws(ASTError) in
+            _ = try NPZWriter.encode([("x", a), ("x", b)])
+        }
         try withTempDirectory { dir in
             try NPZWriter.write([("alpha", a)], path: dir + "/w.npz")
             #expect(try NPZArchive(path: dir + "/w.npz").array("alpha") == a)
@@ -169,7 +191,7 @@ extension NDArray {
             .stored("alpha.npy", NPYWriter.encode(a)),
             try .deflated("beta.npy", NPYWriter.encode(b)),
             .stored("lr.npy", NPYWriter.encode(s), zip64: true),
-            .stored("notes.txt", Array("hello, this is not an array".utf8)),
+            .stored("notes.txt", Array("hello, this is not an array".utf8))
         ])
         let npz = try NPZArchive(bytes: zip, source: "mixed.npz")
         #expect(npz.names == ["alpha", "beta", "lr", "notes.txt"])
@@ -184,10 +206,13 @@ extension NDArray {
     @Test func unsupportedMembersFailOnlyWhenRequested() throws {
         let objectArray = npyBytes(dict: "{'descr': '|O', 'fortran_order': False, 'shape': (1,), }", payload: [0x80, 2])
         let member = ZipMember(name: "weird.npy", method: 12, stored: [1, 2, 3], uncompressedSize: 3, crc: 0)
-        let npz = try NPZArchive(bytes: zipBytes([.stored("obj.npy", objectArray), member, .stored("ok.npy", NPYWriter.encode(b))]),
-                                 source: "u.npz")
+        let npz = try NPZArchive(
+            bytes: zipBytes([.stored("obj.npy", objectArray), member, .stored("ok.npy", NPYWriter.encode(b))]),
+            source: "u.npz")
         #expect(try npz.array("ok") == b)
-        expectASTError(.unsupported, "u.npz member 'obj.npy'", "object") { () throws(ASTError) in _ = try npz.array("obj") }
+        expectASTError(.unsupported, "u.npz member 'obj.npy'", "object") { () throws(ASTError) in
+            _ = try npz.array("obj")
+        }
         expectASTError(.unsupported, "method 12") { () throws(ASTError) in _ = try npz.array("weird") }
     }
 
@@ -220,7 +245,9 @@ extension NDArray {
         // A member whose declared size is smaller than what it inflates to hits the cap.
         var short = try ZipMember.deflated("short.npy", NPYWriter.encode(b))
         short.uncompressedSize -= 1
-        expectASTError(.outOfMemory, "cap") { () throws(ASTError) in _ = try NPZArchive(bytes: zipBytes([short])).array("short") }
+        expectASTError(.outOfMemory, "cap") { () throws(ASTError) in
+            _ = try NPZArchive(bytes: zipBytes([short])).array("short")
+        }
         // A member claiming more data than the file holds.
         var huge = ZipMember.stored("h.npy", NPYWriter.encode(b))
         huge.uncompressedSize = 1 << 20

@@ -20,13 +20,15 @@ private func readBigEndian(_ b: [UInt8], _ at: Int) -> UInt32 {
 /// zlib's own crc32, called directly (not through ASTData).
 private func zlibCRC(_ bytes: ArraySlice<UInt8>) -> UInt32 {
     let bytes = Array(bytes)
-    return UInt32(truncatingIfNeeded: bytes.withUnsafeBufferPointer { crc32(crc32(0, nil, 0), $0.baseAddress, uInt($0.count)) })
+    return UInt32(
+        truncatingIfNeeded: bytes.withUnsafeBufferPointer { crc32(crc32(0, nil, 0), $0.baseAddress, uInt($0.count)) })
 }
 
 /// Splits a PNG into chunks, checking the signature, each length and each CRC.
 private func parseChunks(_ png: [UInt8], sourceLocation: SourceLocation = #_sourceLocation) throws -> [Chunk] {
-    try #require(png.count >= 8 && Array(png[0..<8]) == [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a],
-                 sourceLocation: sourceLocation)
+    try #require(
+        png.count >= 8 && Array(png[0..<8]) == [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a],
+        sourceLocation: sourceLocation)
     var chunks = [Chunk]()
     var at = 8
     while at < png.count {
@@ -36,7 +38,9 @@ private func parseChunks(_ png: [UInt8], sourceLocation: SourceLocation = #_sour
         let type = String(decoding: png[(at + 4)..<(at + 8)], as: UTF8.self)
         let data = Array(png[(at + 8)..<(at + 8 + length)])
         let stored = readBigEndian(png, at + 8 + length)
-        #expect(stored == zlibCRC(png[(at + 4)..<(at + 8 + length)]), "CRC of \(type) chunk", sourceLocation: sourceLocation)
+        #expect(
+            stored == zlibCRC(png[(at + 4)..<(at + 8 + length)]), "CRC of \(type) chunk", sourceLocation: sourceLocation
+        )
         chunks.append(Chunk(type: type, data: data))
         at += 12 + length
     }
@@ -45,8 +49,11 @@ private func parseChunks(_ png: [UInt8], sourceLocation: SourceLocation = #_sour
 
 /// Decodes an encoder-produced PNG (8-bit, filter 0 rows, no interlace): width, height, channels
 /// and the pixels.
-private func decode(_ png: [UInt8], sourceLocation: SourceLocation = #_sourceLocation) throws
-    -> (width: Int, height: Int, channels: Int, pixels: [UInt8]) {
+private func decode(
+    _ png: [UInt8], sourceLocation: SourceLocation = #_sourceLocation
+) throws
+    -> (width: Int, height: Int, channels: Int, pixels: [UInt8])
+{
     let chunks = try parseChunks(png, sourceLocation: sourceLocation)
     try #require(chunks.count >= 3, sourceLocation: sourceLocation)
     #expect(chunks.first?.type == "IHDR", sourceLocation: sourceLocation)
@@ -106,23 +113,28 @@ private func decode(_ png: [UInt8], sourceLocation: SourceLocation = #_sourceLoc
     @Test func largeImageSplitsIDAT() throws {
         let (w, h) = (300, 200)
         let pixels = patternBytes(w * h * 3, seed: 99)  // incompressible: ~180 kB of IDAT data
-        let png = try PNGImage.encode(width: w, height: h, channels: 3, pixels: pixels, level: 6, idatChunkBytes: 50_000)
+        let png = try PNGImage.encode(
+            width: w, height: h, channels: 3, pixels: pixels, level: 6, idatChunkBytes: 50_000)
         let chunks = try parseChunks(png)
         let idats = chunks.filter { $0.type == "IDAT" }
         #expect(idats.count >= 4)
         #expect(idats.dropLast().allSatisfy { $0.data.count == 50_000 })
         #expect(try decode(png).pixels == pixels)
         // The default chunk size keeps a small image in one IDAT.
-        #expect(try parseChunks(PNGImage.encode(width: 8, height: 8, channels: 1, pixels: [UInt8](repeating: 9, count: 64)))
-            .filter { $0.type == "IDAT" }.count == 1)
+        #expect(
+            try parseChunks(PNGImage.encode(width: 8, height: 8, channels: 1, pixels: [UInt8](repeating: 9, count: 64)))
+                .filter { $0.type == "IDAT" }.count == 1)
     }
 
     @Test func headerBytesAreExact() throws {
         let png = try PNGImage.encode(width: 2, height: 1, channels: 3, pixels: [255, 0, 0, 0, 0, 255])
         // Signature, IHDR length 13, "IHDR", width 2, height 1, depth 8, RGB, 0, 0, 0.
-        #expect(Array(png[0..<29]) == [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a,
-                                       0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52,
-                                       0, 0, 0, 2, 0, 0, 0, 1, 8, 2, 0, 0, 0])
+        #expect(
+            Array(png[0..<29]) == [
+                0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a,
+                0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52,
+                0, 0, 0, 2, 0, 0, 0, 1, 8, 2, 0, 0, 0
+            ])
         #expect(Array(png.suffix(12)) == [0, 0, 0, 0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82])
     }
 
@@ -178,25 +190,28 @@ private func decode(_ png: [UInt8], sourceLocation: SourceLocation = #_sourceLoc
 @Suite struct ImageGridTests {
     @Test func layoutPaddingAndEmptyCells() throws {
         // Three 1x2x2 images in a 2x2 grid with 1 pixel of padding; the fourth cell stays padValue.
-        let images: [Float] = [0, 1, 1, 0,   0.5, 0.5, 0.5, 0.5,   1, 1, 0, 0]
-        let grid = try imageGrid(images: images, count: 3, channels: 1, height: 2, width: 2, rows: 2, columns: 2,
-                                 padding: 1, normalization: .range(lower: 0, upper: 1), padValue: 9)
+        let images: [Float] = [0, 1, 1, 0, 0.5, 0.5, 0.5, 0.5, 1, 1, 0, 0]
+        let grid = try imageGrid(
+            images: images, count: 3, channels: 1, height: 2, width: 2, rows: 2, columns: 2,
+            padding: 1, normalization: .range(lower: 0, upper: 1), padValue: 9)
         #expect(grid.width == 7 && grid.height == 7)
         let p: UInt8 = 9, h: UInt8 = 128
-        #expect(grid.pixels == [
-            p, p, p, p, p, p, p,
-            p, 0, 255, p, h, h, p,
-            p, 255, 0, p, h, h, p,
-            p, p, p, p, p, p, p,
-            p, 255, 255, p, p, p, p,
-            p, 0, 0, p, p, p, p,
-            p, p, p, p, p, p, p,
-        ])
+        #expect(
+            grid.pixels == [
+                p, p, p, p, p, p, p,
+                p, 0, 255, p, h, h, p,
+                p, 255, 0, p, h, h, p,
+                p, p, p, p, p, p, p,
+                p, 255, 255, p, p, p, p,
+                p, 0, 0, p, p, p, p,
+                p, p, p, p, p, p, p
+            ])
     }
 
     @Test func noPaddingSingleCell() throws {
-        let grid = try imageGrid(images: [0, 0.25, 0.75, 1], count: 1, channels: 1, height: 1, width: 4, rows: 1,
-                                 columns: 1, padding: 0, normalization: .range(lower: 0, upper: 1))
+        let grid = try imageGrid(
+            images: [0, 0.25, 0.75, 1], count: 1, channels: 1, height: 1, width: 4, rows: 1,
+            columns: 1, padding: 0, normalization: .range(lower: 0, upper: 1))
         #expect(grid.width == 4 && grid.height == 1)
         // x * 255 + 0.5, truncated: 64.25 -> 64, 191.75 -> 191.
         #expect(grid.pixels == [0, 64, 191, 255])
@@ -204,37 +219,45 @@ private func decode(_ png: [UInt8], sourceLocation: SourceLocation = #_sourceLoc
 
     @Test func rgbIsInterleavedFromNCHW() throws {
         // One 3x1x2 image: R = [0, 1], G = [1, 0], B = [0.5, 0.5].
-        let grid = try imageGrid(images: [0, 1, 1, 0, 0.5, 0.5], count: 1, channels: 3, height: 1, width: 2, rows: 1,
-                                 columns: 1, padding: 0, normalization: .range(lower: 0, upper: 1))
+        let grid = try imageGrid(
+            images: [0, 1, 1, 0, 0.5, 0.5], count: 1, channels: 3, height: 1, width: 2, rows: 1,
+            columns: 1, padding: 0, normalization: .range(lower: 0, upper: 1))
         #expect(grid.pixels == [0, 255, 128, 255, 0, 128])
         // Padding on all sides of an RGB grid.
-        let padded = try imageGrid(images: [0, 1, 1, 0, 0.5, 0.5], count: 1, channels: 3, height: 1, width: 2, rows: 1,
-                                   columns: 1, padding: 1, normalization: .range(lower: 0, upper: 1), padValue: 3)
+        let padded = try imageGrid(
+            images: [0, 1, 1, 0, 0.5, 0.5], count: 1, channels: 3, height: 1, width: 2, rows: 1,
+            columns: 1, padding: 1, normalization: .range(lower: 0, upper: 1), padValue: 3)
         #expect(padded.width == 4 && padded.height == 3)
-        #expect(padded.pixels == [UInt8](repeating: 3, count: 12) + [3, 3, 3, 0, 255, 128, 255, 0, 128, 3, 3, 3]
-            + [UInt8](repeating: 3, count: 12))
+        #expect(
+            padded.pixels == [UInt8](repeating: 3, count: 12) + [3, 3, 3, 0, 255, 128, 255, 0, 128, 3, 3, 3]
+                + [UInt8](repeating: 3, count: 12))
     }
 
     @Test func normalizations() throws {
         // Per image: each stretched from its own min to max; a constant image becomes 0.
-        let per = try imageGrid(images: [2, 4, 6, 8, -1, -1, -1, -1], count: 2, channels: 1, height: 1, width: 4,
-                                rows: 2, columns: 1, padding: 0)
+        let per = try imageGrid(
+            images: [2, 4, 6, 8, -1, -1, -1, -1], count: 2, channels: 1, height: 1, width: 4,
+            rows: 2, columns: 1, padding: 0)
         #expect(per.pixels == [0, 85, 170, 255, 0, 0, 0, 0])
         // A fixed range clamps; NaN becomes 0 and infinities clamp.
-        let ranged = try imageGrid(images: [-2, -1, 0, 1, 2, .nan, .infinity, -.infinity], count: 1, channels: 1,
-                                   height: 1, width: 8, rows: 1, columns: 1, padding: 0,
-                                   normalization: .range(lower: -1, upper: 1))
+        let ranged = try imageGrid(
+            images: [-2, -1, 0, 1, 2, .nan, .infinity, -.infinity], count: 1, channels: 1,
+            height: 1, width: 8, rows: 1, columns: 1, padding: 0,
+            normalization: .range(lower: -1, upper: 1))
         #expect(ranged.pixels == [0, 0, 128, 255, 255, 0, 255, 0])
         // Per-image statistics skip non-finite values.
-        let mixed = try imageGrid(images: [.nan, 1, 3, .infinity], count: 1, channels: 1, height: 1, width: 4, rows: 1,
-                                  columns: 1, padding: 0)
+        let mixed = try imageGrid(
+            images: [.nan, 1, 3, .infinity], count: 1, channels: 1, height: 1, width: 4, rows: 1,
+            columns: 1, padding: 0)
         #expect(mixed.pixels == [0, 0, 255, 255])
         // One range over all images.
-        let all = try imageGrid(images: [2, 4, 6, 8, -1, -1, -1, -1], count: 2, channels: 1, height: 1, width: 4,
-                                rows: 1, columns: 2, padding: 0, normalization: .allImages)
+        let all = try imageGrid(
+            images: [2, 4, 6, 8, -1, -1, -1, -1], count: 2, channels: 1, height: 1, width: 4,
+            rows: 1, columns: 2, padding: 0, normalization: .allImages)
         #expect(all.pixels == [85, 142, 198, 255, 0, 0, 0, 0])  // (x + 1) / 9 * 255
-        let allNaN = try imageGrid(images: [.nan, .nan], count: 1, channels: 1, height: 1, width: 2, rows: 1, columns: 1,
-                                   padding: 0)
+        let allNaN = try imageGrid(
+            images: [.nan, .nan], count: 1, channels: 1, height: 1, width: 2, rows: 1, columns: 1,
+            padding: 0)
         #expect(allNaN.pixels == [0, 0])
     }
 
@@ -257,8 +280,9 @@ private func decode(_ png: [UInt8], sourceLocation: SourceLocation = #_sourceLoc
         }
         for (lower, upper) in [(Float(1), Float(1)), (2, 1), (.nan, 1), (0, .infinity)] {
             expectASTError(.invalidArgument, "value range") { () throws(ASTError) in
-                _ = try imageGrid(images: one, count: 1, channels: 1, height: 2, width: 2, rows: 1, columns: 1,
-                                  normalization: .range(lower: lower, upper: upper))
+                _ = try imageGrid(
+                    images: one, count: 1, channels: 1, height: 2, width: 2, rows: 1, columns: 1,
+                    normalization: .range(lower: lower, upper: upper))
             }
         }
         expectASTError(.invalidArgument, "PNG limit") { () throws(ASTError) in

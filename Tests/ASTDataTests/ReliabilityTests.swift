@@ -70,7 +70,8 @@ private func corpusFiles(_ target: String) -> [(name: String, bytes: [UInt8])]? 
     /// Reproducer: fuzz/corpus/npz/finding-1-name-ending-npy.
     @Test func npzMemberNameEndingInNpy() throws {
         guard let files = corpusFiles("npz"),
-              let repro = files.first(where: { $0.name == "finding-1-name-ending-npy" }) else { return }
+            let repro = files.first(where: { $0.name == "finding-1-name-ending-npy" })
+        else { return }
         let archive = try NPZArchive(bytes: repro.bytes, source: "repro")
         #expect(archive.names == ["x.npy"])
         #expect(archive.contains("x.npy"))
@@ -98,7 +99,9 @@ private func corpusFiles(_ target: String) -> [(name: String, bytes: [UInt8])]? 
             var names: [String] = []
             if let handle = opendir(dir) {
                 while let e = readdir(handle) {
-                    names.append(withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) })
+                    names.append(
+                        withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                    )
                 }
                 closedir(handle)
             }

@@ -17,8 +17,10 @@ private func stBytes(_ header: String, _ data: [UInt8] = [], claimedLength: UInt
 }
 
 /// Parses in memory and from a file, expecting the same error from both.
-private func expectRejected(_ bytes: [UInt8], _ kind: ASTError.Kind = .format, _ fragments: String...,
-                            sourceLocation: SourceLocation = #_sourceLocation) throws {
+private func expectRejected(
+    _ bytes: [UInt8], _ kind: ASTError.Kind = .format, _ fragments: String...,
+    sourceLocation: SourceLocation = #_sourceLocation
+) throws {
     for fragment in fragments + [""] {
         expectASTError(kind, fragment, sourceLocation: sourceLocation) { () throws(ASTError) in
             _ = try SafeTensorsFile(bytes: bytes, source: "bad.safetensors")
@@ -94,7 +96,7 @@ private let referenceFile: [UInt8] = [
     0x00, 0x00, 0x00, 0x3f, 0x00, 0x00, 0xa0, 0xbf, 0x00, 0x00, 0x40, 0x40, 0x6f, 0x12, 0x83, 0x3a,
     0x00, 0x00, 0x00, 0x80, 0x00, 0xe0, 0x7f, 0x47, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00,
     0xff, 0xff, 0xff, 0x7f, 0x00, 0x3c, 0x00, 0xc0, 0x00, 0x38, 0x80, 0x7f, 0x00, 0x01, 0xfe, 0xff,
-    0x01, 0x00,
+    0x01, 0x00
 ]
 
 @Suite struct SafeTensorsRoundTripTests {
@@ -109,8 +111,11 @@ private let referenceFile: [UInt8] = [
             #expect(try BinaryFile.read(dir + "/x.safetensors") == encoded)
             for file in [try SafeTensorsFile(bytes: encoded), try SafeTensorsFile(path: dir + "/x.safetensors")] {
                 #expect(file.names == ["x"])
-                #expect(file.info("x") == SafeTensorsInfo(name: "x", dtype: dtype, shape: [2, 3], count: 6,
-                                                          dataOffsets: 0..<bytes.count))
+                #expect(
+                    file.info("x")
+                        == SafeTensorsInfo(
+                            name: "x", dtype: dtype, shape: [2, 3], count: 6,
+                            dataOffsets: 0..<bytes.count))
                 #expect(try file.rawBytes("x") == bytes)
                 if let type = dtype.ndarrayType {
                     #expect(try file.tensor("x") == NDArray(shape: [2, 3], dtype: type, bytes: bytes))
@@ -142,7 +147,7 @@ private let referenceFile: [UInt8] = [
                 ("bool", try NDArray(shape: [3], bool: [true, false, true])),
                 ("scalar", try NDArray(shape: [], float64: [0.25])),
                 ("empty", try NDArray(shape: [0, 5], float32: [])),
-                ("nan", try NDArray(shape: [1], float32: [.nan])),
+                ("nan", try NDArray(shape: [1], float32: [.nan]))
             ]
         } catch {
             fatalError("sample arrays: \(error)")
@@ -186,7 +191,8 @@ private let referenceFile: [UInt8] = [
         try writer.add("bool", NDArray(shape: [2], bool: [true, false]))
         // binary16: 1, -2, 0.5, largest subnormal, smallest subnormal, 65504, inf, -0, NaN
         let halves: [UInt16] = [0x3c00, 0xc000, 0x3800, 0x03ff, 0x0001, 0x7bff, 0x7c00, 0x8000, 0x7e00]
-        try writer.add("f16", dtype: .f16, shape: [halves.count], bytes: halves.flatMap { [UInt8($0 & 0xff), UInt8($0 >> 8)] })
+        try writer.add(
+            "f16", dtype: .f16, shape: [halves.count], bytes: halves.flatMap { [UInt8($0 & 0xff), UInt8($0 >> 8)] })
         // bfloat16: 1, -2.5, 3.140625
         let bf: [UInt16] = [0x3f80, 0xc020, 0x4049]
         try writer.add("bf16", dtype: .bf16, shape: [3], bytes: bf.flatMap { [UInt8($0 & 0xff), UInt8($0 >> 8)] })
@@ -199,7 +205,8 @@ private let referenceFile: [UInt8] = [
 
         try withTempDirectory { dir in
             try writer.write(path: dir + "/f.safetensors")
-            for file in [try SafeTensorsFile(path: dir + "/f.safetensors"), try SafeTensorsFile(bytes: writer.encode())] {
+            for file in [try SafeTensorsFile(path: dir + "/f.safetensors"), try SafeTensorsFile(bytes: writer.encode())]
+            {
                 #expect(try file.floats("f32") == [1.5, -2, 0x1p-130])
                 #expect(try file.floats("f64") == [Float(0.1), -3])
                 #expect(try file.floats("i64") == [-5, 1_099_511_627_776])
@@ -222,7 +229,8 @@ private let referenceFile: [UInt8] = [
                 expectASTError(.invalidArgument, "no tensor named 'nope'") { () throws(ASTError) in
                     _ = try file.floats("nope")
                 }
-                expectASTError(.invalidArgument, "no tensor named") { () throws(ASTError) in _ = try file.tensor("nope") }
+                expectASTError(.invalidArgument, "no tensor named") { () throws(ASTError) in _ = try file.tensor("nope")
+                }
                 #expect(!file.contains("nope") && file.contains("f32"))
             }
         }
@@ -283,7 +291,8 @@ private let referenceFile: [UInt8] = [
             for file in [try SafeTensorsFile(path: path), try SafeTensorsFile(bytes: referenceFile)] {
                 #expect(Set(file.names) == ["weight", "bias", "step", "labels", "mask", "half", "flags", "small"])
                 #expect(file.metadata == ["format": "np", "source": "libast test"])
-                #expect(try file.tensor("weight") == NDArray(shape: [2, 3], float32: [0.5, -1.25, 3.0, 1e-3, -0.0, 65504]))
+                #expect(
+                    try file.tensor("weight") == NDArray(shape: [2, 3], float32: [0.5, -1.25, 3.0, 1e-3, -0.0, 65504]))
                 #expect(try file.floats("weight") == [0.5, -1.25, 3.0, 1e-3, -0.0, 65504])
                 #expect(try file.tensor("bias") == NDArray(shape: [2], float64: [0.1, -2.5]))
                 #expect(try file.tensor("step") == NDArray(shape: [], int64: [7]))
@@ -322,7 +331,8 @@ private let referenceFile: [UInt8] = [
     @Test func tooShortAndTruncatedHeaders() throws {
         try expectRejected([], .format, "0 bytes is too short")
         try expectRejected([1, 0, 0], .format, "3 bytes is too short")
-        try expectRejected(stBytes("{}", claimedLength: 100), .format, "header length 100 runs past the end of the file (10 bytes)")
+        try expectRejected(
+            stBytes("{}", claimedLength: 100), .format, "header length 100 runs past the end of the file (10 bytes)")
         // A truncated copy of a valid file: the header claims more than remains.
         try expectRejected(Array(referenceFile.prefix(300)), .format, "header length 528 runs past the end")
         // Header complete but data cut short.
@@ -331,7 +341,8 @@ private let referenceFile: [UInt8] = [
 
     @Test func absurdHeaderLengthFailsFast() throws {
         // 2^60: rejected from the 8-byte prefix alone, before any allocation.
-        try expectRejected(stBytes("{}", claimedLength: 1 << 60), .format, "header length 1152921504606846976 runs past the end")
+        try expectRejected(
+            stBytes("{}", claimedLength: 1 << 60), .format, "header length 1152921504606846976 runs past the end")
         try expectRejected(stBytes("{}", claimedLength: UInt64.max), .format, "header length 18446744073709551615")
         // Within a (sparse) file but beyond the format's 100 MB cap.
         try withTempDirectory { dir in
@@ -351,71 +362,104 @@ private let referenceFile: [UInt8] = [
         try expectRejected(stBytes("{" + Self.f32x2 + ",}", [UInt8](repeating: 0, count: 8)), .format, "trailing comma")
         // Padding with spaces (and other JSON whitespace) is fine.
         _ = try SafeTensorsFile(bytes: stBytes("{" + Self.f32x2 + "}   \n ", [UInt8](repeating: 0, count: 8)))
-        try expectRejected(stBytes("{" + Self.f32x2 + "," + Self.f32x2 + "}", [UInt8](repeating: 0, count: 8)),
-                           .format, "duplicate key \"a\"")
+        try expectRejected(
+            stBytes("{" + Self.f32x2 + "," + Self.f32x2 + "}", [UInt8](repeating: 0, count: 8)),
+            .format, "duplicate key \"a\"")
     }
 
     @Test func offsetsOutOfRangeOverlapsAndGaps() throws {
         let data = [UInt8](repeating: 0, count: 16)
-        try expectRejected(stBytes(#"{"a":{"dtype":"U8","shape":[400],"data_offsets":[0,400]}}"#, data),
-                           .format, "tensor 'a'", "data_offsets [0, 400] run past the end of the 16-byte data buffer")
-        try expectRejected(stBytes(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[3],"data_offsets":[4,16]}}"#, data),
-                           .format, "tensor 'b' at [4, 16] overlaps tensor 'a' at [0, 8]")
+        try expectRejected(
+            stBytes(#"{"a":{"dtype":"U8","shape":[400],"data_offsets":[0,400]}}"#, data),
+            .format, "tensor 'a'", "data_offsets [0, 400] run past the end of the 16-byte data buffer")
+        try expectRejected(
+            stBytes(
+                #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[3],"data_offsets":[4,16]}}"#,
+                data),
+            .format, "tensor 'b' at [4, 16] overlaps tensor 'a' at [0, 8]")
         // The same bytes claimed twice.
-        try expectRejected(stBytes(#"{"a":{"dtype":"F64","shape":[2],"data_offsets":[0,16]},"b":{"dtype":"F64","shape":[2],"data_offsets":[0,16]}}"#, data),
-                           .format, "overlaps")
-        try expectRejected(stBytes(#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}"#, data),
-                           .format, "gap of 4 bytes before tensor 'b' at offset 8")
-        try expectRejected(stBytes(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#, data),
-                           .format, "tensors cover 8 bytes but the data buffer holds 16")
+        try expectRejected(
+            stBytes(
+                #"{"a":{"dtype":"F64","shape":[2],"data_offsets":[0,16]},"b":{"dtype":"F64","shape":[2],"data_offsets":[0,16]}}"#,
+                data),
+            .format, "overlaps")
+        try expectRejected(
+            stBytes(
+                #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}"#,
+                data),
+            .format, "gap of 4 bytes before tensor 'b' at offset 8")
+        try expectRejected(
+            stBytes(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#, data),
+            .format, "tensors cover 8 bytes but the data buffer holds 16")
         try expectRejected(stBytes("{}", [1, 2, 3]), .format, "tensors cover 0 bytes")
-        try expectRejected(stBytes(#"{"a":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}}"#, data),
-                           .format, "end before they begin")
-        try expectRejected(stBytes(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[-8,0]}}"#, data),
-                           .format, "not a pair of non-negative integers")
-        try expectRejected(stBytes(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,1e300]}}"#, data),
-                           .format, "not a pair of non-negative integers")
-        try expectRejected(stBytes(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8,16]}}"#, data),
-                           .format, "not a pair")
-        try expectRejected(stBytes(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0.5,8]}}"#, data),
-                           .format, "not a pair")
+        try expectRejected(
+            stBytes(#"{"a":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}}"#, data),
+            .format, "end before they begin")
+        try expectRejected(
+            stBytes(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[-8,0]}}"#, data),
+            .format, "not a pair of non-negative integers")
+        try expectRejected(
+            stBytes(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,1e300]}}"#, data),
+            .format, "not a pair of non-negative integers")
+        try expectRejected(
+            stBytes(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8,16]}}"#, data),
+            .format, "not a pair")
+        try expectRejected(
+            stBytes(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0.5,8]}}"#, data),
+            .format, "not a pair")
         // Zero-size tensors may sit anywhere along the tiling, including at the end.
-        let ok = try SafeTensorsFile(bytes: stBytes(#"{"z":{"dtype":"F32","shape":[0],"data_offsets":[16,16]},"a":{"dtype":"F64","shape":[2],"data_offsets":[0,16]},"y":{"dtype":"U8","shape":[0,3],"data_offsets":[0,0]}}"#, data))
+        let ok = try SafeTensorsFile(
+            bytes: stBytes(
+                #"{"z":{"dtype":"F32","shape":[0],"data_offsets":[16,16]},"a":{"dtype":"F64","shape":[2],"data_offsets":[0,16]},"y":{"dtype":"U8","shape":[0,3],"data_offsets":[0,0]}}"#,
+                data))
         #expect(try ok.tensor("z").shape == [0])
         #expect(try ok.rawBytes("y") == [])
     }
 
     @Test func shapeAndDTypeProblems() throws {
         let data = [UInt8](repeating: 0, count: 24)
-        try expectRejected(stBytes(#"{"w":{"dtype":"F32","shape":[2,3],"data_offsets":[0,20]}}"#, Array(data.prefix(20))),
-                           .format, "tensor 'w': shape [2, 3] of F32 needs 24 bytes but data_offsets [0, 20] span 20")
-        try expectRejected(stBytes(#"{"w":{"dtype":"F17","shape":[6],"data_offsets":[0,24]}}"#, data),
-                           .format, "tensor 'w': unknown dtype 'F17'")
-        try expectRejected(stBytes(#"{"w":{"dtype":"f32","shape":[6],"data_offsets":[0,24]}}"#, data),
-                           .format, "unknown dtype 'f32'")
-        try expectRejected(stBytes(#"{"w":{"dtype":"F4","shape":[48],"data_offsets":[0,24]}}"#, data),
-                           .unsupported, "sub-byte dtype F4")
-        try expectRejected(stBytes(#"{"w":{"dtype":32,"shape":[6],"data_offsets":[0,24]}}"#, data),
-                           .format, "\"dtype\" is a number, not a string")
+        try expectRejected(
+            stBytes(#"{"w":{"dtype":"F32","shape":[2,3],"data_offsets":[0,20]}}"#, Array(data.prefix(20))),
+            .format, "tensor 'w': shape [2, 3] of F32 needs 24 bytes but data_offsets [0, 20] span 20")
+        try expectRejected(
+            stBytes(#"{"w":{"dtype":"F17","shape":[6],"data_offsets":[0,24]}}"#, data),
+            .format, "tensor 'w': unknown dtype 'F17'")
+        try expectRejected(
+            stBytes(#"{"w":{"dtype":"f32","shape":[6],"data_offsets":[0,24]}}"#, data),
+            .format, "unknown dtype 'f32'")
+        try expectRejected(
+            stBytes(#"{"w":{"dtype":"F4","shape":[48],"data_offsets":[0,24]}}"#, data),
+            .unsupported, "sub-byte dtype F4")
+        try expectRejected(
+            stBytes(#"{"w":{"dtype":32,"shape":[6],"data_offsets":[0,24]}}"#, data),
+            .format, "\"dtype\" is a number, not a string")
         try expectRejected(stBytes(#"{"w":{"shape":[6],"data_offsets":[0,24]}}"#, data), .format, "missing \"dtype\"")
         try expectRejected(stBytes(#"{"w":{"dtype":"U8","data_offsets":[0,24]}}"#, data), .format, "missing \"shape\"")
         try expectRejected(stBytes(#"{"w":{"dtype":"U8","shape":[24]}}"#, data), .format, "missing \"data_offsets\"")
-        try expectRejected(stBytes(#"{"w":{"dtype":"U8","shape":24,"data_offsets":[0,24]}}"#, data),
-                           .format, "\"shape\" is a number, not an array")
-        try expectRejected(stBytes(#"{"w":{"dtype":"U8","shape":[-24],"data_offsets":[0,24]}}"#, data),
-                           .format, "shape[0] is not a non-negative integer")
-        try expectRejected(stBytes(#"{"w":{"dtype":"U8","shape":[4, 1.5],"data_offsets":[0,24]}}"#, data),
-                           .format, "shape[1] is not a non-negative integer")
-        try expectRejected(stBytes(#"{"w":{"dtype":"U8","shape":[4,"6"],"data_offsets":[0,24]}}"#, data),
-                           .format, "shape[1]")
-        try expectRejected(stBytes(#"{"w":{"dtype":"F64","shape":[4294967296,4294967296,4],"data_offsets":[0,24]}}"#, data),
-                           .format, "overflows")
-        try expectRejected(stBytes(#"{"w":{"dtype":"F64","shape":[1099511627776,1048576,8],"data_offsets":[0,24]}}"#, data),
-                           .format, "overflows")
-        try expectRejected(stBytes(#"{"w":{"dtype":"F64","shape":[1125899906842624,1024],"data_offsets":[0,24]}}"#, data),
-                           .format, "needs more than Int.max bytes")
-        try expectRejected(stBytes(#"{"w":{"dtype":"U8","shape":[18014398509481984],"data_offsets":[0,24]}}"#, data),
-                           .format, "shape[0] is not a non-negative integer")
+        try expectRejected(
+            stBytes(#"{"w":{"dtype":"U8","shape":24,"data_offsets":[0,24]}}"#, data),
+            .format, "\"shape\" is a number, not an array")
+        try expectRejected(
+            stBytes(#"{"w":{"dtype":"U8","shape":[-24],"data_offsets":[0,24]}}"#, data),
+            .format, "shape[0] is not a non-negative integer")
+        try expectRejected(
+            stBytes(#"{"w":{"dtype":"U8","shape":[4, 1.5],"data_offsets":[0,24]}}"#, data),
+            .format, "shape[1] is not a non-negative integer")
+        try expectRejected(
+            stBytes(#"{"w":{"dtype":"U8","shape":[4,"6"],"data_offsets":[0,24]}}"#, data),
+            .format, "shape[1]")
+        try expectRejected(
+            stBytes(#"{"w":{"dtype":"F64","shape":[4294967296,4294967296,4],"data_offsets":[0,24]}}"#, data),
+            .format, "overflows")
+        try expectRejected(
+            stBytes(#"{"w":{"dtype":"F64","shape":[1099511627776,1048576,8],"data_offsets":[0,24]}}"#, data),
+            .format, "overflows")
+        try expectRejected(
+            stBytes(#"{"w":{"dtype":"F64","shape":[1125899906842624,1024],"data_offsets":[0,24]}}"#, data),
+            .format, "needs more than Int.max bytes")
+        try expectRejected(
+            stBytes(#"{"w":{"dtype":"U8","shape":[18014398509481984],"data_offsets":[0,24]}}"#, data),
+            .format, "shape[0] is not a non-negative integer")
         try expectRejected(stBytes(#"{"w":[1,2]}"#, data), .format, "tensor 'w': entry is an array, not an object")
         // Unknown extra fields are ignored, as the reference implementation does.
         _ = try SafeTensorsFile(bytes: stBytes(#"{"w":{"dtype":"U8","shape":[24],"data_offsets":[0,24],"x":1}}"#, data))
@@ -423,12 +467,15 @@ private let referenceFile: [UInt8] = [
 
     @Test func metadataMustBeStrings() throws {
         let data = [UInt8](repeating: 0, count: 8)
-        try expectRejected(stBytes(#"{"__metadata__":{"lr":0.01},"# + Self.f32x2 + "}", data),
-                           .format, "__metadata__ value of 'lr' is a number, not a string")
-        try expectRejected(stBytes(#"{"__metadata__":{"a":"x","b":null},"# + Self.f32x2 + "}", data),
-                           .format, "'b' is null")
+        try expectRejected(
+            stBytes(#"{"__metadata__":{"lr":0.01},"# + Self.f32x2 + "}", data),
+            .format, "__metadata__ value of 'lr' is a number, not a string")
+        try expectRejected(
+            stBytes(#"{"__metadata__":{"a":"x","b":null},"# + Self.f32x2 + "}", data),
+            .format, "'b' is null")
         try expectRejected(stBytes(#"{"__metadata__":{"a":{"b":"c"}}}"#), .format, "is an object, not a string")
-        try expectRejected(stBytes(#"{"__metadata__":["a","b"]}"#), .format, "__metadata__ is an array, not an object of strings")
+        try expectRejected(
+            stBytes(#"{"__metadata__":["a","b"]}"#), .format, "__metadata__ is an array, not an object of strings")
         try expectRejected(stBytes(#"{"__metadata__":{"a":"x","a":"y"}}"#), .format, "duplicate key \"a\"")
         let ok = try SafeTensorsFile(bytes: stBytes(#"{"__metadata__":{}}"#))
         #expect(ok.metadata.isEmpty && ok.names.isEmpty)
@@ -474,7 +521,9 @@ private let referenceFile: [UInt8] = [
             var bytes = referenceFile
             for _ in 0..<(1 + Int(rng.next() % 3)) {
                 let at = Int(rng.next() % UInt64(bytes.count))
-                bytes[at] = rng.next() % 2 == 0 ? UInt8(truncatingIfNeeded: rng.next())
+                bytes[at] =
+                    rng.next() % 2 == 0
+                    ? UInt8(truncatingIfNeeded: rng.next())
                     : interesting[Int(rng.next() % UInt64(interesting.count))]
             }
             exercise(bytes)

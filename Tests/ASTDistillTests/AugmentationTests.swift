@@ -18,7 +18,7 @@ private func sampleDraws() throws -> [(String, AugmentationDraw)] {
         ("cutout", try d(.cutout(top: [1, -1], left: [2, 4], height: 3, width: 3))),
         ("flip", try d(.flip([true, false]))),
         ("scale", try d(.scale(x: [1.13, 0.87], y: [0.91, 1.19]))),
-        ("rotate", try d(.rotate(radians: [0.21, -0.17]))),
+        ("rotate", try d(.rotate(radians: [0.21, -0.17])))
     ]
 }
 
@@ -54,7 +54,8 @@ private func image(_ shape: [Int], _ values: [Double]) -> Tensor<Double> {
             }
             #expect(squared.firstOrder < tolerance, "\(name) squared: \(squared)")
             #expect(squared.secondOrder < tolerance, "\(name) squared: \(squared)")
-            let mixed = try checkGradients(inputs: [x]) { xs in try dsa.apply(draw, to: xs[0]).multiplying(xs[0]).exp() }
+            let mixed = try checkGradients(inputs: [x]) { xs in try dsa.apply(draw, to: xs[0]).multiplying(xs[0]).exp()
+            }
             #expect(mixed.firstOrder < tolerance, "\(name) times x: \(mixed)")
             #expect(mixed.secondOrder < tolerance, "\(name) times x: \(mixed)")
             let adjoint = try checkGradients(inputs: [x]) { xs in
@@ -103,7 +104,8 @@ private func image(_ shape: [Int], _ values: [Double]) -> Tensor<Double> {
     let dsa = (try? DSA())!
 
     func apply(_ parameters: AugmentationDraw.Parameters, _ x: Tensor<Double>) throws -> [Double] {
-        let draw = try AugmentationDraw(count: x.shape[0], height: x.shape[2], width: x.shape[3], parameters: parameters)
+        let draw = try AugmentationDraw(
+            count: x.shape[0], height: x.shape[2], width: x.shape[3], parameters: parameters)
         return try dsa.apply(draw, to: x).scalars
     }
 
@@ -116,9 +118,11 @@ private func image(_ shape: [Int], _ values: [Double]) -> Tensor<Double> {
     @Test func cropShiftsWithZeroFill() throws {
         // out[i, j] = x[i + 1, j + 1]: the image moves up-left, zeros come in at the bottom/right
         let x = image([1, 2, 3, 3], (1...18).map(Double.init))
-        #expect(try apply(.crop(rowShift: [1], columnShift: [1]), x)
+        #expect(
+            try apply(.crop(rowShift: [1], columnShift: [1]), x)
                 == [5, 6, 0, 8, 9, 0, 0, 0, 0, 14, 15, 0, 17, 18, 0, 0, 0, 0])
-        #expect(try apply(.crop(rowShift: [-1], columnShift: [0]), x)
+        #expect(
+            try apply(.crop(rowShift: [-1], columnShift: [0]), x)
                 == [0, 0, 0, 1, 2, 3, 4, 5, 6, 0, 0, 0, 10, 11, 12, 13, 14, 15])
         #expect(try apply(.crop(rowShift: [3], columnShift: [0]), x) == Array(repeating: 0, count: 18))
     }
@@ -176,7 +180,7 @@ private func image(_ shape: [Int], _ values: [Double]) -> Tensor<Double> {
             1.3996177797343003, 3.6634303931078023, 8.083268941308303, 15.44921490771885, 10.768778870579442,
             9.785549816344316, 16.301565326533783, 24.035311377207414, 33.937537080851904, 39.215794699912536,
             23.502716974988783, 35.217961363702145, 45.29124779055532, 57.07213574402769, 69.54524656617986,
-            24.893742218041325, 58.68963913022678, 70.72133935290921, 66.54449950722693, 52.97598494995083,
+            24.893742218041325, 58.68963913022678, 70.72133935290921, 66.54449950722693, 52.97598494995083
         ]
         let y = try apply(.rotate(radians: [0.3]), x)
         #expect(zip(y, expected).allSatisfy { abs($0 - $1) < 1e-12 * max(1, abs($1)) }, "\(y)")
@@ -272,10 +276,11 @@ private func image(_ shape: [Int], _ values: [Double]) -> Tensor<Double> {
             try DSA(strategy: strategy).draw(count: n, height: 32, width: 28, using: &rng).parameters
         }
         guard case let .color(b, s, c) = try draw("color"),
-              case let .crop(r, q) = try draw("crop"),
-              case let .flip(f) = try draw("flip"),
-              case let .scale(sx, sy) = try draw("scale"),
-              case let .rotate(theta) = try draw("rotate") else { Issue.record("wrong group"); return }
+            case let .crop(r, q) = try draw("crop"),
+            case let .flip(f) = try draw("flip"),
+            case let .scale(sx, sy) = try draw("scale"),
+            case let .rotate(theta) = try draw("rotate")
+        else { Issue.record("wrong group"); return }
         #expect(b.allSatisfy { (-0.5..<0.5).contains($0) } && b.min()! < -0.49 && b.max()! > 0.49)
         #expect(s.allSatisfy { (0..<2).contains($0) } && s.min()! < 0.01 && s.max()! > 1.99)
         #expect(c.allSatisfy { (0.5..<1.5).contains($0) })
@@ -317,7 +322,11 @@ private func image(_ shape: [Int], _ values: [Double]) -> Tensor<Double> {
         #expect(errorKind { _ = try full.apply(draw, to: randomTensor([3, 1, 4, 4], seed: 2)) } == .shapeMismatch)
         #expect(errorKind { _ = try full.apply(draw, to: randomTensor([2, 1, 4, 5], seed: 2)) } == .shapeMismatch)
         #expect(errorKind { _ = try full.apply(draw, to: randomTensor([2, 16], seed: 2)) } == .shapeMismatch)
-        #expect(errorKind { _ = try AugmentationDraw(count: 2, height: 4, width: 4, parameters: .flip([true])) } == .shapeMismatch)
-        #expect(errorKind { _ = try AugmentationDraw(count: 1, height: 4, width: 4, parameters: .rotate(radians: [.nan])) } == .nonFinite)
+        #expect(
+            errorKind { _ = try AugmentationDraw(count: 2, height: 4, width: 4, parameters: .flip([true])) }
+                == .shapeMismatch)
+        #expect(
+            errorKind { _ = try AugmentationDraw(count: 1, height: 4, width: 4, parameters: .rotate(radians: [.nan])) }
+                == .nonFinite)
     }
 }

@@ -13,7 +13,8 @@ func tinyData(perClass: Int, seed: UInt64) throws -> ImageDataset {
             labels.append(Int32(c))
         }
     }
-    return try ImageDataset(images: images, labels: labels, count: labels.count, channels: 1, height: 8, width: 8, classes: 3)
+    return try ImageDataset(
+        images: images, labels: labels, count: labels.count, channels: 1, height: 8, width: 8, classes: 3)
 }
 
 let tinyNet = try! ConvNet(ConvNetConfig(channels: 1, imageSize: 8, classes: 3, width: 4, depth: 2))
@@ -45,7 +46,9 @@ func tinyExperts(_ kind: ExpertKind) throws -> InMemoryExperts {
     func resumeIsIdentical(ast: Bool) throws {
         let experts = try tinyExperts(ast ? .ast : .mtt)
         let distiller = try Distiller(network: tinyNet, settings: settings(ast: ast), experts: experts)
-        let initial = try distiller.initialState(from: SyntheticSet.initialize(.real, ipc: 2, from: tinyData(perClass: 20, seed: 1), network: tinyNet, seed: 5))
+        let initial = try distiller.initialState(
+            from: SyntheticSet.initialize(
+                .real, ipc: 2, from: tinyData(perClass: 20, seed: 1), network: tinyNet, seed: 5))
         var straight = initial
         for _ in 0..<4 { _ = try distiller.step(&straight) }
         var first = initial
@@ -62,7 +65,9 @@ func tinyExperts(_ kind: ExpertKind) throws -> InMemoryExperts {
         var s = settings(ast: false)
         s.learningRateLearningRate = 1e6
         let distiller = try Distiller(network: tinyNet, settings: s, experts: try tinyExperts(.mtt))
-        var state = try distiller.initialState(from: SyntheticSet.initialize(.real, ipc: 2, from: tinyData(perClass: 20, seed: 1), network: tinyNet, seed: 5))
+        var state = try distiller.initialState(
+            from: SyntheticSet.initialize(
+                .real, ipc: 2, from: tinyData(perClass: 20, seed: 1), network: tinyNet, seed: 5))
         let before = state
         var caught: ASTError?
         for _ in 0..<4 {
@@ -80,7 +85,10 @@ func tinyExperts(_ kind: ExpertKind) throws -> InMemoryExperts {
         s = settings(ast: false)
         s.imageLearningRate = .nan
         #expect(throws: ASTError.self) { try Distiller(network: tinyNet, settings: s, experts: try tinyExperts(.mtt)) }
-        #expect(throws: ASTError.self) { try SyntheticSet.initialize(.real, ipc: 21, from: tinyData(perClass: 20, seed: 1), network: tinyNet, seed: 1) }
+        #expect(throws: ASTError.self) {
+            try SyntheticSet.initialize(
+                .real, ipc: 21, from: tinyData(perClass: 20, seed: 1), network: tinyNet, seed: 1)
+        }
     }
 
     @Test func balancedInnerLossWeights() {
@@ -94,9 +102,11 @@ func tinyExperts(_ kind: ExpertKind) throws -> InMemoryExperts {
     /// Representative initialisation picks the real point nearest each k-means centre.
     @Test func representativesAreNearestToCentres() throws {
         // Three tight clusters in 2-D; the point at each cluster's centre must be chosen.
-        let points: [Float] = [0, 0, 0.1, 0, -0.1, 0, 0, 0.1, 0, -0.1,
-                               10, 10, 10.2, 10, 9.8, 10, 10, 10.2, 10, 9.8,
-                               -10, 5, -9.9, 5, -10.1, 5, -10, 5.1, -10, 4.9]
+        let points: [Float] = [
+            0, 0, 0.1, 0, -0.1, 0, 0, 0.1, 0, -0.1,
+            10, 10, 10.2, 10, 9.8, 10, 10, 10.2, 10, 9.8,
+            -10, 5, -9.9, 5, -10.1, 5, -10, 5.1, -10, 4.9
+        ]
         let picks = try SyntheticSet.representatives(of: points, dimension: 2, k: 3, seed: 1)
         #expect(Set(picks) == [0, 5, 10])
         let one = try SyntheticSet.representatives(of: points, dimension: 2, k: 1, seed: 1)
@@ -109,16 +119,19 @@ func tinyExperts(_ kind: ExpertKind) throws -> InMemoryExperts {
     @Test func evaluationRunsEndToEnd() throws {
         let experts = try tinyExperts(.ast)
         let train = try tinyData(perClass: 20, seed: 1), test = try tinyData(perClass: 10, seed: 2)
-        let start = try SyntheticSet.initialize(.representative, ipc: 2, from: train, network: tinyNet,
-                                                expertParameters: experts.experts[0].last, seed: 5)
+        let start = try SyntheticSet.initialize(
+            .representative, ipc: 2, from: train, network: tinyNet,
+            expertParameters: experts.experts[0].last, seed: 5)
         #expect(start.labels == [0, 0, 1, 1, 2, 2])
         let distiller = try Distiller(network: tinyNet, settings: settings(ast: true), experts: experts)
         var state = try distiller.initialState(from: start)
         for _ in 0..<3 { _ = try distiller.step(&state) }
         var eval = EvaluationSettings()
         (eval.models, eval.epochs) = (2, 20)
-        let distilled = try ImageDataset(images: state.images, labels: state.labels, count: 6, channels: 1, height: 8, width: 8, classes: 3)
-        let result = try Evaluation.run(network: tinyNet, train: distilled, test: test, learningRate: Double(state.stepSize), settings: eval)
+        let distilled = try ImageDataset(
+            images: state.images, labels: state.labels, count: 6, channels: 1, height: 8, width: 8, classes: 3)
+        let result = try Evaluation.run(
+            network: tinyNet, train: distilled, test: test, learningRate: Double(state.stepSize), settings: eval)
         #expect(result.accuracies.count == 2 && result.accuracies.allSatisfy { (0...1).contains($0) })
         let real = try Evaluation.run(network: tinyNet, train: start, test: test, learningRate: 0.01, settings: eval)
         #expect(real.mean >= 0 && real.standardDeviation >= 0)

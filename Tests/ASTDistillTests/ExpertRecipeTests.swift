@@ -38,8 +38,11 @@ import ASTData
         try c.set("experts.loss_scale_epochs", text: "2")
         try c.set("experts.gradient_penalty", text: "0.5")
         let t = try c.expertTraining
-        #expect(t.sgd == SGDSettings(learningRate: 0.02, momentum: 0.5, weightDecay: 0.0005, decayEpochs: [5],
-                                     decayFactor: 0.1, resetMomentumAtDecay: true))
+        #expect(
+            t.sgd
+                == SGDSettings(
+                    learningRate: 0.02, momentum: 0.5, weightDecay: 0.0005, decayEpochs: [5],
+                    decayFactor: 0.1, resetMomentumAtDecay: true))
         #expect(t.lossScaling && t.gradientPenalty == 0.5)
         #expect(t.lossScale(epoch: 0) == 0.6 && t.lossScale(epoch: 1) == 0.8 && t.lossScale(epoch: 2) == 1)
         #expect(t.learningRate(epoch: 4) == 0.02 && abs(t.learningRate(epoch: 5) - 0.002) < 1e-12)
@@ -84,10 +87,12 @@ import ASTData
     }
 
     @Test func badValuesAreErrors() {
-        for (name, text) in [("experts.lr", "0"), ("experts.lr", "-0.5"), ("experts.momentum", "-0.2"), ("experts.momentum", "1"),
-                             ("experts.decay_factor", "0"), ("experts.loss_scale_start", "0"), ("experts.loss_scale_start", "1.5"),
-                             ("experts.decay_epoch", "-2"), ("experts.momentum_reset", "2"), ("experts.gradient_penalty", "-3"),
-                             ("experts.weight_decay", "nan"), ("eval.every", "-1")] {
+        for (name, text) in [
+            ("experts.lr", "0"), ("experts.lr", "-0.5"), ("experts.momentum", "-0.2"), ("experts.momentum", "1"),
+            ("experts.decay_factor", "0"), ("experts.loss_scale_start", "0"), ("experts.loss_scale_start", "1.5"),
+            ("experts.decay_epoch", "-2"), ("experts.momentum_reset", "2"), ("experts.gradient_penalty", "-3"),
+            ("experts.weight_decay", "nan"), ("eval.every", "-1")
+        ] {
             var c = RunConfiguration()
             #expect(throws: ASTError.self, "\(name)=\(text)") { try c.set(name, text: text) }
             #expect(c == RunConfiguration(), "\(name)=\(text) changed the configuration")

@@ -25,16 +25,20 @@ func tinyRun() throws -> (RunConfiguration, PreparedData) {
     c.distillation = d
     c.checkpointEvery = 2
     (c.evaluation.models, c.evaluation.epochs) = (2, 5)
-    let data = try PreparedData(DatasetPair(train: tinyData(perClass: 20, seed: 1), test: tinyData(perClass: 10, seed: 2)),
-                                preprocessing: .normalize)
+    let data = try PreparedData(
+        DatasetPair(train: tinyData(perClass: 20, seed: 1), test: tinyData(perClass: 10, seed: 2)),
+        preprocessing: .normalize)
     return (c, data)
 }
 
 /// The resume check every resumable feature repeats: an uninterrupted distillation of `c`, and
 /// a second run in its own directory stopped through the progress callback after iteration
 /// `stopAfter` (leaving its checkpoint). The caller resumes `stopped` and compares.
-func straightAndStopped(_ c: RunConfiguration, _ data: PreparedData, stopAfter: Int, tag: String) throws
-    -> (straight: DistillationState, stopped: Pipeline, stopError: ASTError?) {
+func straightAndStopped(
+    _ c: RunConfiguration, _ data: PreparedData, stopAfter: Int, tag: String
+) throws
+    -> (straight: DistillationState, stopped: Pipeline, stopError: ASTError?)
+{
     let a = try Pipeline(config: c, outputDirectory: temporaryDirectory("\(tag)-a"))
     try a.generateExperts(data: data)
     let straight = try a.distill(data: data)
@@ -70,7 +74,9 @@ func straightAndStopped(_ c: RunConfiguration, _ data: PreparedData, stopAfter: 
         let resumed = try interrupted.generateExperts(data: data)
         #expect(resumed.completeExperts == [0, 1])
         for e in 0..<2 {
-            #expect(try full.snapshots(expert: e, epochs: [0, 1, 2, 3]) == resumed.snapshots(expert: e, epochs: [0, 1, 2, 3]))
+            #expect(
+                try full.snapshots(expert: e, epochs: [0, 1, 2, 3])
+                    == resumed.snapshots(expert: e, epochs: [0, 1, 2, 3]))
         }
     }
 
@@ -160,7 +166,9 @@ func straightAndStopped(_ c: RunConfiguration, _ data: PreparedData, stopAfter: 
         let p = try Pipeline(config: c, outputDirectory: dir)
         try p.generateExperts(data: data)
         var stopped = false
-        _ = try? p.distill(data: data) { _ in stopped = true; return false }
+        _ = try? p.distill(data: data) { _ in
+            stopped = true; return false
+        }
         #expect(stopped && BinaryFile.exists(p.checkpointPath))
         c.distillation.imageLearningRate = 20
         #expect(throws: ASTError.self) { try Pipeline(config: c, outputDirectory: dir).distill(data: data) }
@@ -178,7 +186,9 @@ func straightAndStopped(_ c: RunConfiguration, _ data: PreparedData, stopAfter: 
         let path = store.path(1, partial: false)
         let bytes = try BinaryFile.read(path)
         try writeFileAtomically(path: path, bytes: Array(bytes.prefix(bytes.count / 2)))
-        let outcome = Result { () throws(ASTError) in try TrajectoryStore(readingFrom: p.storeDirectory, network: p.network) }
+        let outcome = Result { () throws(ASTError) in
+            try TrajectoryStore(readingFrom: p.storeDirectory, network: p.network)
+        }
         switch outcome {
         case .failure(let error): #expect(error.message.contains("expert_00001"), "\(error)")
         case .success: Issue.record("a truncated store opened")
@@ -217,7 +227,9 @@ func straightAndStopped(_ c: RunConfiguration, _ data: PreparedData, stopAfter: 
         try c.set("eval.norm", text: "batch")
         try c.set("eval.pool", text: "max")
         try c.set("eval.width", text: "32")
-        #expect(c.evaluationArchitecture.norm == .batch && c.evaluationArchitecture.pool == .max && c.evaluationArchitecture.width == 32)
+        #expect(
+            c.evaluationArchitecture.norm == .batch && c.evaluationArchitecture.pool == .max
+                && c.evaluationArchitecture.width == 32)
         #expect(c.network.norm == .instance && c.network.width == 16)
         try c.validate()
         try c.set("eval.norm", text: "same")

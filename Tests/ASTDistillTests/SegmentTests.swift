@@ -29,11 +29,15 @@ func stateDigest(_ s: DistillationState) -> UInt64 {
         return s
     }
 
-    func run(ast: Bool, soft: Bool, iterations: Int, change: (inout DistillationSettings) -> Void = { _ in }) throws -> DistillationState {
+    func run(
+        ast: Bool, soft: Bool, iterations: Int, change: (inout DistillationSettings) -> Void = { _ in }
+    ) throws -> DistillationState {
         var s = settings(ast: ast, soft: soft)
         change(&s)
         let distiller = try Distiller(network: tinyNet, settings: s, experts: try tinyExperts(ast ? .ast : .mtt))
-        var state = try distiller.initialState(from: SyntheticSet.initialize(.real, ipc: 2, from: tinyData(perClass: 20, seed: 1), network: tinyNet, seed: 5))
+        var state = try distiller.initialState(
+            from: SyntheticSet.initialize(
+                .real, ipc: 2, from: tinyData(perClass: 20, seed: 1), network: tinyNet, seed: 5))
         for _ in 0..<iterations { _ = try distiller.step(&state) }
         return state
     }
@@ -61,9 +65,13 @@ func stateDigest(_ s: DistillationState) -> UInt64 {
         var s = settings(ast: true, soft: soft)
         s.segments = 3
         let distiller = try Distiller(network: tinyNet, settings: s, experts: experts)
-        let initial = try distiller.initialState(from: SyntheticSet.initialize(.real, ipc: 2, from: tinyData(perClass: 20, seed: 1), network: tinyNet, seed: 5))
+        let initial = try distiller.initialState(
+            from: SyntheticSet.initialize(
+                .real, ipc: 2, from: tinyData(perClass: 20, seed: 1), network: tinyNet, seed: 5))
         // The first update starts from zero velocity: velocity = mean image gradient.
-        let g = try (0..<3).reversed().map { r throws(ASTError) in try distiller.segmentGradient(initial, segment: r) }.reversed() as [SegmentGradient]
+        let g =
+            try (0..<3).reversed().map { r throws(ASTError) in try distiller.segmentGradient(initial, segment: r) }
+            .reversed() as [SegmentGradient]
         #expect(g[0] != g[1] && g[1] != g[2])
         var first = initial
         _ = try distiller.step(&first)
@@ -74,7 +82,9 @@ func stateDigest(_ s: DistillationState) -> UInt64 {
         #expect(abs(first.lossHistory[0] - (g[0].loss + g[1].loss + g[2].loss) / 3) <= 1e-6 * g[0].loss)
         #expect(first.segmentPendingChunks.count == 2)
         // A later iteration (queues carried over), by hand in reverse order vs step.
-        let h = try (0..<3).reversed().map { r throws(ASTError) in try distiller.segmentGradient(first, segment: r) }.reversed() as [SegmentGradient]
+        let h =
+            try (0..<3).reversed().map { r throws(ASTError) in try distiller.segmentGradient(first, segment: r) }
+            .reversed() as [SegmentGradient]
         var sum = h[0]
         sum.add(h[1])
         sum.add(h[2])
@@ -109,9 +119,12 @@ func stateDigest(_ s: DistillationState) -> UInt64 {
         try c.set("distill.segments", text: "4")
         #expect(c.distillation.segments == 4)
         #expect(throws: ASTError.self) { try c.set("distill.segments", text: "0") }
-        let assembled = try RunConfiguration.assemble(preset: "quick", configFile: nil, overrides: ["distill.segments=3"])
+        let assembled = try RunConfiguration.assemble(
+            preset: "quick", configFile: nil, overrides: ["distill.segments=3"])
         #expect(assembled.distillation.segments == 3)
-        #expect(throws: ASTError.self) { try RunConfiguration.assemble(preset: nil, configFile: nil, overrides: ["distill.segments"]) }
+        #expect(throws: ASTError.self) {
+            try RunConfiguration.assemble(preset: nil, configFile: nil, overrides: ["distill.segments"])
+        }
     }
 }
 
@@ -149,7 +162,9 @@ func stateDigest(_ s: DistillationState) -> UInt64 {
         for key in file.metadataKeys {
             var value = file.metadata[key] ?? ""
             if key == "settings" {
-                guard var object = try JSONValue.parse(value).object else { Issue.record("settings not an object"); return }
+                guard var object = try JSONValue.parse(value).object else {
+                    Issue.record("settings not an object"); return
+                }
                 #expect(object["distill.segments"] != nil)
                 object["distill.segments"] = nil
                 value = try JSONValue.object(object).serialized(sortedKeys: true)

@@ -10,14 +10,17 @@ import TestSupport
     @Test func expertSGDMatchesOracle() throws {
         let o = try loadFixture("oracle_tiny")
         let cfg = try o.array("cfg").int64s().map(Int.init)
-        let net = try ConvNet(ConvNetConfig(channels: cfg[0], imageSize: cfg[1], classes: cfg[2], width: cfg[3], depth: cfg[4]))
+        let net = try ConvNet(
+            ConvNetConfig(channels: cfg[0], imageSize: cfg[1], classes: cfg[2], width: cfg[3], depth: cfg[4]))
         let hp = try o.array("expert_hp").doubles()
         let x = try o.array("real_x")
         let labels = try o.array("real_y").int64s().map { Int32($0) }
-        let data = try ImageDataset(images: x.floats(), labels: labels, count: labels.count, channels: cfg[0],
-                                    height: cfg[1], width: cfg[1], classes: cfg[2])
-        let settings = TrainingSettings(epochs: 3, batchSize: Int(hp[3]),
-                                        sgd: SGDSettings(learningRate: hp[0], momentum: hp[1], weightDecay: hp[2]))
+        let data = try ImageDataset(
+            images: x.floats(), labels: labels, count: labels.count, channels: cfg[0],
+            height: cfg[1], width: cfg[1], classes: cfg[2])
+        let settings = TrainingSettings(
+            epochs: 3, batchSize: Int(hp[3]),
+            sgd: SGDSettings(learningRate: hp[0], momentum: hp[1], weightDecay: hp[2]))
         let trainer = try NetworkTrainer(network: net, settings: settings, data: data)
         let reference = try o.array("expert_traj").doubles()
         let perms = try o.array("expert_perm").int64s().map(Int.init)
@@ -37,7 +40,8 @@ import TestSupport
     @Test(arguments: [NormKind.instance, .none])
     func gradientPenaltyMatchesFiniteDifferences(norm: NormKind) throws {
         let net = try ConvNet(ConvNetConfig(channels: 2, imageSize: 6, classes: 3, width: 3, depth: 1, norm: norm))
-        let theta = try Tensor<Double>(shape: [net.parameterCount], scalars: net.initialParameters(seed: 4).map(Double.init))
+        let theta = try Tensor<Double>(
+            shape: [net.parameterCount], scalars: net.initialParameters(seed: 4).map(Double.init))
         let x = randomTensor([2, 2, 6, 6], seed: 5)
         let value = try net.gradientPenalty(x, theta, weight: 2).item
         #expect(value > 0 && value.isFinite)

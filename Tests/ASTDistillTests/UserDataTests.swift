@@ -24,7 +24,8 @@ import Testing
         #expect(more.iteration == 4 && more.lossHistory.count == 4)
         #expect(messages.contains("resuming distillation after iteration 2"))
         c.distillation.imageLearningRate = 20
-        let outcome = Result { () throws(ASTError) in try Pipeline(config: c, outputDirectory: dir).distill(data: data) }
+        let outcome = Result { () throws(ASTError) in try Pipeline(config: c, outputDirectory: dir).distill(data: data)
+        }
         guard case .failure(let error) = outcome else { Issue.record("changed settings resumed"); return }
         #expect(error.message.contains("distill.lr_img = 10") && error.message.contains("this run has 20"), "\(error)")
     }
@@ -45,7 +46,9 @@ import Testing
         #expect(trained == 0 && store.expertCount == 2 && !BinaryFile.exists(b + "/experts"))
         #expect(try shared.distill(data: data).iteration == 5)
         c.network.width = 6
-        let outcome = Result { () throws(ASTError) in try Pipeline(config: c, outputDirectory: b + "-w").distill(data: data) }
+        let outcome = Result { () throws(ASTError) in
+            try Pipeline(config: c, outputDirectory: b + "-w").distill(data: data)
+        }
         guard case .failure(let error) = outcome else { Issue.record("another network's store opened"); return }
         #expect(error.message.contains("network.width is 4 there, 6 in this run"), "\(error)")
     }
@@ -55,12 +58,18 @@ import Testing
         let dir = temporaryDirectory("npz")
         let train = try tinyData(perClass: 6, seed: 1), test = try tinyData(perClass: 2, seed: 2)
         func pixels(_ d: ImageDataset) throws(ASTError) -> NDArray {
-            try NDArray(shape: [d.count, d.height, d.width], uint8: d.images.map { UInt8(max(0, min(255, ($0 + 3) * 40))) })
+            try NDArray(
+                shape: [d.count, d.height, d.width], uint8: d.images.map { UInt8(max(0, min(255, ($0 + 3) * 40))) })
         }
         let path = dir + "/mine.npz"
-        try NPZWriter.write([("x_train", try pixels(train)), ("y_train", try NDArray(shape: [train.count], int64: train.labels.map(Int64.init))),
-                             ("x_test", try pixels(test)), ("y_test", try NDArray(shape: [test.count], int64: test.labels.map(Int64.init)))],
-                            path: path)
+        try NPZWriter.write(
+            [
+                ("x_train", try pixels(train)),
+                ("y_train", try NDArray(shape: [train.count], int64: train.labels.map(Int64.init))),
+                ("x_test", try pixels(test)),
+                ("y_test", try NDArray(shape: [test.count], int64: test.labels.map(Int64.init)))
+            ],
+            path: path)
         let pair = try loadNPZDataset(path: path)
         #expect(pair.train.count == train.count && pair.train.classes == 3 && pair.train.channels == 1)
         #expect(pair.train.images.allSatisfy { (0...1).contains($0) })
@@ -69,7 +78,8 @@ import Testing
         c.dataPath = path
         #expect(try Pipeline(config: c, outputDirectory: dir + "/run").loadData().data.train.count == train.count)
         c.network.classes = 10
-        let outcome = Result { () throws(ASTError) in try Pipeline(config: c, outputDirectory: dir + "/run").loadData() }
+        let outcome = Result { () throws(ASTError) in try Pipeline(config: c, outputDirectory: dir + "/run").loadData()
+        }
         guard case .failure(let error) = outcome else { Issue.record("10 classes accepted"); return }
         #expect(error.message.contains("set network.classes=3"), "\(error)")
         c.dataPath = ""
@@ -91,28 +101,37 @@ import Testing
     /// Cells are the plain grid upscaled (nearest); labels and the legend are drawn in white.
     @Test func gridIsUpscaledAndLabelled() throws {
         let images: [Float] = (0..<(2 * 4 * 4)).map { Float($0 % 7) }
-        let plain = try imageGrid(images: images, count: 2, channels: 1, height: 4, width: 4, rows: 2, columns: 1, padding: 1)
+        let plain = try imageGrid(
+            images: images, count: 2, channels: 1, height: 4, width: 4, rows: 2, columns: 1, padding: 1)
         for scale in [1, 2, 5] {
-            let g = try labelledImageGrid(images: images, count: 2, channels: 1, height: 4, width: 4, rows: 2, columns: 1,
-                                          rowLabels: ["0 CAT", "1 DOG"], scale: scale)
+            let g = try labelledImageGrid(
+                images: images, count: 2, channels: 1, height: 4, width: 4, rows: 2, columns: 1,
+                rowLabels: ["0 CAT", "1 DOG"], scale: scale)
             let labelWidth = 5 * 4 + 4, legend = 5 + 4  // text scale 1: "0 CAT" is 5 glyphs of 4 pixels
             #expect(g.width == labelWidth + plain.width * scale && g.height == legend + plain.height * scale)
             for y in 0..<(plain.height * scale) {
                 for x in 0..<(plain.width * scale) {
                     let cell = g.pixels[(legend + y) * g.width + labelWidth + x]
-                    if cell != plain.pixels[(y / scale) * plain.width + x / scale] { Issue.record("pixel \(x),\(y) at scale \(scale)"); return }
+                    if cell != plain.pixels[(y / scale) * plain.width + x / scale] {
+                        Issue.record("pixel \(x),\(y) at scale \(scale)"); return
+                    }
                 }
             }
             // "C" of "CLASS" at the margin: its first row is 011.
-            #expect(g.pixels[2 * g.width + 2] == 0 && g.pixels[2 * g.width + 3] == 255 && g.pixels[2 * g.width + 4] == 255)
+            #expect(
+                g.pixels[2 * g.width + 2] == 0 && g.pixels[2 * g.width + 3] == 255 && g.pixels[2 * g.width + 4] == 255)
         }
         #expect(bitmapGlyph("A") == [2, 5, 7, 5, 5])
         #expect(bitmapGlyph("é") == bitmapGlyph("?"))
         #expect(throws: ASTError.self) {
-            try labelledImageGrid(images: images, count: 2, channels: 1, height: 4, width: 4, rows: 2, columns: 1, rowLabels: ["x"], scale: 1)
+            try labelledImageGrid(
+                images: images, count: 2, channels: 1, height: 4, width: 4, rows: 2, columns: 1, rowLabels: ["x"],
+                scale: 1)
         }
         #expect(throws: ASTError.self) {
-            try labelledImageGrid(images: images, count: 2, channels: 1, height: 4, width: 4, rows: 2, columns: 1, rowLabels: ["a", "b"], scale: 0)
+            try labelledImageGrid(
+                images: images, count: 2, channels: 1, height: 4, width: 4, rows: 2, columns: 1, rowLabels: ["a", "b"],
+                scale: 0)
         }
     }
 }

@@ -34,7 +34,7 @@ enum ZCAReference {
     static let mean: [Double] = [
         0.04158551897853613, 0.0249588267179206, -0.009769526007585228, -0.010249532107263804,
         0.015639544883742928, 0.015042740758508444, 0.8658529413864017, -0.005656378506682813,
-        -0.02394957710057497, -0.033559862547554074, -0.03219677901361138, 0.01353155542165041,
+        -0.02394957710057497, -0.033559862547554074, -0.03219677901361138, 0.01353155542165041
     ]
     static let transform: [Double] = [
         1.6996072676479232, -0.1198928653460689, -0.050440193626354636, 0.09988670913494971,
@@ -72,7 +72,7 @@ enum ZCAReference {
         0.06091402847177448, -0.022270810023515615, 1.329700291957596, -0.19686287744020617,
         0.15385199967772933, -0.01446108463824454, 0.17632444933460154, -0.14707407977046444,
         0.29573438664703816, -0.22458910576279328, -0.14767555170975905, 0.2668211868557507,
-        0.6674191031221696, 0.11390352981415612, -0.19686287744020617, 1.5263188708447888,
+        0.6674191031221696, 0.11390352981415612, -0.19686287744020617, 1.5263188708447888
     ]
     static let inverse: [Double] = [
         0.7215055511280615, 0.0036443692674380593, 0.005625708072267401, -0.021630807511661514,
@@ -110,7 +110,7 @@ enum ZCAReference {
         -0.05579537503007576, -0.05680918472394123, 0.9825587646876206, 0.12515069995674452,
         -0.014797825344675431, 0.061032917601997146, -0.07707026851445388, 0.009919284060413739,
         -0.1308822722213217, 0.12264089098130017, 0.0641673312296636, -0.14391982296761655,
-        -0.4265009044841134, -0.08505894558827339, 0.12515069995674452, 0.9508599021577631,
+        -0.4265009044841134, -0.08505894558827339, 0.12515069995674452, 0.9508599021577631
     ]
     static let whitenedCovariance: [Double] = [
         0.6402259566024142, 0.0650050510229193, 0.025991845852998446, -0.04589356088725344,
@@ -148,7 +148,7 @@ enum ZCAReference {
         -0.022714345186531287, 0.029931062122486755, 0.7486152599527585, 0.0664564570839197,
         -0.07180938220065747, 3.5733285913856506e-05, -0.06800022290100817, 0.06799713188445307,
         -0.1073424068142455, 0.07816926924843018, 0.059136275830550075, -0.09545705576763547,
-        -0.20060653110148655, -0.03966684479281833, 0.06645645708391971, 0.6865672073324568,
+        -0.20060653110148655, -0.03966684479281833, 0.06645645708391971, 0.6865672073324568
     ]
 }
 
@@ -168,7 +168,9 @@ private func covariance(_ x: [Float], count n: Int, features d: Int) -> [Double]
     for r in 0..<n { for k in 0..<d { mu[k] += Double(x[r * d + k]) / Double(n) } }
     var c = [Double](repeating: 0, count: d * d)
     for r in 0..<n {
-        for i in 0..<d { for j in 0..<d { c[i * d + j] += (Double(x[r * d + i]) - mu[i]) * (Double(x[r * d + j]) - mu[j]) } }
+        for i in 0..<d {
+            for j in 0..<d { c[i * d + j] += (Double(x[r * d + i]) - mu[i]) * (Double(x[r * d + j]) - mu[j]) }
+        }
     }
     return c.map { $0 / Double(n - 1) }
 }
@@ -212,7 +214,9 @@ private func covariance(_ x: [Float], count n: Int, features d: Int) -> [Double]
         for r in 0..<40 {
             for j in 0..<12 {
                 var v = 0.0
-                for i in 0..<12 { v += (Double(x[r * 12 + i]) - ZCAReference.mean[i]) * ZCAReference.transform[i * 12 + j] }
+                for i in 0..<12 {
+                    v += (Double(x[r * 12 + i]) - ZCAReference.mean[i]) * ZCAReference.transform[i * 12 + j]
+                }
                 worst = max(worst, abs(v - Double(w.scalars[r * 12 + j])))
             }
         }
@@ -265,7 +269,9 @@ private func covariance(_ x: [Float], count n: Int, features d: Int) -> [Double]
     }
 
     @Test func badInputIsRejected() throws {
-        #expect(errorKind { _ = try ZCAWhitening(fitting: Tensor<Float>(shape: [1, 12], scalars: Array(x[0..<12]))) } == .invalidArgument)
+        #expect(
+            errorKind { _ = try ZCAWhitening(fitting: Tensor<Float>(shape: [1, 12], scalars: Array(x[0..<12]))) }
+                == .invalidArgument)
         #expect(errorKind { _ = try ZCAWhitening(fitting: Tensor<Float>.zeros([0, 12])) } == .invalidArgument)
         #expect(errorKind { _ = try ZCAWhitening(fitting: Tensor<Float>.zeros([40])) } == .shapeMismatch)
         var bad = x
@@ -276,22 +282,33 @@ private func covariance(_ x: [Float], count n: Int, features d: Int) -> [Double]
         // Singular covariance (a constant feature) with ε = 0 cannot be whitened.
         var constant = x
         for r in 0..<40 { constant[r * 12 + 3] = 0.5 }
-        #expect(errorKind { _ = try ZCAWhitening(fitting: Tensor<Float>(shape: [40, 12], scalars: constant), epsilon: 0) } == .invalidArgument)
+        #expect(
+            errorKind { _ = try ZCAWhitening(fitting: Tensor<Float>(shape: [40, 12], scalars: constant), epsilon: 0) }
+                == .invalidArgument)
         _ = try ZCAWhitening(fitting: Tensor<Float>(shape: [40, 12], scalars: constant))  // fine with ε = 0.1
         // Buffer entry point: count does not match the data.
-        #expect(errorKind {
-            try x.withUnsafeBufferPointer { b in _ = try ZCAWhitening(fitting: b, count: 41, featureCount: 12) }
-        } == .shapeMismatch)
+        #expect(
+            errorKind {
+                try x.withUnsafeBufferPointer { b in _ = try ZCAWhitening(fitting: b, count: 41, featureCount: 12) }
+            } == .shapeMismatch)
 
         let zca = try ZCAWhitening(fitting: tensor)
         #expect(errorKind { _ = try zca.apply(Tensor<Float>.zeros([2, 11])) } == .shapeMismatch)
         #expect(errorKind { _ = try zca.inverse(Tensor<Float>.zeros([2, 3, 2, 3])) } == .shapeMismatch)
-        #expect(errorKind { _ = try zca.apply(Tensor<Float>(shape: [4, 12], scalars: Array(bad.prefix(48)))) } == .nonFinite)
+        #expect(
+            errorKind { _ = try zca.apply(Tensor<Float>(shape: [4, 12], scalars: Array(bad.prefix(48)))) } == .nonFinite
+        )
         #expect(errorKind { _ = try ZCAWhitening(mean: [], transform: [], inverse: []) } == .invalidArgument)
-        #expect(errorKind { _ = try ZCAWhitening(mean: zca.mean, transform: Array(zca.transform.dropLast()), inverse: zca.inverseTransform) } == .shapeMismatch)
+        #expect(
+            errorKind {
+                _ = try ZCAWhitening(
+                    mean: zca.mean, transform: Array(zca.transform.dropLast()), inverse: zca.inverseTransform)
+            } == .shapeMismatch)
         var nanTransform = zca.transform
         nanTransform[5] = .infinity
-        #expect(errorKind { _ = try ZCAWhitening(mean: zca.mean, transform: nanTransform, inverse: zca.inverseTransform) } == .nonFinite)
+        #expect(
+            errorKind { _ = try ZCAWhitening(mean: zca.mean, transform: nanTransform, inverse: zca.inverseTransform) }
+                == .nonFinite)
     }
 }
 
@@ -302,9 +319,13 @@ private func covariance(_ x: [Float], count n: Int, features d: Int) -> [Double]
         var rng = SeededGenerator(seed: 11)
         let (n, c, plane) = (7, 3, 20)
         var data = [Float](repeating: 0, count: n * c * plane)
-        for i in 0..<n { for ch in 0..<c { for k in 0..<plane {
-            data[(i * c + ch) * plane + k] = Float(rng.nextNormal() * Double(ch + 1) + Double(ch) * 0.3)
-        } } }
+        for i in 0..<n {
+            for ch in 0..<c {
+                for k in 0..<plane {
+                    data[(i * c + ch) * plane + k] = Float(rng.nextNormal() * Double(ch + 1) + Double(ch) * 0.3)
+                }
+            }
+        }
         let x = try Tensor<Float>(shape: [n, c, 4, 5], scalars: data)
         let norm = try ChannelNormalization(fitting: x)
         #expect(norm.channelCount == 3)
@@ -335,8 +356,12 @@ private func covariance(_ x: [Float], count n: Int, features d: Int) -> [Double]
         #expect(errorKind { _ = try ChannelNormalization(mean: [0, 1], std: [1]) } == .shapeMismatch)
         #expect(errorKind { _ = try ChannelNormalization(mean: [.nan], std: [1]) } == .nonFinite)
         #expect(errorKind { _ = try mnist.apply(Tensor<Float>.zeros([1, 3, 2, 2])) } == .shapeMismatch)
-        #expect(errorKind { _ = try ChannelNormalization(fitting: Tensor<Float>.zeros([2, 1, 2, 2])) } == .invalidArgument)
-        #expect(errorKind { _ = try ChannelNormalization(fitting: Tensor<Float>.zeros([0, 1, 2, 2])) } == .shapeMismatch)
-        #expect(errorKind { _ = try ChannelNormalization(fitting: Tensor<Float>(shape: [1, 1, 1, 2], scalars: [1, .nan])) } == .nonFinite)
+        #expect(
+            errorKind { _ = try ChannelNormalization(fitting: Tensor<Float>.zeros([2, 1, 2, 2])) } == .invalidArgument)
+        #expect(
+            errorKind { _ = try ChannelNormalization(fitting: Tensor<Float>.zeros([0, 1, 2, 2])) } == .shapeMismatch)
+        #expect(
+            errorKind { _ = try ChannelNormalization(fitting: Tensor<Float>(shape: [1, 1, 1, 2], scalars: [1, .nan])) }
+                == .nonFinite)
     }
 }

@@ -13,12 +13,16 @@ public struct GradientCheckResult: CustomStringConvertible {
     public var description: String { "first-order error \(firstOrder), second-order error \(secondOrder)" }
 }
 
-public func checkGradients(inputs: [Tensor<Double>], seed: UInt64 = 7, epsilon: Double = 1e-6,
-                           _ f: ([Tensor<Double>]) throws -> Tensor<Double>) throws -> GradientCheckResult {
+public func checkGradients(
+    inputs: [Tensor<Double>], seed: UInt64 = 7, epsilon: Double = 1e-6,
+    _ f: ([Tensor<Double>]) throws -> Tensor<Double>
+) throws -> GradientCheckResult {
     var rng = SeededGenerator(seed: seed)
     let probe = try f(inputs)
     let weights = try Tensor<Double>(shape: probe.shape, scalars: (0..<probe.count).map { _ in rng.nextNormal() })
-    let directions = try inputs.map { x in try Tensor<Double>(shape: x.shape, scalars: (0..<x.count).map { _ in rng.nextNormal() }) }
+    let directions = try inputs.map { x in
+        try Tensor<Double>(shape: x.shape, scalars: (0..<x.count).map { _ in rng.nextNormal() })
+    }
 
     func scalarLoss(_ xs: [Tensor<Double>]) throws -> Tensor<Double> {
         let y = try f(xs)
@@ -44,7 +48,9 @@ public func checkGradients(inputs: [Tensor<Double>], seed: UInt64 = 7, epsilon: 
         for (i, x) in inputs.enumerated() {
             let a = analytic[i].scalars
             for k in 0..<x.count {
-                let fd = (try value(perturbed(inputs, i, k, epsilon)) - value(perturbed(inputs, i, k, -epsilon))) / (2 * epsilon)
+                let fd =
+                    (try value(perturbed(inputs, i, k, epsilon)) - value(perturbed(inputs, i, k, -epsilon)))
+                    / (2 * epsilon)
                 worst = max(worst, abs(a[k] - fd))
                 scale = max(scale, abs(fd))
             }

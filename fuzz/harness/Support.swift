@@ -45,7 +45,8 @@ final class ScratchFile: Sendable {
 /// A private scratch directory under $LIBAST_FUZZ_TMP (fuzz/run.sh sets it and removes it
 /// afterwards), else /dev/shm or /tmp.
 func scratchDirectory(_ tag: String) -> String {
-    let base = getenv("LIBAST_FUZZ_TMP").map { String(cString: $0) }
+    let base =
+        getenv("LIBAST_FUZZ_TMP").map { String(cString: $0) }
         ?? (BinaryFile.isDirectory("/dev/shm") ? "/dev/shm" : "/tmp")
     var template = Array("\(base)/libast-fuzz-\(tag)-XXXXXX".utf8CString)
     return template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }

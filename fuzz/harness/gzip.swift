@@ -11,7 +11,9 @@ public func fuzzGzip(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
         let again = try? inflateGzip(gzipCompress(out), maxOutput: cap)
         precondition(again == out, "gzip round trip changed the data")
     }
-    if let out = try? inflateRaw(bytes, maxOutput: 1 << 16) { precondition(out.count <= 1 << 16, "inflateRaw exceeded its cap") }
+    if let out = try? inflateRaw(bytes, maxOutput: 1 << 16) {
+        precondition(out.count <= 1 << 16, "inflateRaw exceeded its cap")
+    }
     // Small caps: the "exactly the cap" and "one byte over" paths.
     for small in [0, 1, 100] {
         if let out = try? inflateGzip(bytes, maxOutput: small) { precondition(out.count <= small) }

@@ -29,8 +29,9 @@ private func tinyData() throws(ASTError) -> PreparedData {
     func set(_ perClass: Int) throws(ASTError) -> ImageDataset {
         let n = 3 * perClass
         let images = (0..<(n * 64)).map { _ in Float(rng.next() % 256) / 255 }
-        return try ImageDataset(images: images, labels: (0..<n).map { Int32($0 % 3) }, count: n, channels: 1,
-                                height: 8, width: 8, classes: 3)
+        return try ImageDataset(
+            images: images, labels: (0..<n).map { Int32($0 % 3) }, count: n, channels: 1,
+            height: 8, width: 8, classes: 3)
     }
     return try PreparedData(DatasetPair(train: set(6), test: set(3)), preprocessing: .normalize)
 }
@@ -54,7 +55,10 @@ nonisolated(unsafe) private let pipeline = try! Pipeline(config: config, outputD
 private let expertPath = root + "/experts/expert_00000.safetensors"
 
 @_cdecl("LLVMFuzzerInitialize")
-public func initialize(_ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>) -> Int32 {
+public func initialize(
+    _ argc: UnsafeMutablePointer<Int32>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>
+) -> Int32 {
     if let out = getenv("LIBAST_FUZZ_WRITE_SEEDS").map({ String(cString: $0) }) {
         do throws(ASTError) {
             let dir = scratchDirectory("seeds")

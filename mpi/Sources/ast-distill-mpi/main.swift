@@ -67,7 +67,10 @@ func everyRankSucceeded(_ ok: Bool, _ what: String) -> Bool {
     let flags = allGather(ok ? 0 : 1)
     let failed = flags.indices.filter { flags[$0] != 0 }
     if failed.isEmpty { return true }
-    if ok { sayError("\(what) failed on rank\(failed.count == 1 ? "" : "s") \(failed.map(String.init).joined(separator: ", "))") }
+    if ok {
+        sayError(
+            "\(what) failed on rank\(failed.count == 1 ? "" : "s") \(failed.map(String.init).joined(separator: ", "))")
+    }
     return false
 }
 
@@ -110,9 +113,9 @@ struct Options {
 }
 
 let usage = """
-usage: ast-distill-mpi <experts|distill> [--preset NAME] [--config FILE.json] [--set name=value]... [--out DIR]
-  run under mpirun -np P (or srun); settings as for ast-distill (`ast-distill settings`)
-"""
+    usage: ast-distill-mpi <experts|distill> [--preset NAME] [--config FILE.json] [--set name=value]... [--out DIR]
+      run under mpirun -np P (or srun); settings as for ast-distill (`ast-distill settings`)
+    """
 
 func parseOptions(_ arguments: [String]) throws -> Options {
     var o = Options()
@@ -122,7 +125,9 @@ func parseOptions(_ arguments: [String]) throws -> Options {
     }
     o.command = command
     while let flag = rest.popFirst() {
-        guard ["--preset", "--config", "--set", "--out", "-o"].contains(flag) else { throw Failure(message: "unknown argument '\(flag)'\n\(usage)") }
+        guard ["--preset", "--config", "--set", "--out", "-o"].contains(flag) else {
+            throw Failure(message: "unknown argument '\(flag)'\n\(usage)")
+        }
         guard let value = rest.popFirst() else { throw Failure(message: "\(flag) needs a value") }
         switch flag {
         case "--preset": o.preset = value
@@ -152,7 +157,9 @@ func lockOutputDirectory(_ out: String) throws -> Int32 {
     guard fd >= 0 else { throw Failure(message: "\(path): cannot open: \(String(cString: strerror(errno)))") }
     guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
         close(fd)
-        throw Failure(message: "\(out) is in use by another ast-distill-mpi job (\(path) is locked); wait for it or use another --out")
+        throw Failure(
+            message:
+                "\(out) is in use by another ast-distill-mpi job (\(path) is locked); wait for it or use another --out")
     }
     return fd
 }
@@ -166,7 +173,9 @@ func runExperts(_ pipeline: Pipeline, _ data: PreparedData) -> Int32 {
                 switch event {
                 case .message(let m): say("rank \(rank): \(m)")
                 case .expertEpoch(let e, let epoch, let epochs, let accuracy):
-                    say("rank \(rank): expert \(e) epoch \(epoch)/\(epochs): test accuracy \(String(format2: accuracy * 100))%")
+                    say(
+                        "rank \(rank): expert \(e) epoch \(epoch)/\(epochs): test accuracy \(String(format2: accuracy * 100))%"
+                    )
                 default: break
                 }
                 return true
@@ -180,7 +189,8 @@ func runExperts(_ pipeline: Pipeline, _ data: PreparedData) -> Int32 {
     MPI_Barrier(world)
     if rank == 0 {
         do {
-            let store = try TrajectoryStore(readingFrom: pipeline.storeDirectory, network: pipeline.network, datasetFingerprint: data.fingerprint)
+            let store = try TrajectoryStore(
+                readingFrom: pipeline.storeDirectory, network: pipeline.network, datasetFingerprint: data.fingerprint)
             say("\(store.expertCount) complete experts in \(store.directory) (\(count) trained over \(ranks) ranks)")
         } catch let e as ASTError {
             abortJob(e.message)
@@ -210,16 +220,22 @@ func runDistill(_ pipeline: Pipeline, _ data: PreparedData) -> Int32 {
     let config = pipeline.config
     let segments = config.distillation.segments
     let total = config.distillation.iterations
-    guard let (distiller, start) = collectively("preparing the distillation", {
-        try pipeline.prepareDistillation(data: data, writer: rank == 0) { event in
-            if rank == 0, case .message(let m) = event { say(m) }
-            return true
-        }
-    }) else { return 1 }
+    guard
+        let (distiller, start) = collectively(
+            "preparing the distillation",
+            {
+                try pipeline.prepareDistillation(data: data, writer: rank == 0) { event in
+                    if rank == 0, case .message(let m) = event { say(m) }
+                    return true
+                }
+            })
+    else { return 1 }
     var state = start
     let digests = allGather(stateDigest(state))
     guard digests.allSatisfy({ $0 == digests[0] }) else {
-        sayError("the ranks start from different states (checkpoint digests \(digests.map { String($0, radix: 16) }.joined(separator: ", "))): is \(pipeline.checkpointPath) on a file system all ranks share?")
+        sayError(
+            "the ranks start from different states (checkpoint digests \(digests.map { String($0, radix: 16) }.joined(separator: ", "))): is \(pipeline.checkpointPath) on a file system all ranks share?"
+        )
         return 1
     }
     let length = distiller.gradientLength(count: state.labels.count)
@@ -235,7 +251,9 @@ func runDistill(_ pipeline: Pipeline, _ data: PreparedData) -> Int32 {
     var gathered = [Float](repeating: 0, count: segments * length)
     var local = [Float](repeating: 0, count: perRank[Int(rank)] * length)
     if rank == 0 {
-        say("distilling: \(segments) segment\(segments == 1 ? "" : "s") per iteration over \(ranks) rank\(ranks == 1 ? "" : "s"), iterations \(state.iteration)..<\(total)")
+        say(
+            "distilling: \(segments) segment\(segments == 1 ? "" : "s") per iteration over \(ranks) rank\(ranks == 1 ? "" : "s"), iterations \(state.iteration)..<\(total)"
+        )
     }
     let startTime = monotonicSeconds()
     let firstIteration = state.iteration
@@ -254,8 +272,9 @@ func runDistill(_ pipeline: Pipeline, _ data: PreparedData) -> Int32 {
             gathered.withUnsafeMutableBufferPointer { receive in
                 counts.withUnsafeBufferPointer { c in
                     displacements.withUnsafeBufferPointer { d in
-                        MPI_Allgatherv(send.baseAddress, Int32(send.count), ast_mpi_float(), receive.baseAddress,
-                                       c.baseAddress, d.baseAddress, ast_mpi_float(), world)
+                        MPI_Allgatherv(
+                            send.baseAddress, Int32(send.count), ast_mpi_float(), receive.baseAddress,
+                            c.baseAddress, d.baseAddress, ast_mpi_float(), world)
                     }
                 }
             }
@@ -266,7 +285,8 @@ func runDistill(_ pipeline: Pipeline, _ data: PreparedData) -> Int32 {
             for r in 0..<segments {
                 let (q, j) = (r % Int(ranks), r / Int(ranks))
                 let at = Int(displacements[q]) + j * length
-                let g = try SegmentGradient(flattened: Array(gathered[at..<(at + length)]), imageElements: state.images.count)
+                let g = try SegmentGradient(
+                    flattened: Array(gathered[at..<(at + length)]), imageElements: state.images.count)
                 if sum == nil { sum = g } else { sum!.add(g) }
             }
             let report = try distiller.apply(sum!, to: &state)
@@ -294,7 +314,9 @@ func runDistill(_ pipeline: Pipeline, _ data: PreparedData) -> Int32 {
     if rank == 0 {
         let done = state.iteration - firstIteration
         if done > 0 {
-            say("\(done) iterations x \(segments) segments on \(ranks) ranks in \(String(format2: seconds)) s: \(String(format4: Double(done * segments) / seconds)) segments/s")
+            say(
+                "\(done) iterations x \(segments) segments on \(ranks) ranks in \(String(format2: seconds)) s: \(String(format4: Double(done * segments) / seconds)) segments/s"
+            )
         }
         do {
             _ = try pipeline.writeOutputs(data: data, state: state, store: nil, evaluation: nil)
@@ -303,7 +325,9 @@ func runDistill(_ pipeline: Pipeline, _ data: PreparedData) -> Int32 {
         } catch {
             abortJob("\(error)")
         }
-        say("distilled \(state.labels.count) images in \(state.iteration) iterations, alpha = \(state.stepSize); wrote \(pipeline.outputDirectory)/distilled.safetensors and distilled.png")
+        say(
+            "distilled \(state.labels.count) images in \(state.iteration) iterations, alpha = \(state.stepSize); wrote \(pipeline.outputDirectory)/distilled.safetensors and distilled.png"
+        )
     }
     MPI_Barrier(world)
     return 0
@@ -322,38 +346,60 @@ func main() -> Int32 {
     MPI_Comm_size(world, &ranks)
     say("rank \(rank) of \(ranks), pid \(getpid())")
     // 1. Settings: the same rules as ast-distill, checked on every rank.
-    guard let (options, config) = collectively("reading the settings", { () throws -> (Options, RunConfiguration) in
-        let o = try parseOptions(Array(CommandLine.arguments.dropFirst()))
-        return (o, try RunConfiguration.assemble(preset: o.preset, configFile: o.configFile, overrides: o.overrides))
-    }) else { return 1 }
+    guard
+        let (options, config) = collectively(
+            "reading the settings",
+            { () throws -> (Options, RunConfiguration) in
+                let o = try parseOptions(Array(CommandLine.arguments.dropFirst()))
+                return (
+                    o, try RunConfiguration.assemble(preset: o.preset, configFile: o.configFile, overrides: o.overrides)
+                )
+            })
+    else { return 1 }
     // 2. The same job on every rank: command, output directory and every setting.
-    let fingerprint = fnv1a(Array("\(options.command)\n\(options.out)\n".utf8) + Array(((try? config.json.serialized(sortedKeys: true)) ?? "").utf8))
+    let fingerprint = fnv1a(
+        Array("\(options.command)\n\(options.out)\n".utf8)
+            + Array(((try? config.json.serialized(sortedKeys: true)) ?? "").utf8))
     let fingerprints = allGather(fingerprint)
     let differing = fingerprints.indices.filter { fingerprints[$0] != fingerprints[0] }
     guard differing.isEmpty else {
-        sayError("the ranks were started with different settings (fingerprint of rank 0 \(String(fingerprints[0], radix: 16)), differing on rank\(differing.count == 1 ? "" : "s") \(differing.map(String.init).joined(separator: ", "))): start every rank with the same command, settings and --out")
+        sayError(
+            "the ranks were started with different settings (fingerprint of rank 0 \(String(fingerprints[0], radix: 16)), differing on rank\(differing.count == 1 ? "" : "s") \(differing.map(String.init).joined(separator: ", "))): start every rank with the same command, settings and --out"
+        )
         return 1
     }
     // 3. Enough work for every rank.
     let work = options.command == "experts" ? config.expertCount : config.distillation.segments
     let unit = options.command == "experts" ? "experts.count" : "distill.segments"
     guard Int(ranks) <= work else {
-        sayError("-np \(ranks) is larger than the work: \(unit) is \(work), so \(Int(ranks) - work) rank\(Int(ranks) - work == 1 ? "" : "s") would have nothing to do; use at most \(work) ranks or raise \(unit)")
+        sayError(
+            "-np \(ranks) is larger than the work: \(unit) is \(work), so \(Int(ranks) - work) rank\(Int(ranks) - work == 1 ? "" : "s") would have nothing to do; use at most \(work) ranks or raise \(unit)"
+        )
         return 1
     }
     // 4. One job per output directory.
     var lock: Int32 = -1
-    guard collectively("locking the output directory", { () throws -> Bool in
-        if rank == 0 { lock = try lockOutputDirectory(options.out) }
-        return true
-    }) != nil else { return 1 }
+    guard
+        collectively(
+            "locking the output directory",
+            { () throws -> Bool in
+                if rank == 0 { lock = try lockOutputDirectory(options.out) }
+                return true
+            }) != nil
+    else { return 1 }
     defer { if lock >= 0 { close(lock) } }
     // 5. Data on every rank, then the step.
-    guard let (pipeline, data) = collectively("loading the data", { () throws -> (Pipeline, PreparedData) in
-        let p = try Pipeline(config: config, outputDirectory: options.out)
-        return (p, try p.loadData())
-    }) else { return 1 }
-    if rank == 0 { say("data: \(data.data.train.count) training / \(data.data.test.count) test images, \(ranks) ranks") }
+    guard
+        let (pipeline, data) = collectively(
+            "loading the data",
+            { () throws -> (Pipeline, PreparedData) in
+                let p = try Pipeline(config: config, outputDirectory: options.out)
+                return (p, try p.loadData())
+            })
+    else { return 1 }
+    if rank == 0 {
+        say("data: \(data.data.train.count) training / \(data.data.test.count) test images, \(ranks) ranks")
+    }
     return options.command == "experts" ? runExperts(pipeline, data) : runDistill(pipeline, data)
 }
 
