@@ -154,17 +154,6 @@ private func checkRunLimits(_ c: RunConfiguration, _ network: ConvNet, _ args: A
     }
 }
 
-/// Known shapes of the built-in datasets: channels, side, classes.
-/// nil for npz: its shape is known once the file is read (Pipeline.loadData checks it).
-private func datasetShape(_ kind: RunConfiguration.DatasetKind) -> (channels: Int, side: Int, classes: Int)? {
-    switch kind {
-    case .fashionMNIST, .mnist: return (1, 28, 10)
-    case .cifar10: return (3, 32, 10)
-    case .cifar100: return (3, 32, 100)
-    case .npz: return nil
-    }
-}
-
 /// Shared body of the two create functions.
 private func createRun(
     _ function: StaticString, _ config: OpaquePointer?, _ outputDirectory: UnsafePointer<CChar>?,
@@ -193,7 +182,7 @@ private func createRun(
                 )
             }
             let n = c.network
-            if let e = datasetShape(c.dataset),
+            if let e = c.dataset.imageShape,
                 n.channels != e.channels || n.imageSize != e.side || n.classes != e.classes
             {
                 throw args.fail(

@@ -8,6 +8,22 @@ public struct RunConfiguration: Sendable, Equatable {
     /// `npz`: the user's own images, an .npz file named by `dataPath` (see `loadNPZDataset`).
     public enum DatasetKind: String, Sendable, CaseIterable {
         case fashionMNIST = "fashion-mnist", mnist, cifar10, cifar100, npz
+
+        /// The images' channels, side and classes, as the loaders read them; nil for npz (known
+        /// once the file is read: `Pipeline.loadData` checks it against the network).
+        public var imageShape: (channels: Int, side: Int, classes: Int)? {
+            switch self {
+            case .fashionMNIST, .mnist: return (1, 28, 10)
+            case .cifar10: return (3, 32, 10)
+            case .cifar100: return (3, 32, 100)
+            case .npz: return nil
+            }
+        }
+
+        /// The default ConvNet for this dataset's images (npz: nil).
+        var network: ConvNetConfig? {
+            imageShape.map { ConvNetConfig(channels: $0.channels, imageSize: $0.side, classes: $0.classes) }
+        }
     }
 
     public var dataset = DatasetKind.fashionMNIST
@@ -21,7 +37,7 @@ public struct RunConfiguration: Sendable, Equatable {
     /// Keep a class-balanced random subset of this many training images (0 = all).
     public var trainLimit = 0
     public var testLimit = 0
-    public var network = ConvNetConfig(channels: 1, imageSize: 28, classes: 10)
+    public var network = DatasetKind.fashionMNIST.network!
     public var seed: UInt64 = 0
     public var expertKind = ExpertKind.ast
     /// Changes to the kind's expert recipe (experts.lr, experts.momentum, …).
@@ -592,7 +608,8 @@ extension RunConfiguration {
         var c = RunConfiguration()
         func cpuSized(_ dataset: DatasetKind, ipc: Int) {
             c.dataset = dataset
-            c.network = ConvNetConfig(channels: 1, imageSize: 28, classes: 10, width: 32, depth: 3)
+            c.network = dataset.network!
+            c.network.width = 32
             (c.expertCount, c.expertEpochs, c.trainLimit) = (8, 15, 20_000)
             c.expertKind = .mtt
             c.distillation = .ast(ipc: ipc)
@@ -618,7 +635,7 @@ extension RunConfiguration {
         case "cifar10-ipc1", "cifar10-ipc10", "cifar10-ipc50", "cifar100-ipc1", "cifar100-ipc10", "cifar100-ipc50":
             let ipc = Int(name.split(separator: "c").last!)!
             c.dataset = name.hasPrefix("cifar100") ? .cifar100 : .cifar10
-            c.network = ConvNetConfig(channels: 3, imageSize: 32, classes: c.dataset == .cifar100 ? 100 : 10)
+            c.network = c.dataset.network!
             c.preprocessing = .zca
             (c.expertCount, c.expertEpochs) = (100, 50)
             c.distillation = .ast(ipc: ipc)
