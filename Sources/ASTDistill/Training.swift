@@ -197,17 +197,24 @@ public struct NetworkTrainer: Sendable {
             }
             lossSum += Double(loss.item) * Double(batch.count)
             let g = try gradients(of: loss, wrt: [theta])[0]
+            // The momentum buffer is taken out of the state while it is updated, so it stays
+            // uniquely referenced (no copy per step); the loop runs on raw pointers.
+            var buffer = state.momentumBuffer ?? []
+            state.momentumBuffer = nil
+            let fresh = buffer.isEmpty
+            if fresh { buffer = [Float](repeating: 0, count: g.count) }
             g.withUnsafeBufferPointer { gp in
-                var buffer = state.momentumBuffer ?? []
-                let fresh = buffer.isEmpty
-                if fresh { buffer = [Float](repeating: 0, count: gp.count) }
-                for i in 0..<gp.count {
-                    let d = gp[i] + wd * state.parameters[i]
-                    buffer[i] = fresh || mu == 0 ? d : mu * buffer[i] + d
-                    state.parameters[i] -= lr * buffer[i]
+                buffer.withUnsafeMutableBufferPointer { b in
+                    state.parameters.withUnsafeMutableBufferPointer { p in
+                        for i in 0..<gp.count {
+                            let d = gp[i] + wd * p[i]
+                            b[i] = fresh || mu == 0 ? d : mu * b[i] + d
+                            p[i] -= lr * b[i]
+                        }
+                    }
                 }
-                state.momentumBuffer = mu == 0 ? nil : buffer
             }
+            state.momentumBuffer = mu == 0 ? nil : buffer
         }
         state.epoch += 1
         return lossSum / Double(labels.count)
