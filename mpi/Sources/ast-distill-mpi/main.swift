@@ -181,10 +181,8 @@ func runExperts(_ pipeline: Pipeline, _ data: PreparedData) -> Int32 {
                 return true
             }
         }
-    } catch let e as ASTError {
-        abortJob(e.message)
     } catch {
-        abortJob("\(error)")
+        abortJob(error.message)
     }
     MPI_Barrier(world)
     if rank == 0 {
@@ -192,10 +190,8 @@ func runExperts(_ pipeline: Pipeline, _ data: PreparedData) -> Int32 {
             let store = try TrajectoryStore(
                 readingFrom: pipeline.storeDirectory, network: pipeline.network, datasetFingerprint: data.fingerprint)
             say("\(store.expertCount) complete experts in \(store.directory) (\(count) trained over \(ranks) ranks)")
-        } catch let e as ASTError {
-            abortJob(e.message)
         } catch {
-            abortJob("\(error)")
+            abortJob(error.message)
         }
     }
     return 0
@@ -263,10 +259,8 @@ func runDistill(_ pipeline: Pipeline, _ data: PreparedData) -> Int32 {
                 let g = try distiller.segmentGradient(state, segment: r).flattened
                 local.replaceSubrange((j * length)..<((j + 1) * length), with: g)
             }
-        } catch let e as ASTError {
-            abortJob(e.message)
         } catch {
-            abortJob("\(error)")
+            abortJob(error.message)
         }
         let status = local.withUnsafeBufferPointer { send in
             gathered.withUnsafeMutableBufferPointer { receive in
@@ -304,10 +298,8 @@ func runDistill(_ pipeline: Pipeline, _ data: PreparedData) -> Int32 {
                     say("checkpoint after iteration \(state.iteration): \(pipeline.checkpointPath)")
                 }
             }
-        } catch let e as ASTError {
-            abortJob(e.message)
         } catch {
-            abortJob("\(error)")
+            abortJob(error.message)
         }
     }
     let seconds = monotonicSeconds() - startTime
@@ -320,10 +312,8 @@ func runDistill(_ pipeline: Pipeline, _ data: PreparedData) -> Int32 {
         }
         do {
             _ = try pipeline.writeOutputs(data: data, state: state, store: nil, evaluation: nil)
-        } catch let e as ASTError {
-            abortJob(e.message)
         } catch {
-            abortJob("\(error)")
+            abortJob(error.message)
         }
         say(
             "distilled \(state.labels.count) images in \(state.iteration) iterations, alpha = \(state.stepSize); wrote \(pipeline.outputDirectory)/distilled.safetensors and distilled.png"
