@@ -137,15 +137,17 @@ for kind in "${kinds[@]}"; do
         t=$(date +%s)
         python="${AST_SANITIZER_PYTHON:-$("$root/scripts/venv.sh")}"
         log="$(mktemp)"
-        # The binding must have loaded the sanitized library, not another libast.so.
+        # The binding must have loaded the sanitized library, not another libast.so. It comes
+        # from this checkout (PYTHONPATH), so the step needs no install of it in the venv.
         run_logged "python import" "$log" env "${common_env[@]}" "${py_env[@]}" LD_PRELOAD="$preload" \
             LD_LIBRARY_PATH="$swift_lib" LIBAST_PATH="$lib/libast.so" PYTHONDONTWRITEBYTECODE=1 \
+            PYTHONPATH="$root/bindings/python" \
             "$python" -c 'import libast; print(libast.library_path)'
         [ "$(tail -n 1 "$log")" = "$(readlink -f "$lib/libast.so")" ] || [ "$(tail -n 1 "$log")" = "$lib/libast.so" ] \
             || { cat "$log"; die "the binding loaded $(tail -n 1 "$log"), not $lib/libast.so"; }
         (cd bindings/python && run_logged pytest "$log" env "${common_env[@]}" "${py_env[@]}" LD_PRELOAD="$preload" \
             LD_LIBRARY_PATH="$swift_lib" LIBAST_PATH="$lib/libast.so" PYTHONDONTWRITEBYTECODE=1 \
-            "$python" -m pytest -q -p no:cacheprovider tests --ignore tests/test_cli.py)
+            PYTHONPATH="$root/bindings/python" "$python" -m pytest -q -p no:cacheprovider tests --ignore tests/test_cli.py)
         say "$kind: Python pytest clean ($(( $(date +%s) - t )) s): $(tail -n 1 "$log")"
         rm -f "$log"
     fi
