@@ -262,7 +262,8 @@ func checkedValue(_ spec: KeySpec, _ value: ParameterValue, _ args: Arguments) t
     default:
         throw args.fail(
             Status.wrongType,
-            "key \(label) takes \(spec.type == .int ? "an int" : spec.type == .float ? "a float" : "a string"), got \(value)"
+            "key \(label) takes \(spec.type == .int ? "an int" : spec.type == .float ? "a float" : "a string"), got "
+                + "\(value)"
         )
     }
     return value

@@ -186,7 +186,8 @@ public func ast_matching_step(
         guard batchFitsActivationLimit(b, width: cfg.width, imageSize: cfg.imageSize) else {
             throw args.fail(
                 Status.outOfMemory,
-                "a minibatch of \(b) images is too large for this network: one layer would hold more than \(maxActivations) activations; use a smaller batch_syn"
+                "a minibatch of \(b) images is too large for this network: one layer would hold more than "
+                    + "\(maxActivations) activations; use a smaller batch_syn"
             )
         }
         _ = try args.product([2 * stepCount + 1, p], "(2*steps+1)*parameters_len")
@@ -214,7 +215,8 @@ public func ast_matching_step(
                     guard index >= 0, index < Int64(n) else {
                         throw args.fail(
                             Status.invalidArgument,
-                            "minibatches[\(s * b + j)] is \(index), outside [0, \(n)) (count = \(n)) and not the padding -1"
+                            "minibatches[\(s * b + j)] is \(index), outside [0, \(n)) (count = \(n)) and not the "
+                                + "padding -1"
                         )
                     }
                     row.append(Int(index))

@@ -62,7 +62,8 @@ extension Arguments {
         guard batchFitsActivationLimit(n, width: cfg.width, imageSize: cfg.imageSize) else {
             throw fail(
                 Status.outOfMemory,
-                "count \(n) is too large for this network: one layer would hold more than \(maxActivations) activations; use smaller batches"
+                "count \(n) is too large for this network: one layer would hold more than \(maxActivations) "
+                    + "activations; use smaller batches"
             )
         }
         let theta = try finiteFloats(parameters, count: box.parameterCount, "parameters")
@@ -237,7 +238,8 @@ public func ast_network_loss_gradient(
         guard result.loss.isFinite else {
             throw args.fail(
                 Status.nonFinite,
-                "the loss is \(result.loss): the computation overflowed float32; inputs of this magnitude cannot be used"
+                "the loss is \(result.loss): the computation overflowed float32; inputs of this magnitude cannot be "
+                    + "used"
             )
         }
         try args.write(result.gradient, to: outGradient, expected: box.parameterCount, "gradient")
@@ -331,7 +333,8 @@ public func ast_network_evaluate(
         guard data.channels == cfg.channels, data.height == cfg.imageSize, data.width == cfg.imageSize else {
             throw args.fail(
                 Status.shapeMismatch,
-                "dataset images are \(data.channels)x\(data.height)x\(data.width), the network takes \(cfg.channels)x\(cfg.imageSize)x\(cfg.imageSize)"
+                "dataset images are \(data.channels)x\(data.height)x\(data.width), the network takes "
+                    + "\(cfg.channels)x\(cfg.imageSize)x\(cfg.imageSize)"
             )
         }
         guard data.classes <= cfg.classes else {

@@ -41,7 +41,8 @@ final class RunBox: HandleBox {
         guard acquired else {
             throw args.fail(
                 Status.invalidArgument,
-                "run is busy: another call on this run is in progress (calls on one ast_run must not overlap, e.g. from its own progress callback)"
+                "run is busy: another call on this run is in progress (calls on one ast_run must not overlap, e.g. "
+                    + "from its own progress callback)"
             )
         }
         defer { busy.withLock { $0 = false } }
@@ -86,7 +87,8 @@ final class RunBox: HandleBox {
         }
         throw args.fail(
             Status.invalidArgument,
-            "no distilled set yet: distil first (ast_run_distill, Python Run.distill(); it returns at once when \(pipeline.checkpointPath) is complete)"
+            "no distilled set yet: distil first (ast_run_distill, Python Run.distill(); it returns at once when "
+                + "\(pipeline.checkpointPath) is complete)"
         )
     }
 
@@ -103,13 +105,15 @@ func checkClassCounts(_ train: ImageDataset, _ c: RunConfiguration, _ args: Argu
     if let last = counts.lastIndex(where: { $0 > 0 }), last < counts.count - 1 {
         throw args.fail(
             Status.invalidArgument,
-            "network.classes is \(c.network.classes) but the labels of \(what) go up to \(last) (\(last + 1) classes): set network.classes=\(last + 1)"
+            "network.classes is \(c.network.classes) but the labels of \(what) go up to \(last) (\(last + 1) "
+                + "classes): set network.classes=\(last + 1)"
         )
     }
     if let empty = counts.firstIndex(of: 0) {
         throw args.fail(
             Status.invalidArgument,
-            "class \(empty) has no images in \(what); every class 0...\(counts.count - 1) of network.classes \(c.network.classes) needs images"
+            "class \(empty) has no images in \(what); every class 0...\(counts.count - 1) of network.classes "
+                + "\(c.network.classes) needs images"
         )
     }
     guard c.distillation.initialization != .noise || c.evaluateBaseline else { return }
@@ -140,7 +144,8 @@ private func checkRunLimits(_ c: RunConfiguration, _ network: ConvNet, _ args: A
         guard batchFitsActivationLimit(batch, width: width, imageSize: n.imageSize) else {
             throw args.fail(
                 Status.outOfMemory,
-                "\(name) \(batch): one layer would hold more than \(maxActivations) activations (width \(width), \(n.imageSize)x\(n.imageSize) images); use smaller batches"
+                "\(name) \(batch): one layer would hold more than \(maxActivations) activations (width \(width), "
+                    + "\(n.imageSize)x\(n.imageSize) images); use smaller batches"
             )
         }
     }
@@ -149,7 +154,8 @@ private func checkRunLimits(_ c: RunConfiguration, _ network: ConvNet, _ args: A
     guard !overflow, stored <= maxElements else {
         throw args.fail(
             Status.outOfMemory,
-            "distill.syn_steps \(c.distillation.syntheticSteps) with \(network.parameterCount) parameters would keep more than \(maxElements) floats per iteration"
+            "distill.syn_steps \(c.distillation.syntheticSteps) with \(network.parameterCount) parameters would keep "
+                + "more than \(maxElements) floats per iteration"
         )
     }
 }
@@ -178,7 +184,8 @@ private func createRun(
             if c.dataDirectory.isEmpty && c.dataset != .fashionMNIST && c.dataset != .npz {
                 throw args.fail(
                     Status.invalidArgument,
-                    "data.dataset \(c.dataset.rawValue) needs data.dir: the directory of its files (only fashion-mnist has a default location)"
+                    "data.dataset \(c.dataset.rawValue) needs data.dir: the directory of its files (only "
+                        + "fashion-mnist has a default location)"
                 )
             }
             let n = c.network
@@ -187,7 +194,9 @@ private func createRun(
             {
                 throw args.fail(
                     Status.invalidArgument,
-                    "data.dataset \(c.dataset.rawValue) has \(e.channels)x\(e.side)x\(e.side) images of \(e.classes) classes but network.channels/image_size/classes are \(n.channels)/\(n.imageSize)/\(n.classes): set them or load a preset"
+                    "data.dataset \(c.dataset.rawValue) has \(e.channels)x\(e.side)x\(e.side) images of \(e.classes) "
+                        + "classes but network.channels/image_size/classes are "
+                        + "\(n.channels)/\(n.imageSize)/\(n.classes): set them or load a preset"
                 )
             }
         }
@@ -216,7 +225,8 @@ private func memoryPair(
         guard d.channels == n.channels, d.height == n.imageSize, d.width == n.imageSize else {
             throw args.fail(
                 Status.shapeMismatch,
-                "\(name) images are \(d.channels)x\(d.height)x\(d.width), the network takes \(n.channels)x\(n.imageSize)x\(n.imageSize) (network.channels, network.image_size)"
+                "\(name) images are \(d.channels)x\(d.height)x\(d.width), the network takes "
+                    + "\(n.channels)x\(n.imageSize)x\(n.imageSize) (network.channels, network.image_size)"
             )
         }
         guard d.classes == n.classes else {
@@ -410,7 +420,8 @@ public func ast_run_all(
             let data = try box.data(args)
             _ = bridge.handle(
                 .message(
-                    "data: \(data.data.train.count) training / \(data.data.test.count) test images, preprocessing \(data.preprocessing.rawValue)"
+                    "data: \(data.data.train.count) training / \(data.data.test.count) test images, preprocessing "
+                        + "\(data.preprocessing.rawValue)"
                 ))
             try generate(box, 0..<box.config.expertCount, bridge, args)
             try distill(box, bridge, args)

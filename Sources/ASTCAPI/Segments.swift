@@ -60,13 +60,15 @@ public func ast_run_segment_gradient(
             guard iteration == Int64(state.iteration) else {
                 throw args.fail(
                     Status.invalidArgument,
-                    "iteration is \(iteration) but the run is at iteration \(state.iteration) (the sum of the previous one not applied yet, or applied twice?)"
+                    "iteration is \(iteration) but the run is at iteration \(state.iteration) (the sum of the "
+                        + "previous one not applied yet, or applied twice?)"
                 )
             }
             guard state.iteration < box.config.distillation.iterations else {
                 throw args.fail(
                     Status.invalidArgument,
-                    "the distillation is complete (\(state.iteration) of distill.iterations \(box.config.distillation.iterations))"
+                    "the distillation is complete (\(state.iteration) of distill.iterations "
+                        + "\(box.config.distillation.iterations))"
                 )
             }
             let length = distiller.gradientLength(count: state.labels.count)
@@ -100,7 +102,8 @@ public func ast_run_apply_gradient_sum(
             guard state.iteration < box.config.distillation.iterations else {
                 throw args.fail(
                     Status.invalidArgument,
-                    "the distillation is complete (\(state.iteration) of distill.iterations \(box.config.distillation.iterations))"
+                    "the distillation is complete (\(state.iteration) of distill.iterations "
+                        + "\(box.config.distillation.iterations))"
                 )
             }
             let length = distiller.gradientLength(count: state.labels.count)

@@ -129,7 +129,8 @@ struct Arguments {
         if let i = values.firstIndex(where: { !$0.isFinite }) {
             throw fail(
                 Status.nonFinite,
-                "\(name)[\(i)] came out as \(values[i]): the computation overflowed float32; inputs of this magnitude cannot be used"
+                "\(name)[\(i)] came out as \(values[i]): the computation overflowed float32; inputs of this magnitude "
+                    + "cannot be used"
             )
         }
         values.withUnsafeBufferPointer { src in

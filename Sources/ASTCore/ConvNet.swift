@@ -67,7 +67,8 @@ public struct ConvNetConfig: Sendable, Equatable, Hashable {
             let convolved = size + 2 * (d == 0 ? firstPadding : 1) - 2
             guard convolved >= 2 else {
                 throw .invalid(
-                    "network depth \(depth) is too deep for \(imageSize)x\(imageSize) images (block \(d) input is \(size)x\(size))"
+                    "network depth \(depth) is too deep for \(imageSize)x\(imageSize) images (block \(d) input is "
+                        + "\(size)x\(size))"
                 )
             }
             size = convolved / 2
@@ -188,7 +189,8 @@ public struct ConvNet: Sendable {
     package func checkImages(_ shape: [Int], _ name: String) throws(ASTError) {
         guard shape.count == 4, Array(shape.dropFirst()) == imageShape, shape[0] > 0 else {
             throw .shape(
-                "\(name): shape \(shape) does not match the network's (N, \(config.channels), \(config.imageSize), \(config.imageSize))"
+                "\(name): shape \(shape) does not match the network's (N, \(config.channels), \(config.imageSize), "
+                    + "\(config.imageSize))"
             )
         }
     }
@@ -202,7 +204,8 @@ public struct ConvNet: Sendable {
         let (total, overflow) = count.multipliedReportingOverflow(by: imageElementCount)
         guard !overflow, images.count == total else {
             throw .shape(
-                "images: \(images.count) floats given, \(count) images of \(imageShape) need \(overflow ? "too many" : String(total))"
+                "images: \(images.count) floats given, \(count) images of \(imageShape) need "
+                    + "\(overflow ? "too many" : String(total))"
             )
         }
         guard parameters.count == parameterCount else {

@@ -343,7 +343,8 @@ extension Tensor {
             width + 2 * padding - weight.shape[3] + 1 == shape[3]
         else {
             throw .shape(
-                "conv2dInputGradient: dy \(shape) does not match weight \(weight.shape), input \(height)x\(width), padding \(padding)"
+                "conv2dInputGradient: dy \(shape) does not match weight \(weight.shape), input \(height)x\(width), "
+                    + "padding \(padding)"
             )
         }
         return convInputGradUnchecked(self, weight, height: height, width: width, padding: padding)
@@ -357,7 +358,8 @@ extension Tensor {
             shape[2] + 2 * padding - kernelH + 1 == dy.shape[2], shape[3] + 2 * padding - kernelW + 1 == dy.shape[3]
         else {
             throw .shape(
-                "conv2dWeightGradient: x \(shape) does not match dy \(dy.shape) for a \(kernelH)x\(kernelW) kernel, padding \(padding)"
+                "conv2dWeightGradient: x \(shape) does not match dy \(dy.shape) for a \(kernelH)x\(kernelW) kernel, "
+                    + "padding \(padding)"
             )
         }
         return convWeightGradUnchecked(self, dy, kernelH: kernelH, kernelW: kernelW, padding: padding)

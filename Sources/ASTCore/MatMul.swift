@@ -70,7 +70,8 @@ extension Tensor {
         let k2 = transposeOther ? other.shape[1] : other.shape[0]
         guard k1 == k2 else {
             throw .shape(
-                "matmul: inner dimensions differ: \(shape)\(transposeSelf ? "ᵀ" : "") · \(other.shape)\(transposeOther ? "ᵀ" : "")"
+                "matmul: inner dimensions differ: \(shape)\(transposeSelf ? "ᵀ" : "") · "
+                    + "\(other.shape)\(transposeOther ? "ᵀ" : "")"
             )
         }
         return matmulUnchecked(self, other, transA: transposeSelf, transB: transposeOther)

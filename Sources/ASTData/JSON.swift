@@ -453,7 +453,8 @@ private struct JSONParser {
             appendUTF8(scalar, to: &out)
         default:
             throw error(
-                "invalid escape sequence '\\\(e >= 0x21 && e < 0x7f ? String(Character(Unicode.Scalar(e))) : "0x" + hexByte(e))'",
+                "invalid escape sequence "
+                    + "'\\\(e >= 0x21 && e < 0x7f ? String(Character(Unicode.Scalar(e))) : "0x" + hexByte(e))'",
                 at: start)
         }
     }

@@ -20,7 +20,9 @@ public func loadNPZDataset(path: String) throws(ASTError) -> DatasetPair {
         let missing = schemes[0].filter { !archive.contains($0) }
         throw ASTError(
             .format,
-            "\(path): missing \(missing.joined(separator: ", ")) (an .npz dataset holds train_images, train_labels, test_images, test_labels; it has \(archive.names.isEmpty ? "no arrays" : archive.names.joined(separator: ", ")))"
+            "\(path): missing \(missing.joined(separator: ", ")) (an .npz dataset holds train_images, train_labels, "
+                + "test_images, test_labels; it has "
+                + "\(archive.names.isEmpty ? "no arrays" : archive.names.joined(separator: ", ")))"
         )
     }
     let trainImages = try archive.array(names[0]), trainLabels = try archive.array(names[1])
@@ -64,7 +66,8 @@ public func loadNPZDataset(path: String) throws(ASTError) -> DatasetPair {
     let train = try imageShape(trainImages, names[0]), test = try imageShape(testImages, names[2])
     guard (test.channels, test.side) == (train.channels, train.side) else {
         throw ASTError.shape(
-            "\(path): \(names[0]) are \(train.channels)x\(train.side)x\(train.side) but \(names[2]) are \(test.channels)x\(test.side)x\(test.side)"
+            "\(path): \(names[0]) are \(train.channels)x\(train.side)x\(train.side) but \(names[2]) are "
+                + "\(test.channels)x\(test.side)x\(test.side)"
         )
     }
     let yTrain = try labels(trainLabels, names[1], count: train.count)
@@ -74,12 +77,14 @@ public func loadNPZDataset(path: String) throws(ASTError) -> DatasetPair {
     for y in yTrain { counts[Int(y)] += 1 }
     if let empty = counts.firstIndex(of: 0) {
         throw ASTError.invalid(
-            "\(path): class \(empty) has no training images (\(names[1]) go up to \(classes - 1); every class 0...\(classes - 1) needs images)"
+            "\(path): class \(empty) has no training images (\(names[1]) go up to \(classes - 1); every class "
+                + "0...\(classes - 1) needs images)"
         )
     }
     if let i = yTest.firstIndex(where: { $0 >= Int64(classes) }) {
         throw ASTError.invalid(
-            "\(path): \(names[3])[\(i)] = \(yTest[i]) but the training labels have only \(classes) classes (0...\(classes - 1))"
+            "\(path): \(names[3])[\(i)] = \(yTest[i]) but the training labels have only \(classes) classes "
+                + "(0...\(classes - 1))"
         )
     }
     func dataset(

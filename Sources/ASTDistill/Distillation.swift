@@ -130,7 +130,8 @@ public struct DistillationSettings: Sendable, Equatable {
         guard maxStartEpoch >= 1 else { throw .invalid("maxStartEpoch \(maxStartEpoch) must be at least 1") }
         guard maxStartEpoch - 1 + expertEpochs <= snapshotCount - 1 else {
             throw .invalid(
-                "maxStartEpoch \(maxStartEpoch) + expertEpochs \(expertEpochs) reaches epoch \(maxStartEpoch - 1 + expertEpochs), beyond the \(snapshotCount - 1) stored epochs"
+                "maxStartEpoch \(maxStartEpoch) + expertEpochs \(expertEpochs) reaches epoch "
+                    + "\(maxStartEpoch - 1 + expertEpochs), beyond the \(snapshotCount - 1) stored epochs"
             )
         }
         guard iterations >= 0 else { throw .invalid("iterations \(iterations) must be ≥ 0") }
@@ -426,7 +427,8 @@ public struct Distiller {
         guard next.stepSize.isFinite, next.stepSize > 0 else {
             throw ASTError(
                 .diverged,
-                "iteration \(state.iteration): the learnable step size α became \(next.stepSize) (from \(state.stepSize)); lower learningRateLearningRate or imageLearningRate"
+                "iteration \(state.iteration): the learnable step size α became \(next.stepSize) (from "
+                    + "\(state.stepSize)); lower learningRateLearningRate or imageLearningRate"
             )
         }
         if let pv = state.softLabels(classes: k), let gv = mean.softLabelGradient, var logits = next.labelLogits,

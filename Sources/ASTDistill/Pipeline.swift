@@ -147,7 +147,8 @@ public struct Pipeline {
                 else {
                     throw ASTError(
                         .cancelled,
-                        "expert generation stopped after expert \(index) epoch \(p.state.epoch) (saved; rerun to resume)"
+                        "expert generation stopped after expert \(index) epoch \(p.state.epoch) (saved; rerun to "
+                            + "resume)"
                     )
                 }
             }
@@ -169,7 +170,8 @@ public struct Pipeline {
         if let made = store.identity["dataset_fingerprint"], made != data.fingerprint {
             _ = progress(
                 .message(
-                    "experts.dir \(storeDirectory): \(store.expertCount) experts made from data \(made); this run's data is \(data.fingerprint) (used as they are)"
+                    "experts.dir \(storeDirectory): \(store.expertCount) experts made from data \(made); this run's "
+                        + "data is \(data.fingerprint) (used as they are)"
                 ))
         }
         return store
@@ -185,7 +187,8 @@ public struct Pipeline {
         let total = config.distillation.iterations
         guard state.iteration <= total else {
             throw .invalid(
-                "\(checkpointPath) is at iteration \(state.iteration), beyond distill.iterations \(total); raise distill.iterations to continue, or use another output directory"
+                "\(checkpointPath) is at iteration \(state.iteration), beyond distill.iterations \(total); raise "
+                    + "distill.iterations to continue, or use another output directory"
             )
         }
         while state.iteration < total {
@@ -284,7 +287,8 @@ public struct Pipeline {
         guard segmentChunks.count == (segmentChunks.isEmpty ? 0 : config.distillation.segments - 1) else {
             throw ASTError(
                 .format,
-                "\(checkpointPath): queues of \(segmentChunks.count + 1) segments, distill.segments is \(config.distillation.segments)"
+                "\(checkpointPath): queues of \(segmentChunks.count + 1) segments, distill.segments is "
+                    + "\(config.distillation.segments)"
             )
         }
         let scalars = try file.floats("scalars")
@@ -585,7 +589,8 @@ public struct Pipeline {
         let data = try loadData()
         _ = progress(
             .message(
-                "data: \(data.data.train.count) training / \(data.data.test.count) test images, preprocessing \(data.preprocessing.rawValue)"
+                "data: \(data.data.train.count) training / \(data.data.test.count) test images, preprocessing "
+                    + "\(data.preprocessing.rawValue)"
             ))
         let store = try generateExperts(data: data, progress: progress)
         let state = try distill(data: data, progress: progress)

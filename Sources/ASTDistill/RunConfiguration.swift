@@ -102,12 +102,14 @@ public struct RunConfiguration: Sendable, Equatable {
         _ = try DSA(strategy: evaluation.augmentation)
         if dataset == .npz && dataPath.isEmpty {
             throw .invalid(
-                "data.dataset npz needs data.path: an .npz file with train_images, train_labels, test_images, test_labels"
+                "data.dataset npz needs data.path: an .npz file with train_images, train_labels, test_images, "
+                    + "test_labels"
             )
         }
         if dataset != .npz && !dataPath.isEmpty {
             throw .invalid(
-                "data.path is only read with data.dataset=npz (data.dataset is \(dataset.rawValue); its files are found through data.dir)"
+                "data.path is only read with data.dataset=npz (data.dataset is \(dataset.rawValue); its files are "
+                    + "found through data.dir)"
             )
         }
         if trainLimit > 0 && trainLimit < distillation.ipc * network.classes {
@@ -441,7 +443,8 @@ extension RunConfiguration {
             \.distillation.activationBudgetMiB),
         intParameter(
             "distill.segments", 220, 1...65_536,
-            "R: trajectory segments matched per iteration, their meta-gradients averaged (ast-distill-mpi spreads them over ranks)",
+            "R: trajectory segments matched per iteration, their meta-gradients averaged (ast-distill-mpi spreads "
+                + "them over ranks)",
             \.distillation.segments),
         // Evaluation (300…399)
         intParameter("eval.models", 300, 1...1000, "K networks per evaluation", \.evaluation.models),

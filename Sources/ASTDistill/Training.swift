@@ -143,7 +143,8 @@ public struct NetworkTrainer: Sendable {
             data.width == network.config.imageSize, data.classes <= network.config.classes
         else {
             throw .shape(
-                "training data (\(data.channels)x\(data.height)x\(data.width), \(data.classes) classes) does not fit the network \(network.config)"
+                "training data (\(data.channels)x\(data.height)x\(data.width), \(data.classes) classes) does not fit "
+                    + "the network \(network.config)"
             )
         }
         self.network = network
@@ -153,7 +154,8 @@ public struct NetworkTrainer: Sendable {
         if let softLabels {
             guard softLabels.count == data.count * network.config.classes, softLabels.allSatisfy(\.isFinite) else {
                 throw .shape(
-                    "soft labels: \(softLabels.count) values for \(data.count) images × \(network.config.classes) classes (all finite)"
+                    "soft labels: \(softLabels.count) values for \(data.count) images × \(network.config.classes) "
+                        + "classes (all finite)"
                 )
             }
             self.softLabels = try Tensor(shape: [data.count, network.config.classes], scalars: softLabels)

@@ -64,7 +64,8 @@ public final class TrajectoryStore: ExpertSource, @unchecked Sendable {
         guard BinaryFile.isDirectory(directory) else {
             throw ASTError(
                 .io,
-                "\(directory): no trajectory store there yet; generate experts first (or set experts.dir to an existing store)"
+                "\(directory): no trajectory store there yet; generate experts first (or set experts.dir to an "
+                    + "existing store)"
             )
         }
         let indices = try Self.listExperts(directory)
@@ -85,7 +86,9 @@ public final class TrajectoryStore: ExpertSource, @unchecked Sendable {
         }
         guard id["network"] == Self.describe(network.config) else {
             throw .invalid(
-                "\(file.source): trajectories are for another network: \(Self.networkDifferences(id["network"] ?? "", network.config)); set the run's network settings to the store's, or use another store"
+                "\(file.source): trajectories are for another network: "
+                    + "\(Self.networkDifferences(id["network"] ?? "", network.config)); set the run's network "
+                    + "settings to the store's, or use another store"
             )
         }
         if let fp = datasetFingerprint, id["dataset_fingerprint"] != fp {
@@ -138,7 +141,8 @@ public final class TrajectoryStore: ExpertSource, @unchecked Sendable {
     func check(_ file: SafeTensorsFile) throws(ASTError) {
         for (key, value) in identity where file.metadata[key] != value {
             throw .invalid(
-                "\(file.source): '\(key)' is '\(file.metadata[key] ?? "missing")', this store expects '\(value)' (a store for another network, dataset or optimizer?)"
+                "\(file.source): '\(key)' is '\(file.metadata[key] ?? "missing")', this store expects '\(value)' (a "
+                    + "store for another network, dataset or optimizer?)"
             )
         }
         guard let info = file.info("trajectory"), info.dtype == .f32, info.shape.count == 2,
@@ -240,7 +244,8 @@ public final class TrajectoryStore: ExpertSource, @unchecked Sendable {
     static func describe(_ c: ConvNetConfig) -> String {
         let norm = ["none", "instance", "batch"][Int(c.norm.rawValue)]
         return
-            "convnet channels=\(c.channels) size=\(c.imageSize) classes=\(c.classes) width=\(c.width) depth=\(c.depth) norm=\(norm) pool=\(c.pool == .average ? "average" : "max")"
+            "convnet channels=\(c.channels) size=\(c.imageSize) classes=\(c.classes) width=\(c.width) "
+            + "depth=\(c.depth) norm=\(norm) pool=\(c.pool == .average ? "average" : "max")"
     }
 
     /// The ramp's start and length when they are not AST's 0.5 over 10 epochs (stores made before
@@ -268,7 +273,9 @@ public final class TrajectoryStore: ExpertSource, @unchecked Sendable {
     static func describe(_ s: TrainingSettings) -> String {
         let o = s.sgd
         return
-            "sgd lr=\(o.learningRate) momentum=\(o.momentum) weight_decay=\(o.weightDecay) decay_epochs=\(o.decayEpochs.map(String.init).joined(separator: "/")) decay_factor=\(o.decayFactor) reset_momentum=\(o.resetMomentumAtDecay) batch=\(s.batchSize) loss_scaling=\(s.lossScaling)\(lossRamp(s)) gradient_penalty=\(s.gradientPenalty) augmentation=\(s.augmentation?.strategy ?? "none")"
+            "sgd lr=\(o.learningRate) momentum=\(o.momentum) weight_decay=\(o.weightDecay) "
+            + "decay_epochs=\(o.decayEpochs.map(String.init).joined(separator: "/")) "
+            + "decay_factor=\(o.decayFactor) reset_momentum=\(o.resetMomentumAtDecay) batch=\(s.batchSize) loss_scaling=\(s.lossScaling)\(lossRamp(s)) gradient_penalty=\(s.gradientPenalty) augmentation=\(s.augmentation?.strategy ?? "none")"
     }
 }
 

@@ -112,7 +112,8 @@ public struct ZCAWhitening: Sendable, Equatable {
         guard d >= 1 else { throw .invalid("ZCA: empty mean") }
         guard transform.count == d * d, inverse.count == d * d else {
             throw .shape(
-                "ZCA: transform (\(transform.count) values) and inverse (\(inverse.count)) must be \(d)x\(d) for a mean of \(d)"
+                "ZCA: transform (\(transform.count) values) and inverse (\(inverse.count)) must be \(d)x\(d) for a "
+                    + "mean of \(d)"
             )
         }
         for (name, values) in [("mean", mean), ("transform", transform), ("inverse", inverse)] {

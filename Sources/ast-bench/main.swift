@@ -68,7 +68,8 @@ func randomArray(_ n: Int, seed: UInt64 = 1) -> [Float] {
     return (0..<n).map { _ in Float(rng.nextNormal()) }
 }
 print(
-    "OpenBLAS \(BLAS.configuration), core \(BLAS.coreName); libast runs \(BLAS.threadCount) threads (OpenBLAS one per worker)"
+    "OpenBLAS \(BLAS.configuration), core \(BLAS.coreName); libast runs \(BLAS.threadCount) threads (OpenBLAS one per "
+        + "worker)"
 )
 
 // sgemm
@@ -93,7 +94,8 @@ for n in onlyMTT ? [] : [512, 1024, 2048] {
         }
     }
     print(
-        "sgemm \(n)x\(n)x\(n): \(String(format2: flops / single / 1e9)) GFLOP/s on one thread, \(String(format2: flops / split / 1e9)) split over \(BLAS.threadCount)"
+        "sgemm \(n)x\(n)x\(n): \(String(format2: flops / single / 1e9)) GFLOP/s on one thread, "
+            + "\(String(format2: flops / split / 1e9)) split over \(BLAS.threadCount)"
     )
 }
 
@@ -111,7 +113,8 @@ for (cin, size) in onlyMTT ? [] : [(3, 32), (128, 16), (128, 8)] {
     let seed = try Tensor<Float>(shape: y!.shape, scalars: randomArray(y!.count))
     let tb = try best(rounds) { _ = try gradients(of: y!, wrt: [x, w], seed: seed) }
     print(
-        "conv \(cin)->128 @\(size)x\(size), batch \(batch): forward \(String(format2: flops / tf / 1e9)) GFLOP/s, backward (input+weight) \(String(format2: 2 * flops / tb / 1e9)) GFLOP/s"
+        "conv \(cin)->128 @\(size)x\(size), batch \(batch): forward \(String(format2: flops / tf / 1e9)) GFLOP/s, "
+            + "backward (input+weight) \(String(format2: 2 * flops / tb / 1e9)) GFLOP/s"
     )
 }
 
@@ -127,7 +130,8 @@ if !onlyMTT {
         for i in 0..<theta.count { theta[i] -= 0.01 * g[i] }
     }
     print(
-        "training step, batch \(batch) (forward+backward+SGD): \(String(format2: step * 1000)) ms = \(String(format2: Double(batch) / step)) img/s"
+        "training step, batch \(batch) (forward+backward+SGD): \(String(format2: step * 1000)) ms = "
+            + "\(String(format2: Double(batch) / step)) img/s"
     )
     print("peak RSS \(String(format2: peakRSSMiB())) MiB")
 }
@@ -156,7 +160,8 @@ func mttIteration(ipc: Int, batchSyn: Int, steps: Int) throws {
         (loss, kept) = (r.loss, r.keptStepGraphs)
     }
     print(
-        "MTT iteration ipc \(ipc), batch \(batchSyn), N \(steps), activation budget \(keepBytes >> 20) MiB (\(kept) step graphs kept): \(String(format2: t)) s (loss \(loss)), peak RSS \(String(format2: peakRSSMiB())) MiB"
+        "MTT iteration ipc \(ipc), batch \(batchSyn), N \(steps), activation budget \(keepBytes >> 20) MiB (\(kept) "
+            + "step graphs kept): \(String(format2: t)) s (loss \(loss)), peak RSS \(String(format2: peakRSSMiB())) MiB"
     )
 }
 // Expert training throughput on Fashion-MNIST (1x28x28, first conv padded by 3), ConvNet-3
@@ -175,7 +180,8 @@ func expertThroughput() throws {
             _ = try trainer.runEpoch(&state, seed: 3)
         }
         print(
-            "expert epoch, Fashion-MNIST, \(kind.rawValue.uppercased()) expert, width 128, batch 256, DSA: \(String(format2: Double(images) / t)) img/s"
+            "expert epoch, Fashion-MNIST, \(kind.rawValue.uppercased()) expert, width 128, batch 256, DSA: "
+                + "\(String(format2: Double(images) / t)) img/s"
         )
     }
 }

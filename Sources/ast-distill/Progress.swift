@@ -76,7 +76,8 @@ final class ProgressPrinter {
             let filled = Int(fraction * Double(width))
             let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
             writeError(
-                "\r\u{1B}[2K\(phase) [\(bar)] \(done)/\(total) \(detail) elapsed \(formatDuration(elapsed)) eta \(formatDuration(eta))"
+                "\r\u{1B}[2K\(phase) [\(bar)] \(done)/\(total) \(detail) elapsed \(formatDuration(elapsed)) eta "
+                    + "\(formatDuration(eta))"
             )
             if done >= total { writeError("\n") }
         } else if fraction - lastLogged >= 0.05 || done >= total || done <= 1 {
@@ -102,7 +103,8 @@ final class ProgressPrinter {
             bar("evaluate \(what) \(model + 1)/\(models)", epoch, epochs, "")
         case .evaluated(let what, let result):
             line(
-                "\(what): \(String(fixed: result.mean * 100, 2)) ± \(String(fixed: result.standardDeviation * 100, 2)) % over \(result.accuracies.count) networks"
+                "\(what): \(String(fixed: result.mean * 100, 2)) ± "
+                    + "\(String(fixed: result.standardDeviation * 100, 2)) % over \(result.accuracies.count) networks"
             )
         }
         if interrupted.load(ordering: .relaxed) {

@@ -48,7 +48,9 @@ func presetSummary(_ name: String) -> String {
     guard let c = try? RunConfiguration.preset(name) else { return name }
     let n = c.network
     return
-        "\(name.padded(15)) \(c.dataset.rawValue), ConvNet-\(n.depth) width \(n.width), \(c.expertCount) \(c.expertKind.rawValue) experts x \(c.expertEpochs) epochs, ipc \(c.distillation.ipc), N \(c.distillation.syntheticSteps), \(c.distillation.iterations) iterations, eval \(c.evaluation.models)x\(c.evaluation.epochs) epochs\(c.trainLimit > 0 ? ", \(c.trainLimit) training images" : "")"
+        "\(name.padded(15)) \(c.dataset.rawValue), ConvNet-\(n.depth) width \(n.width), \(c.expertCount) "
+        + "\(c.expertKind.rawValue) experts x \(c.expertEpochs) epochs, ipc \(c.distillation.ipc), N "
+        + "\(c.distillation.syntheticSteps), \(c.distillation.iterations) iterations, eval \(c.evaluation.models)x\(c.evaluation.epochs) epochs\(c.trainLimit > 0 ? ", \(c.trainLimit) training images" : "")"
 }
 
 struct Presets: ParsableCommand {

@@ -13,7 +13,9 @@ struct ASTDistillCommand: ParsableCommand {
         commandName: "ast-distill",
         abstract: "Dataset distillation by matching smooth expert trajectories (AST) or plain MTT.",
         discussion:
-            "Settings come from --preset, then --config FILE, then --set name=value. Every step resumes from what an earlier run saved in --out. Errors go to standard error as `ast-distill: error: ...`; exit status 1 for a failure, 2 for a wrong command line, 130 after Ctrl-C.",
+            "Settings come from --preset, then --config FILE, then --set name=value. Every step resumes from what an "
+            + "earlier run saved in --out. Errors go to standard error as `ast-distill: error: ...`; exit status "
+            + "1 for a failure, 2 for a wrong command line, 130 after Ctrl-C.",
         version: libastVersion,
         subcommands: [
             RunAll.self, Experts.self, Distill.self, Evaluate.self, Inspect.self, Render.self, Presets.self,
@@ -54,20 +56,24 @@ func printTable(_ distilled: EvaluationResult, _ baseline: EvaluationResult?, co
     let ipc = config.distillation.ipc
     print("")
     print(
-        "| training set (\(ipc) image\(ipc == 1 ? "" : "s") per class) | test accuracy, mean ± std over \(distilled.accuracies.count) networks |"
+        "| training set (\(ipc) image\(ipc == 1 ? "" : "s") per class) | test accuracy, mean ± std over "
+            + "\(distilled.accuracies.count) networks |"
     )
     print("|---|---|")
     if let b = baseline {
         print(
-            "| random real subset (lr \(config.baselineLearningRate)) | \(String(fixed: b.mean * 100, 2)) ± \(String(fixed: b.standardDeviation * 100, 2)) % |"
+            "| random real subset (lr \(config.baselineLearningRate)) | \(String(fixed: b.mean * 100, 2)) ± "
+                + "\(String(fixed: b.standardDeviation * 100, 2)) % |"
         )
     }
     print(
-        "| distilled, \(config.expertKind.rawValue.uppercased()) experts (lr = learned α = \(stepSize)) | \(String(fixed: distilled.mean * 100, 2)) ± \(String(fixed: distilled.standardDeviation * 100, 2)) % |"
+        "| distilled, \(config.expertKind.rawValue.uppercased()) experts (lr = learned α = \(stepSize)) | "
+            + "\(String(fixed: distilled.mean * 100, 2)) ± \(String(fixed: distilled.standardDeviation * 100, 2)) % |"
     )
     print("")
     print(
-        "protocol: \(config.evaluation.epochs) epochs from scratch on the set only, DSA, SGD momentum 0.9, final test accuracy"
+        "protocol: \(config.evaluation.epochs) epochs from scratch on the set only, DSA, SGD momentum 0.9, final test "
+            + "accuracy"
     )
 }
 
@@ -86,7 +92,8 @@ struct RunAll: ParsableCommand {
                 printTable(d, report.baseline, config: config, stepSize: report.finalStepSize)
             }
             print(
-                "wrote \(settings.out)/distilled.safetensors, \(settings.out)/distilled.png, \(settings.out)/report.json in \(formatDuration(monotonicSeconds() - start))"
+                "wrote \(settings.out)/distilled.safetensors, \(settings.out)/distilled.png, "
+                    + "\(settings.out)/report.json in \(formatDuration(monotonicSeconds() - start))"
             )
         }
     }
@@ -95,7 +102,8 @@ struct RunAll: ParsableCommand {
 struct Experts: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:
-            "Train expert trajectories into <out>/experts or experts.dir (resumes; a range lets several processes share one store)."
+            "Train expert trajectories into <out>/experts or experts.dir (resumes; a range lets several processes "
+            + "share one store)."
     )
     @OptionGroup var settings: SettingsOptions
     @Option(help: "First expert index of this process.") var first: Int = 0
@@ -109,7 +117,8 @@ struct Experts: ParsableCommand {
                 data: data, range: first..<(first + total), progress: printer.handle)
             let accuracies = try store.testAccuracies()
             print(
-                "\(store.expertCount) complete experts in \(store.directory); final test accuracy \(accuracies.map { String(fixed: ($0.last ?? 0) * 100, 2) + "%" }.joined(separator: ", "))"
+                "\(store.expertCount) complete experts in \(store.directory); final test accuracy "
+                    + "\(accuracies.map { String(fixed: ($0.last ?? 0) * 100, 2) + "%" }.joined(separator: ", "))"
             )
         }
     }
@@ -125,7 +134,8 @@ struct Distill: ParsableCommand {
             let state = try pipeline.distill(data: data, progress: printer.handle)
             _ = try pipeline.writeOutputs(data: data, state: state, store: nil, evaluation: nil)
             print(
-                "distilled \(state.labels.count) images in \(state.iteration) iterations, α = \(state.stepSize); wrote \(settings.out)/distilled.safetensors and distilled.png"
+                "distilled \(state.labels.count) images in \(state.iteration) iterations, α = \(state.stepSize); "
+                    + "wrote \(settings.out)/distilled.safetensors and distilled.png"
             )
         }
     }
@@ -189,7 +199,8 @@ struct Inspect: ParsableCommand {
 struct Render: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:
-            "Render a distilled set (distilled.safetensors) to a PNG grid: one row per class with its name, a legend row on top."
+            "Render a distilled set (distilled.safetensors) to a PNG grid: one row per class with its name, a legend "
+            + "row on top."
     )
     @Argument(help: "distilled.safetensors") var input: String
     @Argument(help: "Output PNG path.") var output: String

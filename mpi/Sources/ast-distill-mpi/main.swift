@@ -174,7 +174,8 @@ func runExperts(_ pipeline: Pipeline, _ data: PreparedData) -> Int32 {
                 case .message(let m): say("rank \(rank): \(m)")
                 case .expertEpoch(let e, let epoch, let epochs, let accuracy):
                     say(
-                        "rank \(rank): expert \(e) epoch \(epoch)/\(epochs): test accuracy \(String(format2: accuracy * 100))%"
+                        "rank \(rank): expert \(e) epoch \(epoch)/\(epochs): test accuracy "
+                            + "\(String(format2: accuracy * 100))%"
                     )
                 default: break
                 }
@@ -230,7 +231,9 @@ func runDistill(_ pipeline: Pipeline, _ data: PreparedData) -> Int32 {
     let digests = allGather(stateDigest(state))
     guard digests.allSatisfy({ $0 == digests[0] }) else {
         sayError(
-            "the ranks start from different states (checkpoint digests \(digests.map { String($0, radix: 16) }.joined(separator: ", "))): is \(pipeline.checkpointPath) on a file system all ranks share?"
+            "the ranks start from different states (checkpoint digests "
+                + "\(digests.map { String($0, radix: 16) }.joined(separator: ", "))): is \(pipeline.checkpointPath) "
+                + "on a file system all ranks share?"
         )
         return 1
     }
@@ -248,7 +251,8 @@ func runDistill(_ pipeline: Pipeline, _ data: PreparedData) -> Int32 {
     var local = [Float](repeating: 0, count: perRank[Int(rank)] * length)
     if rank == 0 {
         say(
-            "distilling: \(segments) segment\(segments == 1 ? "" : "s") per iteration over \(ranks) rank\(ranks == 1 ? "" : "s"), iterations \(state.iteration)..<\(total)"
+            "distilling: \(segments) segment\(segments == 1 ? "" : "s") per iteration over \(ranks) "
+                + "rank\(ranks == 1 ? "" : "s"), iterations \(state.iteration)..<\(total)"
         )
     }
     let startTime = monotonicSeconds()
@@ -307,7 +311,8 @@ func runDistill(_ pipeline: Pipeline, _ data: PreparedData) -> Int32 {
         let done = state.iteration - firstIteration
         if done > 0 {
             say(
-                "\(done) iterations x \(segments) segments on \(ranks) ranks in \(String(format2: seconds)) s: \(String(format4: Double(done * segments) / seconds)) segments/s"
+                "\(done) iterations x \(segments) segments on \(ranks) ranks in \(String(format2: seconds)) s: "
+                    + "\(String(format4: Double(done * segments) / seconds)) segments/s"
             )
         }
         do {
@@ -316,7 +321,8 @@ func runDistill(_ pipeline: Pipeline, _ data: PreparedData) -> Int32 {
             abortJob(error.message)
         }
         say(
-            "distilled \(state.labels.count) images in \(state.iteration) iterations, alpha = \(state.stepSize); wrote \(pipeline.outputDirectory)/distilled.safetensors and distilled.png"
+            "distilled \(state.labels.count) images in \(state.iteration) iterations, alpha = \(state.stepSize); "
+                + "wrote \(pipeline.outputDirectory)/distilled.safetensors and distilled.png"
         )
     }
     MPI_Barrier(world)
@@ -354,7 +360,9 @@ func main() -> Int32 {
     let differing = fingerprints.indices.filter { fingerprints[$0] != fingerprints[0] }
     guard differing.isEmpty else {
         sayError(
-            "the ranks were started with different settings (fingerprint of rank 0 \(String(fingerprints[0], radix: 16)), differing on rank\(differing.count == 1 ? "" : "s") \(differing.map(String.init).joined(separator: ", "))): start every rank with the same command, settings and --out"
+            "the ranks were started with different settings (fingerprint of rank 0 "
+                + "\(String(fingerprints[0], radix: 16)), differing on rank\(differing.count == 1 ? "" : "s") "
+                + "\(differing.map(String.init).joined(separator: ", "))): start every rank with the same command, settings and --out"
         )
         return 1
     }
@@ -363,7 +371,9 @@ func main() -> Int32 {
     let unit = options.command == "experts" ? "experts.count" : "distill.segments"
     guard Int(ranks) <= work else {
         sayError(
-            "-np \(ranks) is larger than the work: \(unit) is \(work), so \(Int(ranks) - work) rank\(Int(ranks) - work == 1 ? "" : "s") would have nothing to do; use at most \(work) ranks or raise \(unit)"
+            "-np \(ranks) is larger than the work: \(unit) is \(work), so \(Int(ranks) - work) "
+                + "rank\(Int(ranks) - work == 1 ? "" : "s") would have nothing to do; use at most \(work) ranks or "
+                + "raise \(unit)"
         )
         return 1
     }
