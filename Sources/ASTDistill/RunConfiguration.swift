@@ -201,6 +201,22 @@ private func intParameter(
         set: { c, v throws(ASTError) in if case .int(let i) = v { c[keyPath: path] = Int(i) } })
 }
 
+/// An int of the evaluation networks' architecture (eval.width, eval.depth); 0 = the
+/// distillation network's value.
+private func evaluationNetworkParameter(
+    _ name: String, _ key: Int32, maximum: Int64, _ help: String,
+    _ field: WritableKeyPath<ConvNetConfig, Int> & Sendable
+) -> RunParameter {
+    RunParameter(
+        name: name, key: key, kind: .int, minimum: 0, maximum: Double(maximum), choices: [], help: help,
+        get: { .int(Int64($0.evaluationNetwork?[keyPath: field] ?? 0)) },
+        set: { c, v throws(ASTError) in
+            if case .int(let i) = v {
+                c.setEvaluationNetwork { $0[keyPath: field] = i == 0 ? $1[keyPath: field] : Int(i) }
+            }
+        })
+}
+
 private func floatParameter(
     _ name: String, _ key: Int32, _ range: ClosedRange<Double>, _ help: String,
     _ path: WritableKeyPath<RunConfiguration, Double> & Sendable
@@ -453,20 +469,12 @@ extension RunConfiguration {
         stringParameter(
             "eval.augmentation", 303, "DSA strategy of evaluation training", \.evaluation.augmentation,
             check: checkStrategy),
-        RunParameter(
-            name: "eval.width", key: 306, kind: .int, minimum: 0, maximum: 4096, choices: [],
-            help: "conv width of the evaluation networks (0 = the distillation network's)",
-            get: { .int(Int64($0.evaluationNetwork?.width ?? 0)) },
-            set: { c, v throws(ASTError) in
-                if case .int(let i) = v { c.setEvaluationNetwork { $0.width = i == 0 ? $1.width : Int(i) } }
-            }),
-        RunParameter(
-            name: "eval.depth", key: 307, kind: .int, minimum: 0, maximum: 10, choices: [],
-            help: "conv blocks of the evaluation networks (0 = the distillation network's)",
-            get: { .int(Int64($0.evaluationNetwork?.depth ?? 0)) },
-            set: { c, v throws(ASTError) in
-                if case .int(let i) = v { c.setEvaluationNetwork { $0.depth = i == 0 ? $1.depth : Int(i) } }
-            }),
+        evaluationNetworkParameter(
+            "eval.width", 306, maximum: 4096, "conv width of the evaluation networks (0 = the distillation network's)",
+            \.width),
+        evaluationNetworkParameter(
+            "eval.depth", 307, maximum: 10, "conv blocks of the evaluation networks (0 = the distillation network's)",
+            \.depth),
         RunParameter(
             name: "eval.norm", key: 308, kind: .string, minimum: 0, maximum: 0,
             choices: ["same", "none", "instance", "batch"],

@@ -82,17 +82,7 @@ for n in onlyMTT ? [] : [512, 1024, 2048] {
             transA: false, transB: false, m: n, n: n, k: n, alpha: 1, a: a, lda: n, b: b, ldb: n, beta: 0, c: &c, ldc: n
         )
     }
-    let split = best(rounds) {
-        a.withUnsafeBufferPointer { pa in
-            b.withUnsafeBufferPointer { pb in
-                c.withUnsafeMutableBufferPointer { pc in
-                    parallelGemm(
-                        transA: false, transB: false, m: n, n: n, k: n, alpha: 1, a: pa.baseAddress!, lda: n,
-                        b: pb.baseAddress!, ldb: n, beta: 0, c: pc.baseAddress!, ldc: n)
-                }
-            }
-        }
-    }
+    let split = best(rounds) { splitSquareGemm(a, b, &c, n: n) }
     print(
         "sgemm \(n)x\(n)x\(n): \(String(format2: flops / single / 1e9)) GFLOP/s on one thread, "
             + "\(String(format2: flops / split / 1e9)) split over \(BLAS.threadCount)"
