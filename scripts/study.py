@@ -2,7 +2,7 @@
 """Accuracy studies over several seeds: named rows x seeds -> one table with confidence intervals.
 
     scripts/study.py check SPEC.json                     validate the spec, print the plan
-    scripts/study.py run   SPEC.json [--seeds 1-5] [--rows A,B] [--shard I/N] [--out DIR]
+    scripts/study.py run   SPEC.json [--seeds 1-5] [--rows A,B] [--shard I/N] [--out DIR] [--set K=V]
     scripts/study.py table SPEC.json [--out DIR] [--markdown FILE] [--json FILE]
 
 A spec (see studies/*.json) names a preset, common settings, expert recipes (each a set of
@@ -13,6 +13,8 @@ all rows of that seed share them. Each row's value for a seed is the mean final 
 its evaluation networks; the table gives, per row, the mean, std and 95 % confidence interval
 over seeds, and the paired difference to the reference row (same seeds) with its own interval;
 the spec's optional "comparisons" ([["row A", "row B"], ...]) add paired differences A − B.
+--set KEY=VALUE (repeatable) adds a setting to every row after the spec's own: for what belongs to
+the machine rather than the study, such as data.dir (the spec's note says which).
 
 Resuming: every finished (seed, row) leaves result.json and is never run again; an interrupted
 row resumes from its distillation checkpoint; experts resume per epoch. Splitting: processes
@@ -83,7 +85,7 @@ def parse_seeds(text: str, limit: int) -> list[int]:
 
 
 class Study:
-    def __init__(self, spec_path: str, out: str | None, binary: str):
+    def __init__(self, spec_path: str, out: str | None, binary: str, overrides: dict | None = None):
         try:
             with open(spec_path) as f:
                 spec = json.load(f)
@@ -93,6 +95,7 @@ class Study:
         self.name = spec.get("name") or os.path.splitext(os.path.basename(spec_path))[0]
         self.out = os.path.abspath(out or os.path.join(ROOT, "studies", "out", self.name))
         self.binary = binary
+        self.overrides = dict(overrides or {})
         self.seeds = int(spec.get("seeds", 5))
         if not 1 <= self.seeds <= 1000:
             raise StudyError(f"{spec_path}: seeds {self.seeds} outside 1..1000")
@@ -156,6 +159,7 @@ class Study:
         settings = dict(self.common)
         settings.update(self.recipes[row["experts"]])
         settings.update(row.get("settings", {}))
+        settings.update(self.overrides)
         settings["seed"] = seed
         settings["eval.baseline"] = 1 if self.needs_baseline(row) else 0
         args = ["--preset", self.preset] if self.preset else []
@@ -456,11 +460,19 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--shard", help="I/N: run only seeds at positions ≡ I (mod N) of the selected seeds")
     ap.add_argument("--by-row", action="store_true",
                     help="run every seed of a row before the next row (default: every row of a seed before the next seed)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a setting for every row, after the spec's (repeatable; e.g. data.dir=DIR)")
     ap.add_argument("--markdown", help="write the table here too")
     ap.add_argument("--json", help="write the table's numbers here too")
     a = ap.parse_args(argv)
     try:
-        study = Study(a.spec, a.out, a.bin)
+        overrides = {}
+        for item in a.set:
+            key, eq, value = item.partition("=")
+            if not eq or not key.strip():
+                raise StudyError(f"--set {item!r}: expected KEY=VALUE")
+            overrides[key.strip()] = value
+        study = Study(a.spec, a.out, a.bin, overrides)
         seeds = parse_seeds(a.seeds, study.seeds) if a.seeds else list(range(1, study.seeds + 1))
         rows = study.rows
         if a.rows or a.row:

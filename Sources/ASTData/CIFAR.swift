@@ -34,7 +34,8 @@ public func loadCIFARBatches(paths: [String], format: CIFARFormat) throws(ASTErr
             throw ASTError(
                 .format,
                 "\(path): \(bytes.count) bytes is not a whole number of "
-                    + "\(format == .cifar10 ? "CIFAR-10" : "CIFAR-100") records of \(record) bytes (truncated or wrong format?)"
+                    + "\(format == .cifar10 ? "CIFAR-10" : "CIFAR-100") records of \(record) bytes "
+                    + "(truncated or wrong format?)"
             )
         }
         let n = bytes.count / record

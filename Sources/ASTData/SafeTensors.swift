@@ -492,7 +492,8 @@ public struct SafeTensorsWriter: Sendable {
         guard !overflow, size == bytes.count else {
             throw ASTError.shape(
                 "SafeTensorsWriter: tensor '\(escapedForMessage(name))' of shape \(shape) and dtype "
-                    + "\(dtype.rawValue) needs \(overflow ? "more than Int.max" : String(size)) bytes, got \(bytes.count)"
+                    + "\(dtype.rawValue) needs \(overflow ? "more than Int.max" : String(size)) bytes, "
+                    + "got \(bytes.count)"
             )
         }
         entries.append(Entry(name: name, dtype: dtype, shape: shape, bytes: bytes))

@@ -99,7 +99,8 @@ public struct Pipeline {
         guard wrong.isEmpty else {
             throw .invalid(
                 "\(what) has \(train.channels)x\(train.height)x\(train.width) images of \(train.classes) classes, "
-                    + "the network expects \(n.channels)x\(n.imageSize)x\(n.imageSize) with \(n.classes): set \(wrong.joined(separator: ", "))"
+                    + "the network expects \(n.channels)x\(n.imageSize)x\(n.imageSize) with \(n.classes): "
+                    + "set \(wrong.joined(separator: ", "))"
             )
         }
     }

@@ -113,8 +113,8 @@ public final class TrajectoryStore: ExpertSource, @unchecked Sendable {
 
     static func path(_ directory: String, _ index: Int, partial: Bool) -> String {
         let digits = String(index)
-        return
-            "\(directory)/expert_\(String(repeating: "0", count: max(0, 5 - digits.count)))\(digits)\(partial ? ".partial" : "").safetensors"
+        let padded = String(repeating: "0", count: max(0, 5 - digits.count)) + digits
+        return "\(directory)/expert_\(padded)\(partial ? ".partial" : "").safetensors"
     }
 
     /// Indices of the complete expert files in `directory`, ascending (an error if it cannot be read).
@@ -275,7 +275,9 @@ public final class TrajectoryStore: ExpertSource, @unchecked Sendable {
         return
             "sgd lr=\(o.learningRate) momentum=\(o.momentum) weight_decay=\(o.weightDecay) "
             + "decay_epochs=\(o.decayEpochs.map(String.init).joined(separator: "/")) "
-            + "decay_factor=\(o.decayFactor) reset_momentum=\(o.resetMomentumAtDecay) batch=\(s.batchSize) loss_scaling=\(s.lossScaling)\(lossRamp(s)) gradient_penalty=\(s.gradientPenalty) augmentation=\(s.augmentation?.strategy ?? "none")"
+            + "decay_factor=\(o.decayFactor) reset_momentum=\(o.resetMomentumAtDecay) batch=\(s.batchSize) "
+            + "loss_scaling=\(s.lossScaling)\(lossRamp(s)) gradient_penalty=\(s.gradientPenalty) "
+            + "augmentation=\(s.augmentation?.strategy ?? "none")"
     }
 }
 

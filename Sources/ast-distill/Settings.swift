@@ -28,7 +28,8 @@ struct SettingsOptions: ParsableArguments {
         if requirePreset && preset == nil && config == nil {
             throw ValidationError(
                 "no --preset given; choose one of \(RunConfiguration.presetNames.joined(separator: ", ")) "
-                    + "(`ast-distill presets` describes them) or give --config FILE; e.g. ast-distill run --preset quick --out out/quick"
+                    + "(`ast-distill presets` describes them) or give --config FILE; "
+                    + "e.g. ast-distill run --preset quick --out out/quick"
             )
         }
         // An unknown preset or a bad --set is a wrong command line (status 2); a bad config file
@@ -47,10 +48,12 @@ struct SettingsOptions: ParsableArguments {
 func presetSummary(_ name: String) -> String {
     guard let c = try? RunConfiguration.preset(name) else { return name }
     let n = c.network
+    let subset = c.trainLimit > 0 ? ", \(c.trainLimit) training images" : ""
     return
         "\(name.padded(15)) \(c.dataset.rawValue), ConvNet-\(n.depth) width \(n.width), \(c.expertCount) "
         + "\(c.expertKind.rawValue) experts x \(c.expertEpochs) epochs, ipc \(c.distillation.ipc), N "
-        + "\(c.distillation.syntheticSteps), \(c.distillation.iterations) iterations, eval \(c.evaluation.models)x\(c.evaluation.epochs) epochs\(c.trainLimit > 0 ? ", \(c.trainLimit) training images" : "")"
+        + "\(c.distillation.syntheticSteps), \(c.distillation.iterations) iterations, "
+        + "eval \(c.evaluation.models)x\(c.evaluation.epochs) epochs\(subset)"
 }
 
 struct Presets: ParsableCommand {

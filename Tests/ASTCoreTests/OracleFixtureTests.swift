@@ -6,9 +6,9 @@ import TestSupport
 /// Agreement with the PyTorch reference (Tests/ASTCoreTests/Fixtures: recorded from an
 /// independent PyTorch implementation of the same network and MTT iteration, full-graph
 /// `create_graph` meta-gradients; docs/algorithm.md §7): logits, CE, ∇θ CE, H·v, an expert SGD
-/// trajectory and a full MTT iteration. Float runs must be within 1e-4 of the largest reference magnitude (float64 presets;
-/// the float32 CIFAR-size preset against its `_f64` recomputation); Double runs on the float64
-/// presets within 1e-9.
+/// trajectory and a full MTT iteration. Float runs must be within 1e-4 of the largest reference
+/// magnitude (float64 presets; the float32 CIFAR-size preset against its `_f64` recomputation);
+/// Double runs on the float64 presets within 1e-9.
 struct Oracle {
     let archive: NPZArchive
     let cfg: [Int]

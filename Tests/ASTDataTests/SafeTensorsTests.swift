@@ -374,18 +374,21 @@ private let referenceFile: [UInt8] = [
             .format, "tensor 'a'", "data_offsets [0, 400] run past the end of the 16-byte data buffer")
         try expectRejected(
             stBytes(
-                #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[3],"data_offsets":[4,16]}}"#,
+                #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"#
+                    + #""b":{"dtype":"F32","shape":[3],"data_offsets":[4,16]}}"#,
                 data),
             .format, "tensor 'b' at [4, 16] overlaps tensor 'a' at [0, 8]")
         // The same bytes claimed twice.
         try expectRejected(
             stBytes(
-                #"{"a":{"dtype":"F64","shape":[2],"data_offsets":[0,16]},"b":{"dtype":"F64","shape":[2],"data_offsets":[0,16]}}"#,
+                #"{"a":{"dtype":"F64","shape":[2],"data_offsets":[0,16]},"#
+                    + #""b":{"dtype":"F64","shape":[2],"data_offsets":[0,16]}}"#,
                 data),
             .format, "overlaps")
         try expectRejected(
             stBytes(
-                #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}"#,
+                #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"#
+                    + #""b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}"#,
                 data),
             .format, "gap of 4 bytes before tensor 'b' at offset 8")
         try expectRejected(
@@ -410,7 +413,9 @@ private let referenceFile: [UInt8] = [
         // Zero-size tensors may sit anywhere along the tiling, including at the end.
         let ok = try SafeTensorsFile(
             bytes: stBytes(
-                #"{"z":{"dtype":"F32","shape":[0],"data_offsets":[16,16]},"a":{"dtype":"F64","shape":[2],"data_offsets":[0,16]},"y":{"dtype":"U8","shape":[0,3],"data_offsets":[0,0]}}"#,
+                #"{"z":{"dtype":"F32","shape":[0],"data_offsets":[16,16]},"#
+                    + #""a":{"dtype":"F64","shape":[2],"data_offsets":[0,16]},"#
+                    + #""y":{"dtype":"U8","shape":[0,3],"data_offsets":[0,0]}}"#,
                 data))
         #expect(try ok.tensor("z").shape == [0])
         #expect(try ok.rawBytes("y") == [])

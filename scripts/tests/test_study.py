@@ -159,3 +159,13 @@ def test_a_store_made_with_other_settings_is_refused(tmp_path):
     changed = spec(tmp_path, settings={"network.width": 64})
     r = run(tmp_path, "run", changed, "--seeds", "1", "--rows", "AST on MTT experts")
     assert r.returncode == 2 and "holds experts made with other settings" in r.stderr and "network.width" in r.stderr
+
+
+def test_set_adds_a_setting_to_every_row(tmp_path):
+    p = spec(tmp_path)
+    assert run(tmp_path, "run", p, "--seeds", "1", "--rows", "MTT,AST", "--set", "network.width=64").returncode == 0
+    for recipe in ("mtt", "ast"):
+        marker = json.loads((tmp_path / "out" / "seed-1" / f"experts-{recipe}" / "study-experts.json").read_text())
+        assert marker["settings"]["network.width"] == 64
+    r = run(tmp_path, "run", p, "--set", "network.width")
+    assert r.returncode == 2 and "expected KEY=VALUE" in r.stderr

@@ -362,7 +362,8 @@ func main() -> Int32 {
         sayError(
             "the ranks were started with different settings (fingerprint of rank 0 "
                 + "\(String(fingerprints[0], radix: 16)), differing on rank\(differing.count == 1 ? "" : "s") "
-                + "\(differing.map(String.init).joined(separator: ", "))): start every rank with the same command, settings and --out"
+                + "\(differing.map(String.init).joined(separator: ", "))): "
+                + "start every rank with the same command, settings and --out"
         )
         return 1
     }
