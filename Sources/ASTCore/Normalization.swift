@@ -39,24 +39,27 @@ extension Tensor {
 
 /// relu(instanceNorm(x + bias) · γ + β), fused: one pass over each (n, c) plane forward and one
 /// backward, instead of ~10 full-tensor passes. The bias cancels in the normalisation (its
-/// gradient is exactly 0). The backward is three fused ops (dx, dγ, dβ) whose own rules are
-/// hand-derived fused kernels, so Hessian-vector products stay fast; third derivatives fall back
-/// to differentiating the composed reference.
+/// gradient is exactly 0). The backward is three fused ops (dx, dγ, dβ), computed in one sweep,
+/// whose own rules are hand-derived fused kernels, so Hessian-vector products stay fast; third
+/// derivatives fall back to differentiating the composed reference. Each plane's mean and 1/σ
+/// are computed once, by the forward, and kept for every backward op (two passes over x each).
 // x: (N, C, H, W), bias/gamma/beta: (C) -> (N, C, H, W)
 @_specialize(where S == Float)
 @_specialize(where S == Double)
 package func normReluUnchecked<S>(_ x: Tensor<S>, bias: Tensor<S>, gamma: Tensor<S>, beta: Tensor<S>) -> Tensor<S> {
     let plane = x.shape[2] * x.shape[3]
     let out = TensorStorage<S>(uninitializedCount: x.count)
+    let moments = TensorStorage<S>(uninitializedCount: 2 * x.shape[0] * x.shape[1])
     let dst = out.base
-    forEachPlane(x, gamma, beta) { p, ctx, _, _ in ctx.affine.relu(ctx.x, dst + p * plane, plane) }
+    forEachPlane(x, gamma, beta, moments: .record(moments)) { p, ctx, _, _ in
+        ctx.affine.relu(ctx.x, dst + p * plane, plane)
+    }
     return makeResult(x.shape, out, "normRelu", [x, bias, gamma, beta]) { grad, inputs, _, needs in
         let (x, gamma, beta) = (inputs[0], inputs[2], inputs[3])
+        let (dx, dgamma, dbeta) = normReluGradients(
+            grad, x, gamma, beta, moments: moments, input: needs[0], gamma: needs[2], beta: needs[3])
         return [
-            needs[0] ? normReluGradUnchecked(.input, grad, x, gamma, beta) : nil,
-            needs[1] ? Tensor(shape: [x.shape[1]], storage: TensorStorage(zeros: x.shape[1])) : nil,
-            needs[2] ? normReluGradUnchecked(.gamma, grad, x, gamma, beta) : nil,
-            needs[3] ? normReluGradUnchecked(.beta, grad, x, gamma, beta) : nil
+            dx, needs[1] ? Tensor(shape: [x.shape[1]], storage: TensorStorage(zeros: x.shape[1])) : nil, dgamma, dbeta
         ]
     }
 }
@@ -83,11 +86,19 @@ struct NormPlane<S: TensorScalar> {
     }
 }
 
+/// Where forEachPlane gets each plane's mean and 1/σ: computed (and written, as pairs, to
+/// `record`'s storage) or read from a storage an earlier `record` filled.
+enum PlaneMomentSource<S: TensorScalar> {
+    case compute
+    case record(TensorStorage<S>)
+    case stored(TensorStorage<S>)
+}
+
 /// Calls body(planeIndex, plane, scratchA, scratchB) for every (n, c) plane of x, planes split
 /// across threads; each thread gets two scratch blocks of one plane.
 @inline(__always)
 private func forEachPlane<S>(
-    _ x: Tensor<S>, _ gamma: Tensor<S>, _ beta: Tensor<S>,
+    _ x: Tensor<S>, _ gamma: Tensor<S>, _ beta: Tensor<S>, moments: PlaneMomentSource<S> = .compute,
     _ body: (Int, NormPlane<S>, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>) -> Void
 ) {
     let (c, plane) = (x.shape[1], x.shape[2] * x.shape[3])
@@ -97,12 +108,19 @@ private func forEachPlane<S>(
         let scratch = TensorStorage<S>(uninitializedCount: 2 * plane)
         for p in planes {
             let xp = UnsafePointer(xs + p * plane)
-            let (mean, variance) = planeMoments(xp, plane)
+            let mean: S, inverseStd: S
+            switch moments {
+            case .stored(let m):
+                (mean, inverseStd) = (m.base[2 * p], m.base[2 * p + 1])
+            case .compute, .record:
+                let (mu, variance) = planeMoments(xp, plane)
+                (mean, inverseStd) = (mu, 1 / (variance + eps).squareRoot())
+                if case .record(let m) = moments { (m.base[2 * p], m.base[2 * p + 1]) = (mean, inverseStd) }
+            }
             body(
                 p,
                 NormPlane(
-                    x: xp, mean: mean, inverseStd: 1 / (variance + eps).squareRoot(),
-                    gamma: gs[p % c], beta: bs[p % c], size: plane),
+                    x: xp, mean: mean, inverseStd: inverseStd, gamma: gs[p % c], beta: bs[p % c], size: plane),
                 scratch.base, scratch.base + plane)
         }
     }
@@ -126,26 +144,55 @@ package func normReluGradUnchecked<S>(
     _ which: NormReluGradient, _ g: Tensor<S>, _ x: Tensor<S>,
     _ gamma: Tensor<S>, _ beta: Tensor<S>
 ) -> Tensor<S> {
-    let (c, plane) = (x.shape[1], x.shape[2] * x.shape[3])
-    // .input writes x-shaped results; the others one partial sum per plane, totalled per channel.
-    let perPlane = TensorStorage<S>(uninitializedCount: which == .input ? x.count : x.shape[0] * c)
-    let (gs, o) = (g.storage.base, perPlane.base)
-    forEachPlane(x, gamma, beta) { p, ctx, w, _ in
+    let moments = TensorStorage<S>(uninitializedCount: 2 * x.shape[0] * x.shape[1])
+    forEachPlane(x, gamma, beta, moments: .record(moments)) { _, _, _, _ in }
+    let (dx, dgamma, dbeta) = normReluGradients(
+        g, x, gamma, beta, moments: moments, input: which == .input, gamma: which == .gamma, beta: which == .beta)
+    // Exactly the one asked for is non-nil.
+    return (dx ?? dgamma ?? dbeta)!
+}
+
+/// The gradients of normRelu that are asked for (dx, dγ, dβ; see normReluGradUnchecked), in one
+/// sweep over the planes: the mask and Σw, Σw·x̂ are shared; `moments` are the forward's.
+// g, x: (N, C, H, W), gamma/beta: (C), moments: (N·C·2) -> (N, C, H, W), (C), (C)
+@_specialize(where S == Float)
+@_specialize(where S == Double)
+private func normReluGradients<S>(
+    _ g: Tensor<S>, _ x: Tensor<S>, _ gamma: Tensor<S>, _ beta: Tensor<S>, moments: TensorStorage<S>,
+    input: Bool, gamma wantGamma: Bool, beta wantBeta: Bool
+) -> (Tensor<S>?, Tensor<S>?, Tensor<S>?) {
+    let (planes, plane) = (x.shape[0] * x.shape[1], x.shape[2] * x.shape[3])
+    // dx is x-shaped; dγ and dβ one partial sum per plane, totalled per channel below.
+    let dx = input ? TensorStorage<S>(uninitializedCount: x.count) : nil
+    let dgamma = wantGamma ? TensorStorage<S>(uninitializedCount: planes) : nil
+    let dbeta = wantBeta ? TensorStorage<S>(uninitializedCount: planes) : nil
+    let gs = g.storage.base
+    forEachPlane(x, gamma, beta, moments: .stored(moments)) { p, ctx, w, _ in
         ctx.affine.mask(ctx.x, gs + p * plane, w, plane)
-        switch which {
-        case .input: ctx.project(w, times: ctx.gamma * ctx.inverseStd, into: o + p * plane)
-        case .gamma: o[p] = ctx.sums(w).1
-        case .beta: o[p] = blockSum(w, plane)
+        if input || wantGamma {
+            let (sw, swx) = ctx.sums(w)
+            if let dx {
+                projectPlane(
+                    w, ctx.x, plane, mean: ctx.mean, inverseStd: ctx.inverseStd, meanA: sw / S(plane),
+                    meanAXhat: swx / S(plane), times: ctx.gamma * ctx.inverseStd, into: dx.base + p * plane)
+            }
+            if let dgamma { dgamma.base[p] = swx }
+        }
+        if let dbeta { dbeta.base[p] = blockSum(w, plane) }
+    }
+    func result(_ which: NormReluGradient, _ storage: TensorStorage<S>?) -> Tensor<S>? {
+        guard let storage else { return nil }
+        let c = x.shape[1]
+        let out = which == .input ? storage : channelTotals(storage, channels: c)
+        return makeResult(which == .input ? x.shape : [c], out, "normReluGrad", [g, x, gamma, beta]) {
+            u, inputs, _, needs in
+            if u.requiresGrad || inputs.contains(where: { $0.requiresGrad }) {
+                return composedGradients(u, inputs, needs) { normReluGradComposed(which, $0[0], $0[1], $0[2], $0[3]) }
+            }
+            return normReluGradAdjoint(which, u, inputs[0], inputs[1], inputs[2], inputs[3], moments, needs)
         }
     }
-    let out = which == .input ? perPlane : channelTotals(perPlane, channels: c)
-    return makeResult(which == .input ? x.shape : [c], out, "normReluGrad", [g, x, gamma, beta]) {
-        u, inputs, _, needs in
-        if u.requiresGrad || inputs.contains(where: { $0.requiresGrad }) {
-            return composedGradients(u, inputs, needs) { normReluGradComposed(which, $0[0], $0[1], $0[2], $0[3]) }
-        }
-        return normReluGradAdjoint(which, u, inputs[0], inputs[1], inputs[2], inputs[3], needs)
-    }
+    return (result(.input, dx), result(.gamma, dgamma), result(.beta, dbeta))
 }
 
 /// First derivatives of ⟨u, normReluGrad(which, g, x, γ, β)⟩ with respect to (g, x, γ, β), as
@@ -154,14 +201,14 @@ package func normReluGradUnchecked<S>(
 @_specialize(where S == Double)
 private func normReluGradAdjoint<S>(
     _ which: NormReluGradient, _ u: Tensor<S>, _ g: Tensor<S>, _ x: Tensor<S>,
-    _ gamma: Tensor<S>, _ beta: Tensor<S>, _ needs: [Bool]
+    _ gamma: Tensor<S>, _ beta: Tensor<S>, _ moments: TensorStorage<S>, _ needs: [Bool]
 ) -> [Tensor<S>?] {
     let (c, plane) = (x.shape[1], x.shape[2] * x.shape[3])
     let dg = TensorStorage<S>(uninitializedCount: x.count), dx = TensorStorage<S>(uninitializedCount: x.count)
     let dgammaPerPlane = TensorStorage<S>(zeros: x.shape[0] * c)
     let (gs, us, dgs, dxs, dgam) = (g.storage.base, u.storage.base, dg.base, dx.base, dgammaPerPlane.base)
     let m = S(plane)
-    forEachPlane(x, gamma, beta) { p, ctx, w, pw in
+    forEachPlane(x, gamma, beta, moments: .stored(moments)) { p, ctx, w, pw in
         let (dgp, dxp) = (dgs + p * plane, dxs + p * plane)
         ctx.affine.mask(ctx.x, gs + p * plane, w, plane)
         let s = ctx.inverseStd
