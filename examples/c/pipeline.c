@@ -8,6 +8,9 @@
  *   gcc -std=c99 -Wall -Wextra -pedantic -Werror -Iinclude examples/c/pipeline.c \
  *       -Lbuild/lib -last -lm -Wl,-rpath,"$PWD/build/lib" -o build/bin/pipeline
  *   build/bin/pipeline /tmp/ast-pipeline-out      (needs dataset-fashion-mnist)
+ *   build/bin/pipeline OUT small.npz               (your own images instead, all of them:
+ *                                                   data.dataset npz, 1x28x28 in 10 classes;
+ *                                                   scripts/valgrind.sh passes 200 + 100)
  */
 #include <ast.h>
 #include <stdint.h>
@@ -73,6 +76,7 @@ static int file_exists(const char *dir, const char *name) {
 
 int main(int argc, char **argv) {
     const char *out = argc > 1 ? argv[1] : "ast-pipeline-out";
+    const char *npz = argc > 2 ? argv[2] : NULL;
     ast_config *cfg = NULL;
     ast_run *run = NULL;
     struct progress_state st = {0, 0, 0, 0};
@@ -99,6 +103,12 @@ int main(int argc, char **argv) {
     CHECK(ast_config_set_int(cfg, AST_CONFIG_EVAL_MODELS, 2));
     CHECK(ast_config_set_int(cfg, AST_CONFIG_EVAL_EPOCHS, 30));
     CHECK(ast_config_set_string(cfg, AST_CONFIG_EXPERTS_KIND, "ast"));
+    if (npz) {
+        CHECK(ast_config_set_string(cfg, AST_CONFIG_DATA_DATASET, "npz"));
+        CHECK(ast_config_set_string(cfg, AST_CONFIG_DATA_PATH, npz));
+        CHECK(ast_config_set_int(cfg, AST_CONFIG_DATA_TRAIN_LIMIT, 0));
+        CHECK(ast_config_set_int(cfg, AST_CONFIG_DATA_TEST_LIMIT, 0));
+    }
     CHECK(ast_config_get_string(cfg, AST_CONFIG_DATA_DATASET, json, sizeof json, &json_len));
     printf("pipeline: dataset %s, settings as JSON: ", json);
     CHECK(ast_config_to_json(cfg, NULL, 0, &json_len));
