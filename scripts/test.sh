@@ -84,7 +84,8 @@ if command -v swift-format >/dev/null; then
     swift-format lint --strict --configuration .swift-format --parallel "${swift_files[@]}" \
         || die "Swift files not laid out as .swift-format says (see the fix above this step in scripts/test.sh)"
     # The formatter cannot break a string literal, so it lets long ones through: split them by hand.
-    if long_lines=$(grep -n '.\{121,\}' "${swift_files[@]}"); then
+    # Characters, not bytes (the files hold σ, ≤, …): grep counts in a UTF-8 locale.
+    if long_lines=$(LC_ALL=C.UTF-8 grep -n '.\{121,\}' "${swift_files[@]}"); then
         echo "$long_lines" | cut -c1-160
         die "Swift lines over 120 columns (split long string literals with +)"
     fi
