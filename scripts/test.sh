@@ -16,8 +16,9 @@
 # 4. compiles the C examples with -std=c99 -Wall -Wextra -pedantic -Werror and runs them
 #    (demo, threads, misuse, pipeline: the whole pipeline on a Fashion-MNIST subset, and soak:
 #    8 threads x 200 cycles of every handle type, RSS checked),
-# 5. runs the Python binding's tests (pytest), the study harness's tests (scripts/tests) and the
-#    Python examples (demo, pipeline),
+# 5. runs the Python binding's tests (pytest), the study harness's tests (scripts/tests), checks
+#    every shipped study spec (studies/*.json) against the built tool and runs the Python
+#    examples (demo, pipeline),
 # 6. installs the binding non-editable into a second, fresh venv and imports it from another
 #    directory: the package must carry and load its own copy of libast.so,
 # 7. runs the MPI tests (scripts/mpi-test.sh: installs Open MPI when root, builds the separate
@@ -169,6 +170,12 @@ step "Python binding: pytest"
 
 step "Study harness (scripts/study.py) against a stand-in tool: statistics, resume, spec errors"
 "$python" -m pytest -q -p no:cacheprovider scripts/tests
+
+step "Shipped study specs (studies/*.json) are valid for this build's ast-distill"
+for spec in studies/*.json; do
+    "$python" scripts/study.py check "$spec" --bin "$scratch/release/ast-distill" --out "$build/study-check" \
+        || die "study spec $spec does not check against ast-distill"
+done
 
 step "Python example"
 env -u LIBAST_PATH "$python" examples/python/demo.py >"$log" 2>&1 || { cat "$log"; die "Python example exited non-zero"; }
