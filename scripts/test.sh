@@ -173,7 +173,7 @@ step "Study harness (scripts/study.py) against a stand-in tool: statistics, resu
 
 step "Shipped study specs (studies/*.json) are valid for this build's ast-distill"
 for spec in studies/*.json; do
-    "$python" scripts/study.py check "$spec" --bin "$scratch/release/ast-distill" --out "$build/study-check" \
+    "$python" scripts/study.py check "$spec" --bin "${AST_DISTILL:-$scratch/release/ast-distill}" --out "$build/study-check" \
         || die "study spec $spec does not check against ast-distill"
 done
 
