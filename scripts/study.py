@@ -18,9 +18,10 @@ the machine rather than the study, such as data.dir (the spec's note says which)
 
 Resuming: every finished (seed, row) leaves result.json and is never run again; an interrupted
 row resumes from its distillation checkpoint; experts resume per epoch. Splitting: processes
-started on the same spec and output each take the next seed nobody holds (a lock file per seed),
-or take a fixed share with --shard I/N (seeds whose position mod N is I). Uses only the Python
-standard library and the `ast-distill` command-line tool.
+started on the same spec and output each take the next seed nobody holds (a lock file per seed;
+seeds passed over are revisited at the end, once free), or take a fixed share with --shard I/N
+(seeds whose position mod N is I). Uses only the Python standard library and the `ast-distill`
+command-line tool.
 """
 from __future__ import annotations
 
@@ -295,22 +296,32 @@ class Study:
             units = [(seed, [r]) for r in distilled for seed in seeds]
         else:
             units = [(seed, distilled) for seed in seeds]
-        for seed, group in units:
-            todo = [r for r in group if seed <= self.row_seeds(r) and not os.path.exists(self.result_path(seed, r))]
-            if not todo:
-                continue
-            os.makedirs(self.seed_dir(seed), exist_ok=True)
-            with open(os.path.join(self.seed_dir(seed), "lock"), "w") as lock:
-                try:
-                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    print(f"[{self.name}] seed {seed}: another process holds it; moving on", flush=True)
+        # A unit whose seed another process holds is passed over, then revisited once the pass is
+        # done (waiting for that process's lock): what the other process's rows do not cover is
+        # still run here. A waiting process holds no lock, so two cannot wait on each other.
+        held = []
+        for wait, queue in ((False, units), (True, held)):
+            for seed, group in queue:
+                todo = [r for r in group if seed <= self.row_seeds(r) and not os.path.exists(self.result_path(seed, r))]
+                if not todo:
                     continue
-                for r in todo:
-                    if os.path.exists(os.path.join(self.out, "STOP")):
-                        print(f"[{self.name}] {self.out}/STOP exists: stopping between rows", flush=True)
-                        return
-                    self.run_row(seed, r)
+                os.makedirs(self.seed_dir(seed), exist_ok=True)
+                with open(os.path.join(self.seed_dir(seed), "lock"), "w") as lock:
+                    try:
+                        fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+                    except BlockingIOError:
+                        print(f"[{self.name}] seed {seed}: another process holds it; moving on", flush=True)
+                        held.append((seed, group))
+                        continue
+                    for r in todo:
+                        if os.path.exists(os.path.join(self.out, "STOP")):
+                            print(f"[{self.name}] {self.out}/STOP exists: stopping between rows", flush=True)
+                            return
+                        if not os.path.exists(self.result_path(seed, r)):  # the holder may have run it
+                            self.run_row(seed, r)
+            if held and not wait:
+                print(f"[{self.name}] revisiting seeds {sorted({s for s, _ in held})} once their holders "
+                      "let go", flush=True)
 
     # ---- the table -----------------------------------------------------------------------------
 

@@ -169,3 +169,26 @@ def test_set_adds_a_setting_to_every_row(tmp_path):
         assert marker["settings"]["network.width"] == 64
     r = run(tmp_path, "run", p, "--set", "network.width")
     assert r.returncode == 2 and "expected KEY=VALUE" in r.stderr
+
+
+def test_a_seed_held_by_another_process_is_revisited_after_the_pass(tmp_path):
+    import fcntl
+    import time
+    p = spec(tmp_path)
+    seed_dir = tmp_path / "out" / "seed-1"
+    seed_dir.mkdir(parents=True)
+    with open(seed_dir / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # "another process" holds seed 1
+        env = dict(os.environ, FAKE_AST_CALLS=str(tmp_path / "calls.txt"))
+        proc = subprocess.Popen([sys.executable, STUDY, "run", p, "--by-row", "--seeds", "1-2", "--rows", "MTT",
+                                 "--bin", FAKE, "--out", str(tmp_path / "out")],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        deadline = time.time() + 60
+        while not (tmp_path / "out" / "seed-2" / "mtt" / "result.json").exists() and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        assert proc.poll() is None, "the run ended while seed 1 was still held"
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "seed 1: another process holds it" in out and "revisiting seeds [1]" in out
+    assert (tmp_path / "out" / "seed-1" / "mtt" / "result.json").exists()
