@@ -31,9 +31,16 @@ def summarize(directory):
         finals.append(t["test_accuracy"][-1])
     return np.array(steps), np.array(finals), meta, len(files)
 
+if len(sys.argv) < 2:
+    sys.exit(__doc__)
 rows = []
 for d in sys.argv[1:]:
+    # A run's output directory holds its store in experts/: accept either.
+    if not glob.glob(os.path.join(d, "expert_*.safetensors")) and os.path.isdir(os.path.join(d, "experts")):
+        d = os.path.join(d, "experts")
     steps, finals, meta, n = summarize(d)
+    if n == 0:
+        sys.exit(f"expert_report.py: no finished expert_*.safetensors in {d}")
     rows.append((d, steps, finals, meta, n))
 epochs = rows[0][1].shape[1]
 print("| experts | n | final test accuracy | mean step ‖θ_{e+1} − θ_e‖ per epoch (1 … %d) | max/min step |" % epochs)
