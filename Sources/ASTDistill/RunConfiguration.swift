@@ -613,6 +613,8 @@ extension RunConfiguration {
     /// components add to MTT; AST's experts as specified do not help at this scale (their
     /// 10-epoch loss ramp is longer than short experts), and with the ramp scaled to the run
     /// (`experts.loss_scale_epochs`) they tie with MTT's. `experts.kind=ast` gives AST's experts.
+    /// Their α₀ is 0.001 at every ipc (MTT's 0.01 at ipc 1 is ten times the experts' rate once
+    /// the momentum inner loop multiplies it; RESULTS.md `fashion-long`).
     /// `quick` keeps AST's experts: its scale (60 iterations) was not studied, and its one run
     /// each way (README) says nothing either way.
     public static func preset(_ name: String) throws(ASTError) -> RunConfiguration {
@@ -628,6 +630,10 @@ extension RunConfiguration {
                 ipc == 1 ? 30 : 20, ipc == 1 ? 4 : 8, 400
             )
             c.distillation.syntheticBatch = ipc == 1 ? nil : 50
+            // With the momentum inner loop the student's step is about α/(1 − μ) = 10α: α₀ 0.001
+            // starts it at the experts' rate (0.01). MTT's 0.01 overshoots; measured (RESULTS.md):
+            // equal at 400 iterations, 1.6 points worse at 1000 with T⁺ 10 (5 seeds each).
+            if ipc == 1 { c.distillation.initialStepSize = 0.001 }
             c.evaluation.epochs = 500
         }
         switch name {
@@ -636,6 +642,7 @@ extension RunConfiguration {
             (c.expertCount, c.expertEpochs, c.trainLimit, c.testLimit) = (3, 6, 5_000, 2_000)
             c.network.width = 16
             c.expertKind = .ast
+            c.distillation.initialStepSize = 0.01  // MTT's α₀: quick's scale was not studied
             (c.distillation.syntheticSteps, c.distillation.maxStartEpoch, c.distillation.iterations) = (12, 3, 60)
             c.checkpointEvery = 20
             (c.evaluation.models, c.evaluation.epochs) = (3, 200)

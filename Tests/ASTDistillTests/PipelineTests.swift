@@ -202,6 +202,17 @@ func straightAndStopped(
         #expect(throws: ASTError.self) { try RunConfiguration.preset("cifar10-ipc2") }
     }
 
+    /// The CPU presets start α at 0.001 (the momentum inner loop makes the student's step ≈ 10α);
+    /// `quick` and the CIFAR presets keep MTT's published α₀.
+    @Test func cpuPresetsStartTheStepSizeAtTheExpertsRate() throws {
+        for name in ["fashion-ipc1", "fashion-ipc10", "mnist-ipc1", "mnist-ipc10"] {
+            #expect(try RunConfiguration.preset(name).distillation.initialStepSize == 0.001, "\(name)")
+        }
+        for name in ["quick", "cifar10-ipc1", "cifar100-ipc1"] {
+            #expect(try RunConfiguration.preset(name).distillation.initialStepSize == 0.01, "\(name)")
+        }
+    }
+
     @Test func parametersRoundTripThroughJSONAndCheckBounds() throws {
         var c = try RunConfiguration.preset("quick")
         try c.set("distill.ipc", text: "10")
