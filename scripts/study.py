@@ -299,11 +299,13 @@ class Study:
         # A unit whose seed another process holds is passed over, then revisited once the pass is
         # done (waiting for that process's lock): what the other process's rows do not cover is
         # still run here. A waiting process holds no lock, so two cannot wait on each other.
+        def pending(seed: int, group: list[dict]) -> list[dict]:
+            return [r for r in group if seed <= self.row_seeds(r) and not os.path.exists(self.result_path(seed, r))]
+
         held = []
         for wait, queue in ((False, units), (True, held)):
             for seed, group in queue:
-                todo = [r for r in group if seed <= self.row_seeds(r) and not os.path.exists(self.result_path(seed, r))]
-                if not todo:
+                if not pending(seed, group):
                     continue
                 os.makedirs(self.seed_dir(seed), exist_ok=True)
                 with open(os.path.join(self.seed_dir(seed), "lock"), "w") as lock:
@@ -313,12 +315,11 @@ class Study:
                         print(f"[{self.name}] seed {seed}: another process holds it; moving on", flush=True)
                         held.append((seed, group))
                         continue
-                    for r in todo:
+                    for r in pending(seed, group):  # again under the lock: a holder may have run some
                         if os.path.exists(os.path.join(self.out, "STOP")):
                             print(f"[{self.name}] {self.out}/STOP exists: stopping between rows", flush=True)
                             return
-                        if not os.path.exists(self.result_path(seed, r)):  # the holder may have run it
-                            self.run_row(seed, r)
+                        self.run_row(seed, r)
             if held and not wait:
                 print(f"[{self.name}] revisiting seeds {sorted({s for s, _ in held})} once their holders "
                       "let go", flush=True)

@@ -642,7 +642,8 @@ extension RunConfiguration {
             (c.expertCount, c.expertEpochs, c.trainLimit, c.testLimit) = (3, 6, 5_000, 2_000)
             c.network.width = 16
             c.expertKind = .ast
-            c.distillation.initialStepSize = 0.01  // MTT's α₀: quick's scale was not studied
+            // MTT's published α₀, not cpuSized's 0.001: quick's 60-iteration scale was not studied.
+            c.distillation.initialStepSize = DistillationSettings.mtt(ipc: 1).initialStepSize
             (c.distillation.syntheticSteps, c.distillation.maxStartEpoch, c.distillation.iterations) = (12, 3, 60)
             c.checkpointEvery = 20
             (c.evaluation.models, c.evaluation.epochs) = (3, 200)

@@ -1,27 +1,25 @@
 """scripts/expert_report.py on a tiny hand-made trajectory store: step lengths, accuracy, and
 the clear failure on a directory without experts."""
-import json
+import importlib.util
 import os
-import struct
 import subprocess
 import sys
 
 import numpy as np
 
-SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "expert_report.py")
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCRIPT = os.path.join(os.path.dirname(HERE), "expert_report.py")
+# The binding's safetensors writer, loaded by path: the libast package itself needs libast.so.
+_spec = importlib.util.spec_from_file_location(
+    "_safetensors", os.path.join(HERE, "..", "..", "bindings", "python", "libast", "_safetensors.py"))
+safetensors = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(safetensors)
 
 
 def write_expert(path, trajectory, accuracy):
-    tensors = {"trajectory": np.asarray(trajectory, np.float32), "test_accuracy": np.asarray(accuracy, np.float32)}
-    header, blobs, offset = {"__metadata__": {"optimizer": "sgd lr=0.01 momentum=0.0"}}, [], 0
-    for name, a in tensors.items():
-        b = a.tobytes()
-        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset, offset + len(b)]}
-        blobs.append(b)
-        offset += len(b)
-    h = json.dumps(header).encode()
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+    safetensors.write(str(path), [("trajectory", np.asarray(trajectory, np.float32)),
+                                  ("test_accuracy", np.asarray(accuracy, np.float32))],
+                      {"optimizer": "sgd lr=0.01 momentum=0.0"})
 
 
 def test_step_lengths_and_accuracy_from_a_run_directory(tmp_path):

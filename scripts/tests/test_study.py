@@ -1,10 +1,12 @@
 """The study harness (scripts/study.py) against a stand-in tool: statistics, resume, splitting
 and the spec errors that must stop a study before any work starts."""
+import fcntl
 import json
 import math
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -172,8 +174,6 @@ def test_set_adds_a_setting_to_every_row(tmp_path):
 
 
 def test_a_seed_held_by_another_process_is_revisited_after_the_pass(tmp_path):
-    import fcntl
-    import time
     p = spec(tmp_path)
     seed_dir = tmp_path / "out" / "seed-1"
     seed_dir.mkdir(parents=True)
