@@ -1,31 +1,27 @@
 #!/usr/bin/env python3
 """Compares expert trajectory stores made with the same seeds (e.g. MTT vs AST experts):
 final test accuracy and smoothness (per-epoch step length ||theta_{e+1} - theta_e||), as a
-markdown table. Reads the safetensors files with numpy only (no libast, no safetensors package).
+markdown table. Reads the safetensors files with numpy only (the binding's reader; no libast.so,
+no safetensors package).
 
     python3 scripts/expert_report.py results/experts-mtt/experts results/experts-ast/experts
 """
-import glob, json, os, struct, sys
+import glob, importlib.util, os, sys
 import numpy as np
 
-def load(path):
-    with open(path, "rb") as f:
-        (n,) = struct.unpack("<Q", f.read(8))
-        header = json.loads(f.read(n))
-        data = f.read()
-    meta = header.pop("__metadata__", {})
-    out = {}
-    for name, info in header.items():
-        dtype = {"F32": np.float32, "F64": np.float64, "I64": np.int64}[info["dtype"]]
-        a, b = info["data_offsets"]
-        out[name] = np.frombuffer(data[a:b], dtype=dtype).reshape(info["shape"])
-    return out, meta
+# The binding's numpy-only safetensors reader, loaded by path (importing the libast package
+# would need libast.so).
+_spec = importlib.util.spec_from_file_location(
+    "_safetensors", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bindings", "python", "libast",
+                                 "_safetensors.py"))
+safetensors = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(safetensors)
 
 def summarize(directory):
     files = sorted(f for f in glob.glob(os.path.join(directory, "expert_*.safetensors")) if ".partial" not in f)
     steps, finals, meta = [], [], {}
     for f in files:
-        t, meta = load(f)
+        t, meta = safetensors.read(f)
         traj = t["trajectory"].astype(np.float64)
         steps.append(np.linalg.norm(np.diff(traj, axis=0), axis=1))
         finals.append(t["test_accuracy"][-1])
