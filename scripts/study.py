@@ -7,7 +7,7 @@
 
 A spec (see studies/*.json) names a preset, common settings, expert recipes (each a set of
 experts.* settings) and rows (a recipe plus distillation settings, or the random-real baseline
-of another row). For every seed s in 1..S the study trains its own experts of each recipe the
+of another row). For every seed s of the spec (1..S, or first_seed.. for fresh seeds) the study trains its own experts of each recipe the
 rows need (`seed=s` drives experts, initialisation, the outer loop's draws and evaluation), and
 all rows of that seed share them. Each row's value for a seed is the mean final test accuracy of
 its evaluation networks; the table gives, per row, the mean, std and 95 % confidence interval
@@ -69,7 +69,7 @@ def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
-def parse_seeds(text: str, limit: int) -> list[int]:
+def parse_seeds(text: str, valid: list[int]) -> list[int]:
     seeds: list[int] = []
     for part in text.split(","):
         m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
@@ -79,9 +79,9 @@ def parse_seeds(text: str, limit: int) -> list[int]:
         if lo > hi:
             raise StudyError(f"--seeds: empty range {part}")
         seeds.extend(range(lo, hi + 1))
-    bad = [s for s in seeds if not 1 <= s <= limit]
+    bad = [s for s in seeds if s not in valid]
     if bad:
-        raise StudyError(f"--seeds: {bad} outside 1..{limit} (the spec's seeds)")
+        raise StudyError(f"--seeds: {bad} outside {valid[0]}..{valid[-1]} (the spec's seeds)")
     return sorted(set(seeds))
 
 
@@ -100,6 +100,11 @@ class Study:
         self.seeds = int(spec.get("seeds", 5))
         if not 1 <= self.seeds <= 1000:
             raise StudyError(f"{spec_path}: seeds {self.seeds} outside 1..1000")
+        # A confirmation study takes fresh seeds: first_seed .. first_seed + seeds − 1.
+        self.first_seed = spec.get("first_seed", 1)
+        if not isinstance(self.first_seed, int) or isinstance(self.first_seed, bool) or not 1 <= self.first_seed <= 1_000_000:
+            raise StudyError(f"{spec_path}: first_seed {self.first_seed!r} is not a whole number in 1..1000000")
+        self.seed_list = list(range(self.first_seed, self.first_seed + self.seeds))
         self.preset = spec.get("preset")
         self.common = spec.get("settings", {})
         self.recipes: dict = spec.get("experts", {})
@@ -149,6 +154,10 @@ class Study:
     def row_seeds(self, row: dict) -> int:
         return int(row.get("seeds", self.seeds))
 
+    def row_takes(self, row: dict, seed: int) -> bool:
+        """A row with "seeds": n runs the first n of the study's seeds."""
+        return seed < self.first_seed + self.row_seeds(row)
+
     def distilled_row(self, row: dict) -> dict:
         return self.row(row["random_real_of"]) if "random_real_of" in row else row
 
@@ -194,7 +203,7 @@ class Study:
 
     def check(self) -> dict[str, dict]:
         """Validates every row's settings with the tool and the recipes' consistency; returns
-        recipe -> the expert settings of seed 1. Raises before any work starts."""
+        recipe -> the expert settings of the first seed. Raises before any work starts."""
         if not (os.path.isfile(self.binary) and os.access(self.binary, os.X_OK)):
             raise StudyError(f"{self.binary}: no ast-distill binary (build it: swift build -c release "
                              "--product ast-distill, or pass --bin)")
@@ -202,7 +211,7 @@ class Study:
         for row in self.rows:
             if "random_real_of" in row:
                 continue
-            s = self.resolved(row, 1)
+            s = self.resolved(row, self.first_seed)
             fp = self.expert_fingerprint(s)
             seen = recipes.get(row["experts"])
             if seen is not None and seen["fingerprint"] != fp:
@@ -300,7 +309,7 @@ class Study:
         # done (waiting for that process's lock): what the other process's rows do not cover is
         # still run here. A waiting process holds no lock, so two cannot wait on each other.
         def pending(seed: int, group: list[dict]) -> list[dict]:
-            return [r for r in group if seed <= self.row_seeds(r) and not os.path.exists(self.result_path(seed, r))]
+            return [r for r in group if self.row_takes(r, seed) and not os.path.exists(self.result_path(seed, r))]
 
         held = []
         for wait, queue in ((False, units), (True, held)):
@@ -329,7 +338,7 @@ class Study:
     def values(self, row: dict) -> dict[int, float]:
         """seed -> the row's accuracy in % for that seed (mean over its evaluation networks)."""
         out = {}
-        for seed in range(1, self.seeds + 1):
+        for seed in self.seed_list:
             path = self.result_path(seed, row)
             if not os.path.exists(path):
                 continue
@@ -344,7 +353,7 @@ class Study:
         """Per finished seed of a distilled row: (mean matching loss over the last 100
         iterations, the learned step size α at the end), from its report.json."""
         out = []
-        for seed in range(1, self.seeds + 1):
+        for seed in self.seed_list:
             path = os.path.join(self.row_dir(seed, row), "report.json")
             if "random_real_of" in row or not os.path.exists(self.result_path(seed, row)) or not os.path.exists(path):
                 continue
@@ -358,7 +367,7 @@ class Study:
 
     def seconds(self, row: dict) -> list[float]:
         out = []
-        for seed in range(1, self.seeds + 1):
+        for seed in self.seed_list:
             path = self.result_path(seed, row)
             if os.path.exists(path) and "random_real_of" not in row:
                 with open(path) as f:
@@ -367,7 +376,7 @@ class Study:
 
     def expert_seconds(self) -> dict[str, list[float]]:
         out: dict[str, list[float]] = {}
-        for seed in range(1, self.seeds + 1):
+        for seed in self.seed_list:
             for recipe in self.recipes:
                 marker = os.path.join(self.experts_dir(seed, recipe), "study-experts.json")
                 if os.path.exists(marker):
@@ -485,7 +494,7 @@ def main(argv: list[str]) -> int:
                 raise StudyError(f"--set {item!r}: expected KEY=VALUE")
             overrides[key.strip()] = value
         study = Study(a.spec, a.out, a.bin, overrides)
-        seeds = parse_seeds(a.seeds, study.seeds) if a.seeds else list(range(1, study.seeds + 1))
+        seeds = parse_seeds(a.seeds, study.seed_list) if a.seeds else study.seed_list
         rows = study.rows
         if a.rows or a.row:
             wanted = [n.strip() for n in (a.rows or "").split(",") if n.strip()] + a.row

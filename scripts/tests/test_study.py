@@ -129,7 +129,24 @@ def test_shards_split_seeds(tmp_path):
     assert {c.split()[1] for c in calls(tmp_path, "run")} == {"seed=1", "seed=2", "seed=3", "seed=4"}
 
 
+def test_first_seed_gives_a_study_fresh_seeds(tmp_path):
+    p = spec(tmp_path, first_seed=6, seeds=3)
+    r = run(tmp_path, "run", p, "--json", str(tmp_path / "t.json"))
+    assert r.returncode == 0, r.stderr
+    # seeds 6..8 everywhere; the 3-seed row takes all three, and --seeds speaks the same numbers
+    assert {c.split()[1] for c in calls(tmp_path, "run")} == {"seed=6", "seed=7", "seed=8"}
+    assert len(calls(tmp_path, "run")) == 3 * 3
+    r = run(tmp_path, "table", p, "--json", str(tmp_path / "t.json"))
+    rows = {row["name"]: row for row in json.loads((tmp_path / "t.json").read_text())["rows"]}
+    assert sorted(int(k) for k in rows["MTT"]["values"]) == [6, 7, 8]
+    assert rows["AST"]["difference"]["seeds"] == [6, 7, 8]
+    r = run(tmp_path, "run", p, "--seeds", "1-2")
+    assert r.returncode == 2 and "outside 6..8" in r.stderr
+
+
 @pytest.mark.parametrize("args,changes,message", [
+    ([], {"first_seed": 0}, "first_seed 0 is not a whole number"),
+    ([], {"first_seed": "6"}, "first_seed '6' is not a whole number"),
     (["--rows", "MTT,nope"], {}, "unknown rows ['nope']"),
     (["--seeds", "0-2"], {}, "outside 1..4"),
     (["--seeds", "3-1"], {}, "empty range"),
