@@ -15,10 +15,19 @@ import datetime
 import json
 import os
 import platform
+import re
 import sys
 
 BEGIN = "<!-- quick-start figures: begin"
 END = "<!-- quick-start figures: end -->"
+CORE = re.compile(r"core=(\S+)")
+
+
+def run_core(report: dict, path: str) -> str:
+    core = (report.get("runtime") or {}).get("blas_core")
+    if not isinstance(core, str) or not core:
+        sys.exit(f"readme-figures: {path} has no runtime.blas_core (made by a libast older than this script?)")
+    return core
 
 
 def cell(result: dict) -> str:
@@ -47,21 +56,33 @@ def block(report: dict, args: argparse.Namespace) -> list[str]:
     wall = f", pipeline wall time {args.seconds // 60}m{args.seconds % 60:02d}s after the build" \
         if args.seconds is not None else ""
     commit = f" at commit {args.commit}" if args.commit else ""
+    core = (report.get("runtime") or {}).get("blas_core", "?")
     lines += ["", f"Made by `scripts/quick-start.sh`{commit} on {when}: {platform.machine()}, "
-                  f"{os.cpu_count()} cores, AST_NUM_THREADS {threads}{wall}; "
+                  f"{os.cpu_count()} cores, OpenBLAS {core} kernels, AST_NUM_THREADS {threads}{wall}; "
                   f"{settings['eval.epochs']} evaluation epochs per network, "
                   f"{report['iterations']:g} distillation iterations."]
     return lines
 
 
-def readme_block(text: str, path: str) -> tuple[int, int]:
-    """Line indices (begin marker, end marker) of the figures block."""
+def readme_blocks(text: str, path: str) -> dict[str, tuple[int, int]]:
+    """kernel family (lower case) -> line indices (begin marker, end marker) of its block."""
     lines = text.split("\n")
-    begins = [i for i, line in enumerate(lines) if line.startswith(BEGIN)]
-    ends = [i for i, line in enumerate(lines) if line.startswith(END)]
-    if len(begins) != 1 or len(ends) != 1 or ends[0] < begins[0]:
-        sys.exit(f"readme-figures: {path}: want one '{BEGIN} ...' line and one '{END}' line after it")
-    return begins[0], ends[0]
+    blocks: dict[str, tuple[int, int]] = {}
+    begin = None
+    for i, line in enumerate(lines):
+        if line.startswith(BEGIN):
+            m = CORE.search(line)
+            if begin is not None or not m:
+                sys.exit(f"readme-figures: {path}:{i + 1}: want '{BEGIN} core=NAME ...' after the previous block's end")
+            begin = (m.group(1).lower(), i)
+        elif line.startswith(END):
+            if begin is None or begin[0] in blocks:
+                sys.exit(f"readme-figures: {path}:{i + 1}: an end marker without its begin marker, or a kernel twice")
+            blocks[begin[0]] = (begin[1], i)
+            begin = None
+    if begin is not None or not blocks:
+        sys.exit(f"readme-figures: {path}: want '{BEGIN} core=NAME ...' and '{END}' blocks")
+    return blocks
 
 
 def main() -> None:
@@ -81,29 +102,42 @@ def main() -> None:
         print("\n".join(lines))
         return
     path = args.check or args.update
+    with open(args.report, encoding="utf-8") as f:
+        core = run_core(json.load(f), args.report)
     with open(path, encoding="utf-8") as f:
         text = f.read()
-    begin, end = readme_block(text, path)
+    blocks = readme_blocks(text, path)
     readme_lines = text.split("\n")
     if args.update:
-        readme_lines[begin + 1:end] = lines
+        if core.lower() in blocks:
+            begin, end = blocks[core.lower()]
+            readme_lines[begin + 1:end] = lines
+        else:  # a new block after the last one
+            last = max(end for _, end in blocks.values())
+            marker = readme_lines[min(b for b, _ in blocks.values())]
+            readme_lines[last + 1:last + 1] = ["", CORE.sub(f"core={core}", marker, count=1), *lines, END]
         with open(path + ".tmp", "w", encoding="utf-8") as f:
             f.write("\n".join(readme_lines))
         os.replace(path + ".tmp", path)
-        print(f"readme-figures: updated the quick-start figures in {path}")
+        print(f"readme-figures: updated the quick-start figures for OpenBLAS {core} kernels in {path}")
         return
-    have = [line for line in readme_lines[begin + 1:end] if line.startswith("|")]
     want = [line for line in lines if line.startswith("|")]
+    if core.lower() not in blocks:
+        print(f"readme-figures: {path} has no quick-start table for OpenBLAS {core} kernels (it has "
+              f"{', '.join(sorted(blocks))}); not compared. This run's table:", file=sys.stderr)
+        print("\n".join("  " + line for line in want), file=sys.stderr)
+        return
+    begin, end = blocks[core.lower()]
+    have = [line for line in readme_lines[begin + 1:end] if line.startswith("|")]
     if have != want:
-        print(f"readme-figures: {path}'s quick-start table is stale (or this run differs: same "
-              "settings, AST_NUM_THREADS and machine kind?). README has:", file=sys.stderr)
+        print(f"readme-figures: {path}'s quick-start table for OpenBLAS {core} kernels is stale (or this "
+              "run differs: same settings and AST_NUM_THREADS?). README has:", file=sys.stderr)
         print("\n".join("  " + line for line in have), file=sys.stderr)
         print("this run gives:", file=sys.stderr)
         print("\n".join("  " + line for line in want), file=sys.stderr)
         print(f"(scripts/readme-figures.py {args.report} --update {path} rewrites it)", file=sys.stderr)
         sys.exit(1)
-    print(f"readme-figures: {path}'s quick-start table matches this run ({len(want)} rows)")
-
+    print(f"readme-figures: {path}'s quick-start table for OpenBLAS {core} kernels matches this run ({len(want)} rows)")
 
 if __name__ == "__main__":
     main()

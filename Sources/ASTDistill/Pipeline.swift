@@ -555,6 +555,10 @@ public struct Pipeline {
         report["format"] = "libast-report/1"
         report["settings"] = config.json
         report["dataset_fingerprint"] = .string(data.fingerprint)
+        // What the bytes depend on besides settings and data: OpenBLAS's kernels and the threads.
+        report["runtime"] = [
+            "blas_core": .string(BLAS.coreName), "threads": .number(Double(BLAS.threadCount))
+        ]
         report["iterations"] = .number(Double(state.iteration))
         report["final_syn_lr"] = .number(Double(state.stepSize))
         report["loss_history"] = .array(state.lossHistory.map { .number(Double($0)) })

@@ -129,5 +129,8 @@ import ASTData
         let curve = report["evaluation_curve"]?.array ?? []
         #expect(curve.compactMap { $0["iteration"]?.double } == [2, 4, 5])
         #expect(report["syn_lr_history"]?.array?.count == 5)
+        // What the bytes also depend on: OpenBLAS's kernels and libast's threads.
+        #expect(report["runtime"]?["blas_core"]?.string == BLAS.coreName && !BLAS.coreName.isEmpty)
+        #expect(report["runtime"]?["threads"]?.double == Double(BLAS.threadCount))
     }
 }
