@@ -142,6 +142,557 @@ private func scatterPlanes<S: TensorScalar>(
     }
 }
 
+// MARK: Winograd F(2×2, 3×3)
+
+/// Which algorithm a 3×3, padding-1 convolution runs. `.automatic` picks by shape (see
+/// `ConvGeometry.usesWinograd`); tests pin one with `ConvAlgorithm.$current.withValue(…)`, which
+/// also reaches the backward closures run inside it.
+package enum ConvAlgorithm: Sendable {
+    case automatic, im2col, winograd
+    @TaskLocal package static var current: ConvAlgorithm = .automatic
+}
+
+/// Winograd F(2×2, 3×3) (Lavin & Gray 2015): each 2×2 output tile is Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A
+/// for the 4×4 input tile d at stride 2, so the channel sum becomes 16 gemms [O×C]·[C×tiles]
+/// with 16 multiplies per tile instead of 36: 2.25× fewer flops than im2col, plus transforms.
+///   Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1],
+///   Aᵀ = [1 1 1 0; 0 1 −1 −1].
+/// Transformed matrices are stored (16, rows, nb·T), k = 4i + j (i vertical, j horizontal), with
+/// column b·T + ty·tw + tx for tile (ty, tx) of image b of the chunk. Odd sizes: the last tile
+/// row/column runs over zero padding and its extra outputs are dropped (and zero in the adjoints).
+extension ConvGeometry {
+    var tilesH: Int { (outH + 1) / 2 }
+    var tilesW: Int { (outW + 1) / 2 }
+    var tiles: Int { tilesH * tilesW }
+    /// Tile columns rounded up to whole vectors: the row length of the padded planes.
+    var tileStride: Int { (tilesW + 3) & ~3 }
+
+    /// Whether the Winograd path runs: 3×3 kernels with padding 1 (output = input size) and
+    /// enough channels that the 16 gemms carry the work (see the measurements at `winogradMinChannels`).
+    /// Any plane size works (odd sizes pad the last tile).
+    var usesWinograd: Bool {
+        guard kernelH == 3, kernelW == 3, padding == 1 else { return false }
+        switch ConvAlgorithm.current {
+        case .im2col: return false
+        case .winograd: return true
+        case .automatic: return min(channels, outChannels) >= winogradMinChannels
+        }
+    }
+
+    /// Images per Winograd chunk: about `winogradColumns` tile columns per gemm.
+    var winogradChunk: Int { max(1, min(batch, winogradColumns / tiles)) }
+}
+
+/// Smallest min(C, O) for which `.automatic` takes Winograd. Measured per call in Float on 2
+/// workers (ms, im2col → Winograd, forward / input gradient / weight gradient):
+///   C = O = 128, 16×16, N 10: 3.45/3.16/3.37 → 1.79/1.97/1.87; N 256: 87/83/89 → 45/50/47
+///   C = O = 128, 8×8, N 10: 0.94/0.86/0.96 → 0.56/0.61/0.61; 7×7, N 10: 0.79/0.74/0.79 → 0.57/0.62/0.63
+///   C = O = 32, 16×16, N 256: 7.7/6.9/8.4 → 4.4/5.6/5.3; C = O = 16, 8×8, N 256: 1.00/0.76/1.16 → 0.53/0.68/0.64
+///   C = O = 16, 16×16, N 256: 2.68/2.33/2.99 → 1.71/2.44/2.36 (input gradient a tie)
+///   C = O = 8, 16×16, N 256: 1.11/0.94/1.28 → 0.76/1.03/1.00 (input gradient ~10 % slower)
+///   C = 3 → O = 128, 32×32, N 256: 9.8/13.4/14.2 → 19.4/37.1/33.5 (the first conv: im2col)
+/// With few channels the transforms (O(C + O) per tile) outweigh the gemms (O(C·O) per tile).
+let winogradMinChannels = 16
+/// Tile columns per chunk of one worker (128, 256 and 512 measured within noise of each other
+/// at C = O = 128; 1024 was slower at N 100 and 256).
+let winogradColumns = 256
+
+/// Distance between the 16 transformed planes of n elements: 32 elements more than n, so the 16
+/// streams a transform writes (or reads) do not fall on the same cache sets when n is a power of 2
+/// (C = O = 128: the kernel transform was the top of the profile without it; at N 10, 16×16 the
+/// three primitives went from 2.7/2.9/2.4 ms to 1.8/2.0/1.9 ms with it).
+@inline(__always)
+func winogradPlane(_ n: Int) -> Int { n + 32 }
+
+/// A worker's Winograd buffers: `inner` (16, C, nb·T), `outer` (16, O, nb·T), `plane` a padded
+/// deinterleaved image plane (2·tilesH + 2 rows of 2·(tileStride + 1)) plus row scratch.
+struct WinogradScratch<S: TensorScalar> {
+    let inner, outer, plane: UnsafeMutablePointer<S>
+}
+
+/// Runs body(part, images, scratch) on each worker's contiguous share of the batch with its own
+/// Winograd buffers (allocated once per call; the chunks reuse them).
+@inline(__always)
+private func forEachWinogradWorker<S: TensorScalar>(
+    _ g: ConvGeometry, _ type: S.Type, _ body: (Int, Range<Int>, WinogradScratch<S>) -> Void
+) {
+    Parallel.forParts(g.batch) { part, images in
+        let columns = min(g.winogradChunk, images.count) * g.tiles
+        // + 4: the output transforms load whole vectors past the last tile of a row.
+        let inner = TensorStorage<S>(uninitializedCount: 16 * winogradPlane(g.channels * columns) + 4)
+        let outer = TensorStorage<S>(uninitializedCount: 16 * winogradPlane(g.outChannels * columns) + 4)
+        let plane = TensorStorage<S>(uninitializedCount: (2 * g.tilesH + 2) * 2 * (g.tileStride + 1) + 8 * g.tileStride)
+        body(part, images, WinogradScratch(inner: inner.base, outer: outer.base, plane: plane.base))
+        withExtendedLifetime((inner, outer, plane)) {}
+    }
+}
+
+/// Four vectors: one row or column of a transformed tile, for 4 neighbouring tiles.
+typealias Quad<S: TensorScalar> = (Lanes<S>, Lanes<S>, Lanes<S>, Lanes<S>)
+
+/// Lanes i..<i + count of p, zero beyond.
+@inline(__always)
+private func loadPartial<S: TensorScalar>(_ p: UnsafePointer<S>, _ i: Int, _ count: Int) -> Lanes<S> {
+    if count >= 4 { return loadLanes(p, i) }
+    var v = Lanes<S>()
+    for l in 0..<count { v[l] = p[i + l] }
+    return v
+}
+
+/// Stores the first `count` lanes of v at p + i.
+@inline(__always)
+private func storePartial<S: TensorScalar>(_ v: Lanes<S>, _ p: UnsafeMutablePointer<S>, _ i: Int, _ count: Int) {
+    if count >= 4 {
+        storeLanes(v, p, i)
+    } else {
+        for l in 0..<count { p[i + l] = v[l] }
+    }
+}
+
+/// (d0 − d2, d1 + d2, d2 − d1, d1 − d3): one axis of Bᵀ d B.
+@inline(__always)
+private func inputTransform<S: TensorScalar>(_ d: Quad<S>) -> Quad<S> {
+    (d.0 - d.2, d.1 + d.2, d.2 - d.1, d.1 - d.3)
+}
+
+/// (v0, v1 − v2 + v3, v1 + v2 − v0, −v3): one axis of B v Bᵀ, the transpose of `inputTransform`.
+@inline(__always)
+private func inputTransformAdjoint<S: TensorScalar>(_ v: Quad<S>) -> Quad<S> {
+    (v.0, v.1 - v.2 + v.3, v.1 + v.2 - v.0, Lanes<S>() - v.3)
+}
+
+/// Fills `plane` with the zero-padded plane src (h × w) in deinterleaved rows: padded row r holds
+/// input row r − 1 as E[j] = column 2j − 1 (j ≤ tileStride), then O[j] = column 2j, so the
+/// four columns 2tx − 1 … 2tx + 2 of the tiles tx…tx+3 are four contiguous vectors.
+@inline(__always)
+private func padDeinterleaved<S: TensorScalar>(
+    _ src: UnsafePointer<S>, _ h: Int, _ w: Int, _ rows: Int, _ rowLength: Int, _ plane: UnsafeMutablePointer<S>
+) {
+    zeroElements(plane, rows * 2 * rowLength)
+    for iy in 0..<min(h, rows - 1) {
+        let e = plane + (iy + 1) * 2 * rowLength, o = e + rowLength, row = src + iy * w
+        for j in 0..<(w / 2) { e[j + 1] = row[2 * j + 1] }
+        for j in 0..<((w + 1) / 2) { o[j] = row[2 * j] }
+    }
+}
+
+/// One axis of G g: (g0, ½(g0 + g1 + g2), ½(g0 − g1 + g2), g2).
+@inline(__always)
+private func kernelTransform<S: TensorScalar>(_ a: Lanes<S>, _ b: Lanes<S>, _ c: Lanes<S>) -> Quad<S> {
+    let half = Lanes<S>(repeating: 0.5)
+    return (a, half * (a + b + c), half * (a - b + c), c)
+}
+
+/// One axis of Gᵀ x, the transpose of `kernelTransform`: (x0 + ½(x1 + x2), ½(x1 − x2), ½(x1 + x2) + x3).
+@inline(__always)
+private func kernelTransformAdjoint<S: TensorScalar>(_ x: Quad<S>) -> (Lanes<S>, Lanes<S>, Lanes<S>) {
+    let half = Lanes<S>(repeating: 0.5), s = half * (x.1 + x.2)
+    return (x.0 + s, half * (x.1 - x.2), s + x.3)
+}
+
+/// Tap t of the n ≤ 4 kernels at g, g + 9, … (one per lane), zero beyond.
+@inline(__always)
+private func gatherTap<S: TensorScalar>(_ g: UnsafePointer<S>, _ t: Int, _ n: Int) -> Lanes<S> {
+    var v = Lanes<S>()
+    for l in 0..<n { v[l] = g[9 * l + t] }
+    return v
+}
+
+/// U[k, o, c] = (G g Gᵀ)[k] for g = w[o, c], rows o in `range`; 4 channels per vector, so each
+/// of the 16 planes is written contiguously.
+// w: (O, C, 3, 3) -> u: (16, O, C)
+@_specialize(where S == Float)
+@_specialize(where S == Double)
+private func winogradKernel<S: TensorScalar>(
+    _ w: UnsafePointer<S>, _ outChannels: Int, _ channels: Int, _ range: Range<Int>, _ u: UnsafeMutablePointer<S>
+) {
+    let stride = winogradPlane(outChannels * channels)
+    for o in range {
+        var c = 0
+        while c < channels {
+            let n = min(4, channels - c), g = w + (o * channels + c) * 9
+            // Each kernel row horizontally, then each column j vertically.
+            let h0 = kernelTransform(gatherTap(g, 0, n), gatherTap(g, 1, n), gatherTap(g, 2, n))
+            let h1 = kernelTransform(gatherTap(g, 3, n), gatherTap(g, 4, n), gatherTap(g, 5, n))
+            let h2 = kernelTransform(gatherTap(g, 6, n), gatherTap(g, 7, n), gatherTap(g, 8, n))
+            let out = u + o * channels
+            storeColumn(kernelTransform(h0.0, h1.0, h2.0), out, stride, c, n)
+            storeColumn(kernelTransform(h0.1, h1.1, h2.1), out + stride, stride, c, n)
+            storeColumn(kernelTransform(h0.2, h1.2, h2.2), out + 2 * stride, stride, c, n)
+            storeColumn(kernelTransform(h0.3, h1.3, h2.3), out + 3 * stride, stride, c, n)
+            c += 4
+        }
+    }
+}
+
+/// Bᵀ-transform of the padded-plane row at e for the tiles tx…tx+3: (d0 − d2, d1 + d2, d2 − d1, d1 − d3)
+/// of the columns 2tx − 1 … 2tx + 2.
+@inline(__always)
+private func transformedRow<S: TensorScalar>(_ e: UnsafePointer<S>, _ len: Int, _ tx: Int) -> Quad<S> {
+    let o = e + len
+    return inputTransform((loadLanes(e, tx), loadLanes(o, tx), loadLanes(e, tx + 1), loadLanes(o, tx + 1)))
+}
+
+/// Stores column j (p = base + j·stride) of a transformed 4×4 tile: entries k = j, 4 + j, 8 + j, 12 + j.
+@inline(__always)
+private func storeColumn<S: TensorScalar>(
+    _ v: Quad<S>, _ p: UnsafeMutablePointer<S>, _ stride: Int, _ i: Int, _ n: Int
+) {
+    storePartial(v.0, p, i, n)
+    storePartial(v.1, p + 4 * stride, i, n)
+    storePartial(v.2, p + 8 * stride, i, n)
+    storePartial(v.3, p + 12 * stride, i, n)
+}
+
+/// V[k, c, b·T + t] = (Bᵀ d B)[k] for the 4×4 zero-padded input tile d of tile t, image n0 + b,
+/// channel c. Vectorised over 4 neighbouring tiles of a tile row.
+// x: (N, C, H, W) -> v: (16, C, nb·T)
+@_specialize(where S == Float)
+@_specialize(where S == Double)
+private func winogradInput<S: TensorScalar>(
+    _ x: UnsafePointer<S>, _ g: ConvGeometry, _ n0: Int, _ nb: Int, _ v: UnsafeMutablePointer<S>,
+    _ plane: UnsafeMutablePointer<S>
+) {
+    let (th, tw, t) = (g.tilesH, g.tilesW, g.tiles)
+    let len = g.tileStride + 1, rows = 2 * th + 2
+    let ld = nb * t, stride = winogradPlane(g.channels * ld)
+    for b in 0..<nb {
+        for c in 0..<g.channels {
+            let src = x + ((n0 + b) * g.channels + c) * g.height * g.width
+            padDeinterleaved(src, g.height, g.width, rows, len, plane)
+            let dst = v + c * ld + b * t
+            for ty in 0..<th {
+                let top = plane + 2 * ty * 2 * len, out = dst + ty * tw
+                var tx = 0
+                while tx < tw {
+                    let n = tw - tx
+                    // Horizontal transform of the 4 rows, then vertical per column j.
+                    let d0 = transformedRow(top, len, tx), d1 = transformedRow(top + 2 * len, len, tx)
+                    let d2 = transformedRow(top + 4 * len, len, tx), d3 = transformedRow(top + 6 * len, len, tx)
+                    storeColumn(inputTransform((d0.0, d1.0, d2.0, d3.0)), out, stride, tx, n)
+                    storeColumn(inputTransform((d0.1, d1.1, d2.1, d3.1)), out + stride, stride, tx, n)
+                    storeColumn(inputTransform((d0.2, d1.2, d2.2, d3.2)), out + 2 * stride, stride, tx, n)
+                    storeColumn(inputTransform((d0.3, d1.3, d2.3, d3.3)), out + 3 * stride, stride, tx, n)
+                    tx += 4
+                }
+            }
+        }
+    }
+}
+
+/// (m0 + m1 + m2, m1 − m2 − m3) of column j (p = base + j·stride): one axis of Aᵀ m A.
+@inline(__always)
+private func outputColumn<S: TensorScalar>(_ p: UnsafePointer<S>, _ stride: Int, _ tx: Int) -> (Lanes<S>, Lanes<S>) {
+    let (a, b, c, d) = (
+        loadLanes(p, tx), loadLanes(p + 4 * stride, tx), loadLanes(p + 8 * stride, tx), loadLanes(p + 12 * stride, tx)
+    )
+    return (a + b + c, b - c - d)
+}
+
+/// p[i…i+7] = e0, o0, e1, o1, …: the even and odd output columns of 4 tiles.
+@inline(__always)
+private func storeInterleaved<S: TensorScalar>(_ e: Lanes<S>, _ o: Lanes<S>, _ p: UnsafeMutablePointer<S>, _ i: Int) {
+    storeLanes(Lanes<S>(e[0], o[0], e[1], o[1]), p, i)
+    storeLanes(Lanes<S>(e[2], o[2], e[3], o[3]), p, i + 4)
+}
+
+/// y[n0 + b, o] = Aᵀ m A per tile; the extra row/column of odd sizes is dropped. Whole vectors
+/// are loaded past a row's last tile (into the next row or the buffer's slack) and discarded.
+// m: (16, O, nb·T) -> y: (N, O, H, W), images n0..<n0+nb
+@_specialize(where S == Float)
+@_specialize(where S == Double)
+private func winogradOutput<S: TensorScalar>(
+    _ m: UnsafePointer<S>, _ g: ConvGeometry, _ n0: Int, _ nb: Int, _ y: UnsafeMutablePointer<S>,
+    _ scratch: UnsafeMutablePointer<S>
+) {
+    let (th, tw, t, h, w) = (g.tilesH, g.tilesW, g.tiles, g.outH, g.outW)
+    let ld = nb * t, stride = winogradPlane(g.outChannels * ld)
+    let row0 = scratch, row1 = scratch + 2 * g.tileStride
+    for b in 0..<nb {
+        for o in 0..<g.outChannels {
+            let src = m + o * ld + b * t
+            let dst = y + ((n0 + b) * g.outChannels + o) * h * w
+            for ty in 0..<th {
+                let p = src + ty * tw
+                var tx = 0
+                while tx < tw {
+                    let c0 = outputColumn(p, stride, tx), c1 = outputColumn(p + stride, stride, tx)
+                    let c2 = outputColumn(p + 2 * stride, stride, tx), c3 = outputColumn(p + 3 * stride, stride, tx)
+                    storeInterleaved(c0.0 + c1.0 + c2.0, c1.0 - c2.0 - c3.0, row0, 2 * tx)
+                    storeInterleaved(c0.1 + c1.1 + c2.1, c1.1 - c2.1 - c3.1, row1, 2 * tx)
+                    tx += 4
+                }
+                copyElements(dst + 2 * ty * w, row0, w)
+                if 2 * ty + 1 < h { copyElements(dst + (2 * ty + 1) * w, row1, w) }
+            }
+        }
+    }
+}
+
+/// (e, e + o, e − o, −o): one axis of A e Aᵀ for a 2-vector (e, o).
+@inline(__always)
+private func outputTransformAdjoint<S: TensorScalar>(_ e: Lanes<S>, _ o: Lanes<S>) -> Quad<S> {
+    (e, e + o, e - o, Lanes<S>() - o)
+}
+
+/// m[k, o, b·T + t] = (A e Aᵀ)[k] for the 2×2 tile e of dy (zero past odd edges): the adjoint
+/// of `winogradOutput`, used by both gradients.
+// dy: (N, O, H, W) -> m: (16, O, nb·T)
+@_specialize(where S == Float)
+@_specialize(where S == Double)
+private func winogradGradOutput<S: TensorScalar>(
+    _ dy: UnsafePointer<S>, _ g: ConvGeometry, _ n0: Int, _ nb: Int, _ m: UnsafeMutablePointer<S>,
+    _ scratch: UnsafeMutablePointer<S>
+) {
+    let (th, tw, t, h, w, ts) = (g.tilesH, g.tilesW, g.tiles, g.outH, g.outW, g.tileStride)
+    let ld = nb * t, stride = winogradPlane(g.outChannels * ld)
+    // Rows 2ty and 2ty + 1 deinterleaved: even columns, odd columns.
+    let (e0, o0, e1, o1) = (scratch, scratch + ts, scratch + 2 * ts, scratch + 3 * ts)
+    for b in 0..<nb {
+        for o in 0..<g.outChannels {
+            let src = dy + ((n0 + b) * g.outChannels + o) * h * w
+            let dst = m + o * ld + b * t
+            for ty in 0..<th {
+                zeroElements(scratch, 4 * ts)
+                for a in 0..<min(2, h - 2 * ty) {
+                    let row = src + (2 * ty + a) * w, e = scratch + 2 * a * ts, od = e + ts
+                    for j in 0..<((w + 1) / 2) { e[j] = row[2 * j] }
+                    for j in 0..<(w / 2) { od[j] = row[2 * j + 1] }
+                }
+                let out = dst + ty * tw
+                var tx = 0
+                while tx < tw {
+                    let n = tw - tx
+                    // Vertical, then horizontal per row i.
+                    let ve = outputTransformAdjoint(loadLanes(e0, tx), loadLanes(e1, tx))
+                    let vo = outputTransformAdjoint(loadLanes(o0, tx), loadLanes(o1, tx))
+                    let r0 = outputTransformAdjoint(ve.0, vo.0), r1 = outputTransformAdjoint(ve.1, vo.1)
+                    let r2 = outputTransformAdjoint(ve.2, vo.2), r3 = outputTransformAdjoint(ve.3, vo.3)
+                    storeColumn((r0.0, r1.0, r2.0, r3.0), out, stride, tx, n)
+                    storeColumn((r0.1, r1.1, r2.1, r3.1), out + stride, stride, tx, n)
+                    storeColumn((r0.2, r1.2, r2.2, r3.2), out + 2 * stride, stride, tx, n)
+                    storeColumn((r0.3, r1.3, r2.3, r3.3), out + 3 * stride, stride, tx, n)
+                    tx += 4
+                }
+            }
+        }
+    }
+}
+
+/// Column j (p = base + j·stride) of a transformed tile, lanes past the last tile zero.
+@inline(__always)
+private func loadColumn<S: TensorScalar>(_ p: UnsafePointer<S>, _ stride: Int, _ i: Int, _ n: Int) -> Quad<S> {
+    (
+        loadPartial(p, i, n), loadPartial(p + 4 * stride, i, n), loadPartial(p + 8 * stride, i, n),
+        loadPartial(p + 12 * stride, i, n)
+    )
+}
+
+/// p[i…i+3] += v.
+@inline(__always)
+private func addLanes<S: TensorScalar>(_ v: Lanes<S>, _ p: UnsafeMutablePointer<S>, _ i: Int) {
+    storeLanes(loadLanes(p, i) + v, p, i)
+}
+
+/// Adds one row of 4 tiles' windows into the padded-plane row at e: columns 2tx − 1 … 2tx + 2
+/// (E[tx], O[tx], E[tx + 1], O[tx + 1]); the two E (and O) adds overlap, so they run in turn.
+@inline(__always)
+private func addWindowRow<S: TensorScalar>(_ q: Quad<S>, _ e: UnsafeMutablePointer<S>, _ len: Int, _ tx: Int) {
+    let o = e + len
+    addLanes(q.0, e, tx)
+    addLanes(q.1, o, tx)
+    addLanes(q.2, e, tx + 1)
+    addLanes(q.3, o, tx + 1)
+}
+
+/// dx[n0 + b, c] = Σ over tiles of B z Bᵀ added at the tiles' overlapping 4×4 input windows
+/// (stride 2) in a padded plane, the padding then dropped: the adjoint of `winogradInput`.
+// z: (16, C, nb·T) -> dx: (N, C, H, W)
+@_specialize(where S == Float)
+@_specialize(where S == Double)
+private func winogradGradInput<S: TensorScalar>(
+    _ z: UnsafePointer<S>, _ g: ConvGeometry, _ n0: Int, _ nb: Int, _ dx: UnsafeMutablePointer<S>,
+    _ plane: UnsafeMutablePointer<S>
+) {
+    let (th, tw, t, h, w) = (g.tilesH, g.tilesW, g.tiles, g.height, g.width)
+    let len = g.tileStride + 1, rows = 2 * th + 2
+    let ld = nb * t, stride = winogradPlane(g.channels * ld)
+    for b in 0..<nb {
+        for c in 0..<g.channels {
+            zeroElements(plane, rows * 2 * len)
+            let src = z + c * ld + b * t
+            for ty in 0..<th {
+                let top = plane + 2 * ty * 2 * len, p = src + ty * tw
+                var tx = 0
+                while tx < tw {
+                    let n = tw - tx
+                    // Vertical per column j (rows r of the window), then horizontal per row r.
+                    let w0 = inputTransformAdjoint(loadColumn(p, stride, tx, n))
+                    let w1 = inputTransformAdjoint(loadColumn(p + stride, stride, tx, n))
+                    let w2 = inputTransformAdjoint(loadColumn(p + 2 * stride, stride, tx, n))
+                    let w3 = inputTransformAdjoint(loadColumn(p + 3 * stride, stride, tx, n))
+                    let s = (
+                        inputTransformAdjoint((w0.0, w1.0, w2.0, w3.0)),
+                        inputTransformAdjoint((w0.1, w1.1, w2.1, w3.1)),
+                        inputTransformAdjoint((w0.2, w1.2, w2.2, w3.2)), inputTransformAdjoint((w0.3, w1.3, w2.3, w3.3))
+                    )
+                    addWindowRow(s.0, top, len, tx)
+                    addWindowRow(s.1, top + 2 * len, len, tx)
+                    addWindowRow(s.2, top + 4 * len, len, tx)
+                    addWindowRow(s.3, top + 6 * len, len, tx)
+                    tx += 4
+                }
+            }
+            let out = dx + ((n0 + b) * g.channels + c) * h * w
+            for iy in 0..<h {
+                let e = plane + (iy + 1) * 2 * len, od = e + len, row = out + iy * w
+                for j in 0..<(w / 2) { row[2 * j + 1] = e[j + 1] }
+                for j in 0..<((w + 1) / 2) { row[2 * j] = od[j] }
+            }
+        }
+    }
+}
+
+/// dw[o, c] = Gᵀ dU G, dU = Σ_p du[p][·, o, c] summed in part order (deterministic): the adjoint
+/// of `winogradKernel`, rows o in `range`, 4 channels per vector.
+// du: (parts, 16, O, C) -> dw: (O, C, 3, 3)
+@_specialize(where S == Float)
+@_specialize(where S == Double)
+private func winogradKernelAdjoint<S: TensorScalar>(
+    _ du: UnsafePointer<S>, _ parts: Int, _ outChannels: Int, _ channels: Int, _ range: Range<Int>,
+    _ dw: UnsafeMutablePointer<S>
+) {
+    let stride = winogradPlane(outChannels * channels)
+    for o in range {
+        var c = 0
+        while c < channels {
+            let n = min(4, channels - c), at = o * channels + c
+            func sum(_ k: Int) -> Lanes<S> {
+                var v = loadPartial(du + k * stride, at, n)
+                for p in 1..<max(parts, 1) { v += loadPartial(du + (16 * p + k) * stride, at, n) }
+                return v
+            }
+            // Each column j vertically, then each row horizontally.
+            let v0 = kernelTransformAdjoint((sum(0), sum(4), sum(8), sum(12)))
+            let v1 = kernelTransformAdjoint((sum(1), sum(5), sum(9), sum(13)))
+            let v2 = kernelTransformAdjoint((sum(2), sum(6), sum(10), sum(14)))
+            let v3 = kernelTransformAdjoint((sum(3), sum(7), sum(11), sum(15)))
+            let rows = (
+                kernelTransformAdjoint((v0.0, v1.0, v2.0, v3.0)), kernelTransformAdjoint((v0.1, v1.1, v2.1, v3.1)),
+                kernelTransformAdjoint((v0.2, v1.2, v2.2, v3.2))
+            )
+            let out = dw + at * 9
+            for l in 0..<n {
+                out[9 * l] = rows.0.0[l]; out[9 * l + 1] = rows.0.1[l]; out[9 * l + 2] = rows.0.2[l]
+                out[9 * l + 3] = rows.1.0[l]; out[9 * l + 4] = rows.1.1[l]; out[9 * l + 5] = rows.1.2[l]
+                out[9 * l + 6] = rows.2.0[l]; out[9 * l + 7] = rows.2.1[l]; out[9 * l + 8] = rows.2.2[l]
+            }
+            c += 4
+        }
+    }
+}
+
+/// U = G g Gᵀ for all (o, c), split over the workers by output channel.
+// w: (O, C, 3, 3) -> (16, O, C)
+private func winogradKernels<S: TensorScalar>(_ w: UnsafePointer<S>, _ g: ConvGeometry) -> TensorStorage<S> {
+    let u = TensorStorage<S>(uninitializedCount: 16 * winogradPlane(g.outChannels * g.channels))
+    let base = u.base
+    Parallel.forRanges(g.outChannels) { winogradKernel(w, g.outChannels, g.channels, $0, base) }
+    return u
+}
+
+/// y = conv(x, w): per chunk V = input transform, M[k] = U[k]·V[k], y = output transform.
+// x: (N, C, H, W), w: (O, C, 3, 3) -> y: (N, O, H, W)
+@_specialize(where S == Float)
+@_specialize(where S == Double)
+private func winogradConv<S: TensorScalar>(
+    _ x: UnsafePointer<S>, _ w: UnsafePointer<S>, _ y: UnsafeMutablePointer<S>, _ g: ConvGeometry
+) {
+    let u = winogradKernels(w, g)
+    let (ub, o, c) = (UnsafePointer(u.base), g.outChannels, g.channels)
+    forEachWinogradWorker(g, S.self) { _, images, s in
+        var n0 = images.lowerBound
+        while n0 < images.upperBound {
+            let nb = min(g.winogradChunk, images.upperBound - n0), cols = nb * g.tiles
+            winogradInput(x, g, n0, nb, s.inner, s.plane)
+            for k in 0..<16 {
+                S.gemm(
+                    transA: false, transB: false, m: o, n: cols, k: c, alpha: 1, a: ub + k * winogradPlane(o * c),
+                    lda: c,
+                    b: s.inner + k * winogradPlane(c * cols), ldb: cols, beta: 0,
+                    c: s.outer + k * winogradPlane(o * cols), ldc: cols)
+            }
+            winogradOutput(s.outer, g, n0, nb, y, s.plane)
+            n0 += nb
+        }
+    }
+    withExtendedLifetime(u) {}
+}
+
+/// dx = convᵀ(dy, w): per chunk M = A-transform of dy, Z[k] = U[k]ᵀ·M[k], dx = B-transform of Z
+/// scatter-added.
+// dy: (N, O, H, W), w: (O, C, 3, 3) -> dx: (N, C, H, W)
+@_specialize(where S == Float)
+@_specialize(where S == Double)
+private func winogradInputGrad<S: TensorScalar>(
+    _ dy: UnsafePointer<S>, _ w: UnsafePointer<S>, _ dx: UnsafeMutablePointer<S>, _ g: ConvGeometry
+) {
+    let u = winogradKernels(w, g)
+    let (ub, o, c) = (UnsafePointer(u.base), g.outChannels, g.channels)
+    forEachWinogradWorker(g, S.self) { _, images, s in
+        var n0 = images.lowerBound
+        while n0 < images.upperBound {
+            let nb = min(g.winogradChunk, images.upperBound - n0), cols = nb * g.tiles
+            winogradGradOutput(dy, g, n0, nb, s.outer, s.plane)
+            for k in 0..<16 {
+                S.gemm(
+                    transA: true, transB: false, m: c, n: cols, k: o, alpha: 1, a: ub + k * winogradPlane(o * c),
+                    lda: c,
+                    b: s.outer + k * winogradPlane(o * cols), ldb: cols, beta: 0,
+                    c: s.inner + k * winogradPlane(c * cols), ldc: cols)
+            }
+            winogradGradInput(s.inner, g, n0, nb, dx, s.plane)
+            n0 += nb
+        }
+    }
+    withExtendedLifetime(u) {}
+}
+
+/// dw = Σ dy ⊗ im2col(x): per chunk V = input transform of x, M = A-transform of dy,
+/// dU[k] += M[k]·V[k]ᵀ into the worker's partial; then dw = Gᵀ (Σ partials in worker order) G.
+// x: (N, C, H, W), dy: (N, O, H, W) -> dw: (O, C, 3, 3)
+@_specialize(where S == Float)
+@_specialize(where S == Double)
+private func winogradWeightGrad<S: TensorScalar>(
+    _ x: UnsafePointer<S>, _ dy: UnsafePointer<S>, _ dw: UnsafeMutablePointer<S>, _ g: ConvGeometry
+) {
+    let (o, c) = (g.outChannels, g.channels)
+    let parts = Parallel.partCount(g.batch), size = 16 * winogradPlane(o * c)
+    let partials = TensorStorage<S>(uninitializedCount: parts * size)
+    let du = partials.base
+    forEachWinogradWorker(g, S.self) { part, images, s in
+        let acc = du + part * size
+        // The first chunk's gemms overwrite (beta 0): no zeroing pass.
+        if images.isEmpty { zeroElements(acc, size) }
+        var n0 = images.lowerBound
+        while n0 < images.upperBound {
+            let nb = min(g.winogradChunk, images.upperBound - n0), cols = nb * g.tiles
+            winogradInput(x, g, n0, nb, s.inner, s.plane)
+            winogradGradOutput(dy, g, n0, nb, s.outer, s.plane)
+            for k in 0..<16 {
+                S.gemm(
+                    transA: false, transB: true, m: o, n: c, k: cols, alpha: 1,
+                    a: s.outer + k * winogradPlane(o * cols), lda: cols,
+                    b: s.inner + k * winogradPlane(c * cols), ldb: cols, beta: n0 == images.lowerBound ? 0 : 1,
+                    c: acc + k * winogradPlane(o * c), ldc: c)
+            }
+            n0 += nb
+        }
+    }
+    Parallel.forRanges(o) { winogradKernelAdjoint(du, parts, o, c, $0, dw) }
+    withExtendedLifetime(partials) {}
+}
+
 /// y = conv(x, w).
 // x: (N, C, H, W), w: (O, C, kh, kw) -> y: (N, O, Ho, Wo)
 @_specialize(where S == Float)
@@ -152,26 +703,30 @@ package func conv2dUnchecked<S>(_ x: Tensor<S>, _ w: Tensor<S>, padding: Int) ->
         outChannels: w.shape[0], kernelH: w.shape[2], kernelW: w.shape[3], padding: padding)
     let out = TensorStorage<S>(uninitializedCount: g.batch * g.outChannels * g.outPlane)
     let (xs, ws, ys) = (x.storage.base, w.storage.base, out.base)
-    forEachWorker(g, S.self) { _, images, col, tmp in
-        var n0 = images.lowerBound
-        while n0 < images.upperBound {
-            let m = min(g.chunk, images.upperBound - n0)
-            im2col(xs, g, n0, m, col)
-            if m == 1 || g.gemmPerImage {
-                for b in 0..<m {
+    if g.usesWinograd {
+        winogradConv(xs, ws, ys, g)
+    } else {
+        forEachWorker(g, S.self) { _, images, col, tmp in
+            var n0 = images.lowerBound
+            while n0 < images.upperBound {
+                let m = min(g.chunk, images.upperBound - n0)
+                im2col(xs, g, n0, m, col)
+                if m == 1 || g.gemmPerImage {
+                    for b in 0..<m {
+                        S.gemm(
+                            transA: false, transB: false, m: g.outChannels, n: g.outPlane, k: g.kernelSize, alpha: 1,
+                            a: ws, lda: g.kernelSize, b: col + b * g.outPlane, ldb: m * g.outPlane,
+                            beta: 0, c: ys + (n0 + b) * g.outChannels * g.outPlane, ldc: g.outPlane)
+                    }
+                } else {
                     S.gemm(
-                        transA: false, transB: false, m: g.outChannels, n: g.outPlane, k: g.kernelSize, alpha: 1,
-                        a: ws, lda: g.kernelSize, b: col + b * g.outPlane, ldb: m * g.outPlane,
-                        beta: 0, c: ys + (n0 + b) * g.outChannels * g.outPlane, ldc: g.outPlane)
+                        transA: false, transB: false, m: g.outChannels, n: m * g.outPlane, k: g.kernelSize, alpha: 1,
+                        a: ws, lda: g.kernelSize, b: col, ldb: m * g.outPlane,
+                        beta: 0, c: tmp, ldc: m * g.outPlane)
+                    scatterPlanes(tmp, g, n0, m, ys)
                 }
-            } else {
-                S.gemm(
-                    transA: false, transB: false, m: g.outChannels, n: m * g.outPlane, k: g.kernelSize, alpha: 1,
-                    a: ws, lda: g.kernelSize, b: col, ldb: m * g.outPlane,
-                    beta: 0, c: tmp, ldc: m * g.outPlane)
-                scatterPlanes(tmp, g, n0, m, ys)
+                n0 += m
             }
-            n0 += m
         }
     }
     return makeResult([g.batch, g.outChannels, g.outH, g.outW], out, "conv2d", [x, w]) { dy, inputs, _, needs in
@@ -196,27 +751,31 @@ package func convInputGradUnchecked<S>(
     let imageSize = g.channels * height * width
     let out = TensorStorage<S>(uninitializedCount: g.batch * imageSize)
     let (dys, ws, dxs) = (dy.storage.base, w.storage.base, out.base)
-    forEachWorker(g, S.self) { _, images, col, tmp in
-        zeroElements(dxs + images.lowerBound * imageSize, images.count * imageSize)
-        var n0 = images.lowerBound
-        while n0 < images.upperBound {
-            let m = min(g.chunk, images.upperBound - n0)
-            if g.gemmPerImage {
-                for b in 0..<m {
+    if g.usesWinograd {
+        winogradInputGrad(dys, ws, dxs, g)
+    } else {
+        forEachWorker(g, S.self) { _, images, col, tmp in
+            zeroElements(dxs + images.lowerBound * imageSize, images.count * imageSize)
+            var n0 = images.lowerBound
+            while n0 < images.upperBound {
+                let m = min(g.chunk, images.upperBound - n0)
+                if g.gemmPerImage {
+                    for b in 0..<m {
+                        S.gemm(
+                            transA: true, transB: false, m: g.kernelSize, n: g.outPlane, k: g.outChannels, alpha: 1,
+                            a: ws, lda: g.kernelSize, b: dys + (n0 + b) * g.outChannels * g.outPlane, ldb: g.outPlane,
+                            beta: 0, c: col + b * g.outPlane, ldc: m * g.outPlane)
+                    }
+                } else {
+                    let dyChunk = packedChunk(dys, g, n0, m, tmp)
                     S.gemm(
-                        transA: true, transB: false, m: g.kernelSize, n: g.outPlane, k: g.outChannels, alpha: 1,
-                        a: ws, lda: g.kernelSize, b: dys + (n0 + b) * g.outChannels * g.outPlane, ldb: g.outPlane,
-                        beta: 0, c: col + b * g.outPlane, ldc: m * g.outPlane)
+                        transA: true, transB: false, m: g.kernelSize, n: m * g.outPlane, k: g.outChannels, alpha: 1,
+                        a: ws, lda: g.kernelSize, b: dyChunk, ldb: m * g.outPlane,
+                        beta: 0, c: col, ldc: m * g.outPlane)
                 }
-            } else {
-                let dyChunk = packedChunk(dys, g, n0, m, tmp)
-                S.gemm(
-                    transA: true, transB: false, m: g.kernelSize, n: m * g.outPlane, k: g.outChannels, alpha: 1,
-                    a: ws, lda: g.kernelSize, b: dyChunk, ldb: m * g.outPlane,
-                    beta: 0, c: col, ldc: m * g.outPlane)
+                col2im(col, g, n0, m, dxs)
+                n0 += m
             }
-            col2im(col, g, n0, m, dxs)
-            n0 += m
         }
     }
     return makeResult([g.batch, g.channels, height, width], out, "convInputGrad", [dy, w]) { z, inputs, _, needs in
@@ -240,6 +799,11 @@ package func convWeightGradUnchecked<S>(
     let g = ConvGeometry(
         batch: x.shape[0], channels: x.shape[1], height: x.shape[2], width: x.shape[3],
         outChannels: dy.shape[1], kernelH: kernelH, kernelW: kernelW, padding: padding)
+    if g.usesWinograd {
+        let out = TensorStorage<S>(uninitializedCount: g.outChannels * g.kernelSize)
+        winogradWeightGrad(x.storage.base, dy.storage.base, out.base, g)
+        return weightGradResult(x, dy, out, g)
+    }
     let size = g.outChannels * g.kernelSize
     let parts = Parallel.partCount(g.batch)
     let out = TensorStorage<S>(zeros: size)
@@ -273,6 +837,14 @@ package func convWeightGradUnchecked<S>(
         for i in 0..<size { dws[i] += partial[i] }
     }
     withExtendedLifetime(partials) {}
+    return weightGradResult(x, dy, out, g)
+}
+
+/// The weight gradient's result and its backward rule (shared by both algorithms).
+private func weightGradResult<S: TensorScalar>(
+    _ x: Tensor<S>, _ dy: Tensor<S>, _ out: TensorStorage<S>, _ g: ConvGeometry
+) -> Tensor<S> {
+    let (kernelH, kernelW, padding) = (g.kernelH, g.kernelW, g.padding)
     return makeResult([g.outChannels, g.channels, kernelH, kernelW], out, "convWeightGrad", [x, dy]) {
         wbar, inputs, _, needs in
         [

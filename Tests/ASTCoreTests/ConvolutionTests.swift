@@ -1,0 +1,106 @@
+import Testing
+@testable import ASTCore
+import TestSupport
+
+/// The Winograd F(2×2, 3×3) path of the three convolution primitives against the im2col path,
+/// on odd and even planes, batches 1…10, channel counts not multiples of 4, first and second order.
+@Suite struct WinogradConvolution {
+    /// (batch, C, O, H, W).
+    static let shapes: [(Int, Int, Int, Int, Int)] = [
+        (1, 5, 3, 7, 7), (3, 6, 7, 14, 14), (10, 3, 5, 5, 3), (3, 2, 2, 1, 1), (2, 7, 9, 8, 8),
+        (1, 13, 6, 6, 9), (10, 17, 18, 4, 4), (3, 16, 16, 16, 16), (1, 1, 1, 2, 5)
+    ]
+
+    func run<T>(_ algorithm: ConvAlgorithm, _ body: () throws -> T) rethrows -> T {
+        try ConvAlgorithm.$current.withValue(algorithm) { try body() }
+    }
+
+    /// max |a − b| / max |b|.
+    func relativeError<S: TensorScalar>(_ a: Tensor<S>, _ b: Tensor<S>) -> Double {
+        #expect(a.shape == b.shape)
+        let (x, y) = (a.scalars, b.scalars)
+        var worst = 0.0, scale = 0.0
+        for i in 0..<y.count {
+            worst = max(worst, abs(Double(x[i]) - Double(y[i])))
+            scale = max(scale, abs(Double(y[i])))
+        }
+        return worst / max(scale, 1e-30)
+    }
+
+    func compare<S: TensorScalar>(_ type: S.Type, tolerance: Double) throws {
+        for (i, (n, c, o, h, w)) in Self.shapes.enumerated() {
+            let seed = UInt64(100 + 10 * i)
+            func random(_ shape: [Int], _ s: UInt64) throws -> Tensor<S> {
+                try Tensor<S>(shape: shape, scalars: randomTensor(shape, seed: s).scalars.map { S($0) })
+            }
+            let x = try random([n, c, h, w], seed), k = try random([o, c, 3, 3], seed + 1)
+            let dy = try random([n, o, h, w], seed + 2)
+            let g = ConvGeometry(
+                batch: n, channels: c, height: h, width: w, outChannels: o, kernelH: 3, kernelW: 3, padding: 1)
+            #expect(run(.winograd) { g.usesWinograd } && !run(.im2col) { g.usesWinograd })
+            let cases: [(String, () -> Tensor<S>)] = [
+                ("conv2d", { conv2dUnchecked(x, k, padding: 1) }),
+                ("input gradient", { convInputGradUnchecked(dy, k, height: h, width: w, padding: 1) }),
+                ("weight gradient", { convWeightGradUnchecked(x, dy, kernelH: 3, kernelW: 3, padding: 1) })
+            ]
+            for (name, f) in cases {
+                let error = relativeError(run(.winograd, f), run(.im2col, f))
+                #expect(error < tolerance, "\(S.self) \(name) \((n, c, o, h, w)): relative error \(error)")
+            }
+        }
+    }
+
+    @Test func agreesWithIm2colInDouble() throws { try compare(Double.self, tolerance: 1e-12) }
+
+    @Test func agreesWithIm2colInFloat() throws { try compare(Float.self, tolerance: 1e-5) }
+
+    /// The same result on repeated runs (the weight gradient's partials are added in worker order).
+    @Test func deterministic() throws {
+        let x = randomTensor([10, 9, 8, 8], seed: 5), dy = randomTensor([10, 11, 8, 8], seed: 6)
+        let f = { convWeightGradUnchecked(x, dy, kernelH: 3, kernelW: 3, padding: 1).scalars }
+        let first = run(.winograd, f)
+        for _ in 0..<3 { #expect(run(.winograd, f) == first) }
+    }
+
+    /// Second order through the backward closures: Hessian-vector products of a loss through conv,
+    /// Winograd against im2col, and against finite differences.
+    @Test func secondOrder() throws {
+        for (n, c, o, h, w) in [(3, 5, 6, 7, 5), (2, 4, 3, 6, 6)] {
+            let x = randomTensor([n, c, h, w], seed: 70), k = randomTensor([o, c, 3, 3], seed: 71)
+            let v = [randomTensor([n, c, h, w], seed: 72), randomTensor([o, c, 3, 3], seed: 73)]
+            let weights = randomTensor([n, o, h, w], seed: 74)
+            func hvp() throws -> [Tensor<Double>] {
+                let vars = [x.variable(), k.variable()]
+                let y = try vars[0].conv2d(weight: vars[1], padding: 1)
+                let loss = try y.multiplying(y).dot(weights)
+                let g = try gradients(of: loss, wrt: vars, createGraph: true)
+                let hv = try g[0].dot(v[0]).adding(g[1].dot(v[1]))
+                return try gradients(of: hv, wrt: vars)
+            }
+            let (a, b) = (try run(.winograd, hvp), try run(.im2col, hvp))
+            for i in 0..<2 {
+                let error = relativeError(a[i], b[i])
+                #expect(error < 1e-12, "second order, input \(i), \((n, c, o, h, w)): relative error \(error)")
+            }
+            let r = try run(.winograd) {
+                try checkGradients(inputs: [x, k]) {
+                    let y = try $0[0].conv2d(weight: $0[1], padding: 1)
+                    return try y.multiplying(y)
+                }
+            }
+            #expect(r.firstOrder < 1e-6 && r.secondOrder < 1e-6, "finite differences \((n, c, o, h, w)): \(r)")
+            let ops = try run(.winograd) {
+                try checkGradients(inputs: [randomTensor([n, o, h, w], seed: 75), k]) {
+                    try $0[0].conv2dInputGradient(weight: $0[1], height: h, width: w, padding: 1)
+                }
+            }
+            #expect(ops.firstOrder < 1e-6 && ops.secondOrder < 1e-6, "input gradient op \((n, c, o, h, w)): \(ops)")
+            let wg = try run(.winograd) {
+                try checkGradients(inputs: [x, randomTensor([n, o, h, w], seed: 76)]) {
+                    try $0[0].conv2dWeightGradient(outputGradient: $0[1], kernelH: 3, kernelW: 3, padding: 1)
+                }
+            }
+            #expect(wg.firstOrder < 1e-6 && wg.secondOrder < 1e-6, "weight gradient op \((n, c, o, h, w)): \(wg)")
+        }
+    }
+}
