@@ -97,13 +97,13 @@ def main() -> None:
     args = parser.parse_args()
 
     with open(args.report, encoding="utf-8") as f:
-        lines = block(json.load(f), args)
+        report = json.load(f)
+    lines = block(report, args)
     if not (args.check or args.update):
         print("\n".join(lines))
         return
     path = args.check or args.update
-    with open(args.report, encoding="utf-8") as f:
-        core = run_core(json.load(f), args.report)
+    core = run_core(report, args.report)
     with open(path, encoding="utf-8") as f:
         text = f.read()
     blocks = readme_blocks(text, path)
