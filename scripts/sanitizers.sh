@@ -84,8 +84,8 @@ for kind in "${kinds[@]}"; do
             py_env=(ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:detect_stack_use_after_return=0") ;;
         thread)
             scratch="${prefix}tsan"
-            # The static TSan runtime intercepts libdispatch (happens-before of libast's
-            # DispatchQueue.concurrentPerform workers), so it links against it.
+            # The toolchain's static TSan runtime has libdispatch interceptors (Swift's
+            # concurrency runtime uses libdispatch), so it links against it.
             cflags=(-fsanitize=thread -L"$swift_lib" -ldispatch -lBlocksRuntime)
             # (its shared runtime needs libdispatch and BlocksRuntime too, as the static one)
             preload="$runtime_dir/libclang_rt.tsan-x86_64.so $swift_lib/libdispatch.so $swift_lib/libBlocksRuntime.so"

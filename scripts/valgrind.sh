@@ -13,7 +13,7 @@
 # Each must exit 0 with "ERROR SUMMARY: 0 errors" (no invalid read or write, no use of
 # uninitialised memory, no bad free) and 0 bytes definitely and indirectly lost. "Possibly lost"
 # and "still reachable" blocks are printed, not failed: they are the Swift runtime's metadata
-# caches and libdispatch's worker-thread state, made once per process and kept on purpose until
+# caches and libast's worker threads' state, made once per process and kept on purpose until
 # exit (README "Leaks"). The soak runs AST_VALGRIND_SOAK="cycles threads" (default "3 2") with
 # its RSS check off (valgrind's allocator decides the RSS).
 #

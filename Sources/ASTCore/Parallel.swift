@@ -1,5 +1,4 @@
 import COpenBLAS
-import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -23,6 +22,9 @@ package enum Parallel {
         return max(1, min(blasThreads, 64))
     }()
 
+    /// The `width − 1` threads that run parts besides the caller.
+    private static let pool = WorkerPool(workers: width - 1, restartAfterFork: true)
+
     /// body(range) for a partition of 0..<count; runs inline when the work is small.
     @inline(__always)
     package static func forRanges(_ count: Int, minimumPerThread: Int = 1, _ body: (Range<Int>) -> Void) {
@@ -44,11 +46,6 @@ package enum Parallel {
             body(0, 0..<count)
             return
         }
-        withoutActuallyEscaping(body) { body in
-            nonisolated(unsafe) let run = body
-            DispatchQueue.concurrentPerform(iterations: parts) { p in
-                run(p, (count * p / parts)..<(count * (p + 1) / parts))
-            }
-        }
+        pool.run(parts: parts) { p in body(p, (count * p / parts)..<(count * (p + 1) / parts)) }
     }
 }

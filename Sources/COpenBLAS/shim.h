@@ -40,4 +40,13 @@ static inline int ast_openblas_upgrade_fallback_core(void) {
     unsetenv("OPENBLAS_CORETYPE");
     return 1;
 }
+
+/* A spin-wait hint to the CPU (libast's worker pool waits for work this way for a moment). */
+static inline void ast_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
 #endif
