@@ -25,7 +25,7 @@ rounds="${BENCH_ROUNDS:-2}"
 threads="${BENCH_THREADS:-2}"
 venv="${BENCH_VENV:-$root/.build/bench-venv}"
 read -r -a wrap <<< "${BENCH_WRAP:-}"
-all_cases="train-step mtt-ipc1 mtt-ipc10 ast-ipc1 ast-ipc10 expert-mtt expert-ast eval-10 eval-100"
+all_cases="train-step mtt-ipc1 mtt-ipc1-kept mtt-ipc10 ast-ipc1 ast-ipc10 expert-mtt expert-ast eval-10 eval-100"
 read -r -a cases <<< "${BENCH_CASES:-$all_cases}"
 fail() { echo "bench-vs-pytorch: $*" >&2; exit 1; }
 [[ "$rounds" =~ ^[0-9]+$ && "$rounds" -ge 2 ]] || fail "BENCH_ROUNDS=$rounds: need at least 2 rounds"
@@ -96,6 +96,7 @@ describe() {
     case "$1" in
         train-step) echo "training step, ConvNet-3 w128, 3x32x32, batch 256 (img/s)";;
         mtt-ipc1) echo "MTT iteration, 3x32x32 w128, ipc 1 (batch 10, N 50) (s)";;
+        mtt-ipc1-kept) echo "  the same, libast keeping all 50 step graphs (activation_mib 2048) (s)";;
         mtt-ipc10) echo "MTT iteration, 3x32x32 w128, ipc 10 (batch 100, N 30) (s)";;
         ast-ipc1) echo "AST iteration (momentum, intermediate target, DSA), ipc 1, N 50 (s)";;
         ast-ipc10) echo "AST iteration (momentum, intermediate target, DSA), ipc 10, N 30 (s)";;

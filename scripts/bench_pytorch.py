@@ -17,7 +17,7 @@ import argparse, math, resource, sys, time
 import torch
 import torch.nn.functional as F
 
-CASES = ["train-step", "mtt-ipc1", "mtt-ipc10", "ast-ipc1", "ast-ipc10",
+CASES = ["train-step", "mtt-ipc1", "mtt-ipc1-kept", "mtt-ipc10", "ast-ipc1", "ast-ipc10",
          "expert-mtt", "expert-ast", "eval-10", "eval-100"]
 
 
@@ -176,8 +176,9 @@ def run(case):
             st["theta"], _ = sgd(th, g, None, 0.01)
         return median_seconds(step, 1, 5), B
 
-    if case in ("mtt-ipc1", "mtt-ipc10", "ast-ipc1", "ast-ipc10"):
-        ipc = 1 if case.endswith("ipc1") else 10
+    if case in ("mtt-ipc1", "mtt-ipc1-kept", "mtt-ipc10", "ast-ipc1", "ast-ipc10"):
+        # mtt-ipc1-kept is libast with every step graph kept; autograd always keeps them.
+        ipc = 10 if case.endswith("ipc10") else 1
         n, steps = 10 * ipc, 50 if ipc == 1 else 30
         X = torch.randn(n, 3, 32, 32, generator=gen).requires_grad_(True)
         Y = torch.arange(10).repeat_interleave(ipc)
