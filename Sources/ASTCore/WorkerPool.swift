@@ -4,16 +4,17 @@ import Synchronization
 import Glibc
 #endif
 
-/// libast's own threads: `Parallel.width − 1` workers that live as long as the process, spin
-/// for a moment after each parallel region and then sleep on a condition variable. A region
-/// is published as one atomic word (generation, parts, next unclaimed part) from which the
-/// caller and the workers claim parts, so while the workers spin a region costs no system call.
-/// (Dispatch's concurrentPerform woke a thread through the kernel for every region; an ipc-1
-/// MTT iteration has about 5 400 regions of 0.4 ms.) Which part runs on which thread does not
-/// change the result: the partition is fixed by `Parallel.forParts`.
 /// The pool whose workers a forked child restarts (libast's, `Parallel`'s).
 nonisolated(unsafe) private var forkedPool: Unmanaged<WorkerPool>?
 
+/// libast's own threads: `Parallel.width − 1` workers that live as long as the process, wait
+/// for a moment after each parallel region (yielding their core to anyone who needs it) and
+/// then sleep on a condition variable. A region is published as one atomic word (generation,
+/// parts, next unclaimed part) from which the caller and the workers claim parts, so a region
+/// that follows another closely costs no wake-up through the kernel. (Dispatch's
+/// concurrentPerform woke a thread for every region; an ipc-1 MTT iteration has about 5 400
+/// regions of 0.4 ms.) Which part runs on which thread does not change the result: the
+/// partition is fixed by `Parallel.forParts`.
 final class WorkerPool: @unchecked Sendable {
     /// generation << 32 | parts << 16 | next part to claim.
     private let region = Atomic<UInt64>(0)
@@ -29,7 +30,7 @@ final class WorkerPool: @unchecked Sendable {
     private var job: ((Int) -> Void)?
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    /// How long an idle worker spins before it sleeps: longer than the gaps between the
+    /// How long an idle worker waits before it sleeps: longer than the gaps between the
     /// regions of one computation, short enough not to hold a core when libast is idle.
     private let spinSeconds = 200e-6
     /// Whether waiting threads spin at all: not when there are more threads than CPUs
