@@ -111,8 +111,11 @@ echo "libast $libast_version vs PyTorch $torch_version, $threads threads each, $
 echo "libast: $blas_info"
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)"
 echo
-printf '| %-72s | %-21s | %-21s | %-13s | %-17s |\n' "work (figure per round)" "libast" "PyTorch" "ratio" "peak RSS MiB"
-printf '|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..74})" "$(printf -- '-%.0s' {1..23})" "$(printf -- '-%.0s' {1..23})" "$(printf -- '-%.0s' {1..15})" "$(printf -- '-%.0s' {1..19})"
+# Column widths: a figure or a ratio ("1.23x") per round.
+fw=$((rounds * 7 > 21 ? rounds * 7 : 21)) rw=$((rounds * 6 > 13 ? rounds * 6 : 13))
+dashes() { printf -- '-%.0s' $(seq 1 "$1"); }
+printf "| %-72s | %-${fw}s | %-${fw}s | %-${rw}s | %-17s |\n" "work (figure per round)" "libast" "PyTorch" "ratio" "peak RSS MiB"
+printf '|%s|%s|%s|%s|%s|\n' "$(dashes 74)" "$(dashes $((fw + 2)))" "$(dashes $((fw + 2)))" "$(dashes $((rw + 2)))" "$(dashes 19)"
 for c in "${cases[@]}"; do
     l="" t="" q="" lm=0 tm=0
     for ((r = 1; r <= rounds; r++)); do
@@ -127,7 +130,7 @@ for c in "${cases[@]}"; do
         lm="$(awk -v a="$lm" -v b="$lmib" 'BEGIN { printf "%.0f", (b > a ? b : a) }')"
         tm="$(awk -v a="$tm" -v b="$tmib" 'BEGIN { printf "%.0f", (b > a ? b : a) }')"
     done
-    printf '| %-72s | %-21s | %-21s | %-13s | %-17s |\n' "$(describe "$c")" "${l% }" "${t% }" "${q% }" "$lm / $tm"
+    printf "| %-72s | %-${fw}s | %-${fw}s | %-${rw}s | %-17s |\n" "$(describe "$c")" "${l% }" "${t% }" "${q% }" "$lm / $tm"
 done
 echo
 echo "ratio = PyTorch time / libast time in the same round (above 1: libast faster); peak RSS: the"
