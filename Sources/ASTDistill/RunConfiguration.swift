@@ -626,8 +626,10 @@ extension RunConfiguration {
             (c.expertCount, c.expertEpochs, c.trainLimit) = (8, 15, 20_000)
             c.expertKind = .mtt
             c.distillation = .ast(ipc: ipc)
+            // Segments start in the first half of the experts' 15 epochs (T⁺ 7 / 8): at ipc 1 and
+            // the preset's own scale T⁺ 7 beat T⁺ 4 by 0.82 points (RESULTS.md fashion-presets).
             (c.distillation.syntheticSteps, c.distillation.maxStartEpoch, c.distillation.iterations) = (
-                ipc == 1 ? 30 : 20, ipc == 1 ? 4 : 8, 400
+                ipc == 1 ? 30 : 20, ipc == 1 ? 7 : 8, 400
             )
             c.distillation.syntheticBatch = ipc == 1 ? nil : 50
             // With the momentum inner loop the student's step is about α/(1 − μ) = 10α: α₀ 0.001
