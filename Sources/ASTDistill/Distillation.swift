@@ -420,7 +420,7 @@ public struct Distiller {
         }
         guard finite else {
             throw ASTError(
-                .diverged, "iteration \(state.iteration): synthetic images became non-finite (lower imageLearningRate)")
+                .diverged, "iteration \(state.iteration): synthetic images became non-finite (lower distill.lr_img)")
         }
         next.stepSizeVelocity = Float(settings.stepSizeMomentum) * next.stepSizeVelocity + gLR
         next.stepSize -= Float(settings.learningRateLearningRate) * next.stepSizeVelocity
@@ -428,7 +428,7 @@ public struct Distiller {
             throw ASTError(
                 .diverged,
                 "iteration \(state.iteration): the learnable step size α became \(next.stepSize) (from "
-                    + "\(state.stepSize)); lower learningRateLearningRate or imageLearningRate"
+                    + "\(state.stepSize)); lower distill.lr_lr (its learning rate) or distill.lr_img"
             )
         }
         if let pv = state.softLabels(classes: k), let gv = mean.softLabelGradient, var logits = next.labelLogits,

@@ -213,6 +213,14 @@ func straightAndStopped(
         }
     }
 
+    /// The CPU presets learn α slowly at every ipc: 1e-5 (MTT's CIFAR ipc-10 value) sent it
+    /// negative in the second iteration of the fashion-ipc10 preset.
+    @Test func cpuPresetsLearnTheStepSizeSlowly() throws {
+        for name in ["fashion-ipc1", "fashion-ipc10", "mnist-ipc1", "mnist-ipc10"] {
+            #expect(try RunConfiguration.preset(name).distillation.learningRateLearningRate == 1e-7, "\(name)")
+        }
+    }
+
     /// The CPU presets draw segment starts from about the first half of their experts' epochs
     /// (measured better than the first quarter at the presets' scale, RESULTS.md); the
     /// target M epochs later stays within the trajectory.
