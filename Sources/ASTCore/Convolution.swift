@@ -211,11 +211,13 @@ struct WinogradScratch<S: TensorScalar> {
     let inner, outer, plane: UnsafeMutablePointer<S>
 }
 
-/// Runs body(part, images, scratch) on each worker's contiguous share of the batch with its own
-/// Winograd buffers (allocated once per call; the chunks reuse them).
+/// Runs body(part, chunk, first, scratch) on each worker's contiguous share of the batch, chunk
+/// by chunk of at most `winogradChunk` images in order (`first`: the share's first chunk), with
+/// the worker's own Winograd buffers (allocated once per call; the chunks reuse them). An empty
+/// share (batch 0) makes no call.
 @inline(__always)
-private func forEachWinogradWorker<S: TensorScalar>(
-    _ g: ConvGeometry, _ type: S.Type, _ body: (Int, Range<Int>, WinogradScratch<S>) -> Void
+private func forEachWinogradChunk<S: TensorScalar>(
+    _ g: ConvGeometry, _ type: S.Type, _ body: (Int, Range<Int>, Bool, WinogradScratch<S>) -> Void
 ) {
     Parallel.forParts(g.batch) { part, images in
         let columns = min(g.winogradChunk, images.count) * g.tiles
@@ -223,7 +225,13 @@ private func forEachWinogradWorker<S: TensorScalar>(
         let inner = TensorStorage<S>(uninitializedCount: 16 * winogradPlane(g.channels * columns) + 4)
         let outer = TensorStorage<S>(uninitializedCount: 16 * winogradPlane(g.outChannels * columns) + 4)
         let plane = TensorStorage<S>(uninitializedCount: (2 * g.tilesH + 2) * 2 * (g.tileStride + 1) + 8 * g.tileStride)
-        body(part, images, WinogradScratch(inner: inner.base, outer: outer.base, plane: plane.base))
+        let scratch = WinogradScratch(inner: inner.base, outer: outer.base, plane: plane.base)
+        var n0 = images.lowerBound
+        while n0 < images.upperBound {
+            let nb = min(g.winogradChunk, images.upperBound - n0)
+            body(part, n0..<(n0 + nb), n0 == images.lowerBound, scratch)
+            n0 += nb
+        }
         withExtendedLifetime((inner, outer, plane)) {}
     }
 }
@@ -611,21 +619,17 @@ private func winogradConv<S: TensorScalar>(
 ) {
     let u = winogradKernels(w, g)
     let (ub, o, c) = (UnsafePointer(u.base), g.outChannels, g.channels)
-    forEachWinogradWorker(g, S.self) { _, images, s in
-        var n0 = images.lowerBound
-        while n0 < images.upperBound {
-            let nb = min(g.winogradChunk, images.upperBound - n0), cols = nb * g.tiles
-            winogradInput(x, g, n0, nb, s.inner, s.plane)
-            for k in 0..<16 {
-                S.gemm(
-                    transA: false, transB: false, m: o, n: cols, k: c, alpha: 1, a: ub + k * winogradPlane(o * c),
-                    lda: c,
-                    b: s.inner + k * winogradPlane(c * cols), ldb: cols, beta: 0,
-                    c: s.outer + k * winogradPlane(o * cols), ldc: cols)
-            }
-            winogradOutput(s.outer, g, n0, nb, y, s.plane)
-            n0 += nb
+    forEachWinogradChunk(g, S.self) { _, chunk, _, s in
+        let (n0, nb) = (chunk.lowerBound, chunk.count), cols = chunk.count * g.tiles
+        winogradInput(x, g, n0, nb, s.inner, s.plane)
+        for k in 0..<16 {
+            S.gemm(
+                transA: false, transB: false, m: o, n: cols, k: c, alpha: 1, a: ub + k * winogradPlane(o * c),
+                lda: c,
+                b: s.inner + k * winogradPlane(c * cols), ldb: cols, beta: 0,
+                c: s.outer + k * winogradPlane(o * cols), ldc: cols)
         }
+        winogradOutput(s.outer, g, n0, nb, y, s.plane)
     }
     withExtendedLifetime(u) {}
 }
@@ -640,21 +644,17 @@ private func winogradInputGrad<S: TensorScalar>(
 ) {
     let u = winogradKernels(w, g)
     let (ub, o, c) = (UnsafePointer(u.base), g.outChannels, g.channels)
-    forEachWinogradWorker(g, S.self) { _, images, s in
-        var n0 = images.lowerBound
-        while n0 < images.upperBound {
-            let nb = min(g.winogradChunk, images.upperBound - n0), cols = nb * g.tiles
-            winogradGradOutput(dy, g, n0, nb, s.outer, s.plane)
-            for k in 0..<16 {
-                S.gemm(
-                    transA: true, transB: false, m: c, n: cols, k: o, alpha: 1, a: ub + k * winogradPlane(o * c),
-                    lda: c,
-                    b: s.outer + k * winogradPlane(o * cols), ldb: cols, beta: 0,
-                    c: s.inner + k * winogradPlane(c * cols), ldc: cols)
-            }
-            winogradGradInput(s.inner, g, n0, nb, dx, s.plane)
-            n0 += nb
+    forEachWinogradChunk(g, S.self) { _, chunk, _, s in
+        let (n0, nb) = (chunk.lowerBound, chunk.count), cols = chunk.count * g.tiles
+        winogradGradOutput(dy, g, n0, nb, s.outer, s.plane)
+        for k in 0..<16 {
+            S.gemm(
+                transA: true, transB: false, m: c, n: cols, k: o, alpha: 1, a: ub + k * winogradPlane(o * c),
+                lda: c,
+                b: s.outer + k * winogradPlane(o * cols), ldb: cols, beta: 0,
+                c: s.inner + k * winogradPlane(c * cols), ldc: cols)
         }
+        winogradGradInput(s.inner, g, n0, nb, dx, s.plane)
     }
     withExtendedLifetime(u) {}
 }
@@ -671,23 +671,20 @@ private func winogradWeightGrad<S: TensorScalar>(
     let parts = Parallel.partCount(g.batch), size = 16 * winogradPlane(o * c)
     let partials = TensorStorage<S>(uninitializedCount: parts * size)
     let du = partials.base
-    forEachWinogradWorker(g, S.self) { part, images, s in
+    // A share's first chunk overwrites its partial (beta 0): no zeroing pass, but for the one
+    // empty share of an empty batch, which makes no call.
+    if g.batch == 0 { zeroElements(du, parts * size) }
+    forEachWinogradChunk(g, S.self) { part, chunk, first, s in
         let acc = du + part * size
-        // The first chunk's gemms overwrite (beta 0): no zeroing pass.
-        if images.isEmpty { zeroElements(acc, size) }
-        var n0 = images.lowerBound
-        while n0 < images.upperBound {
-            let nb = min(g.winogradChunk, images.upperBound - n0), cols = nb * g.tiles
-            winogradInput(x, g, n0, nb, s.inner, s.plane)
-            winogradGradOutput(dy, g, n0, nb, s.outer, s.plane)
-            for k in 0..<16 {
-                S.gemm(
-                    transA: false, transB: true, m: o, n: c, k: cols, alpha: 1,
-                    a: s.outer + k * winogradPlane(o * cols), lda: cols,
-                    b: s.inner + k * winogradPlane(c * cols), ldb: cols, beta: n0 == images.lowerBound ? 0 : 1,
-                    c: acc + k * winogradPlane(o * c), ldc: c)
-            }
-            n0 += nb
+        let (n0, nb) = (chunk.lowerBound, chunk.count), cols = chunk.count * g.tiles
+        winogradInput(x, g, n0, nb, s.inner, s.plane)
+        winogradGradOutput(dy, g, n0, nb, s.outer, s.plane)
+        for k in 0..<16 {
+            S.gemm(
+                transA: false, transB: true, m: o, n: c, k: cols, alpha: 1,
+                a: s.outer + k * winogradPlane(o * cols), lda: cols,
+                b: s.inner + k * winogradPlane(c * cols), ldb: cols, beta: first ? 0 : 1,
+                c: acc + k * winogradPlane(o * c), ldc: c)
         }
     }
     Parallel.forRanges(o) { winogradKernelAdjoint(du, parts, o, c, $0, dw) }
