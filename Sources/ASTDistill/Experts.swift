@@ -86,9 +86,6 @@ public struct ExpertRecipe: Sendable, Equatable {
         if let v = resetMomentumAtDecay { t.sgd.resetMomentumAtDecay = v }
         if let v = lossScaleStart { t.lossScaleStart = v }
         if let v = lossScaleEpochs { t.lossScaleEpochs = v }
-        if lossScaleStart != nil || lossScaleEpochs != nil {
-            t.lossScaling = t.lossScaleStart < 1 && t.lossScaleEpochs > 0
-        }
         if let v = gradientPenalty { t.gradientPenalty = v }
         return t
     }

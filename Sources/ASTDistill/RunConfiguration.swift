@@ -389,12 +389,12 @@ extension RunConfiguration {
             "experts.loss_scale_start", 111, 1, positive: true, "λ_0 of AST's loss-scaling ramp (1 = off)",
             \.lossScaleStart
         ) {
-            $0.lossScaling ? $0.lossScaleStart : 1
+            $0.lossScaleStart
         },
         recipeInt(
             "experts.loss_scale_epochs", 112, 10_000, "length of that ramp in epochs (0 = off)", \.lossScaleEpochs
         ) {
-            $0.lossScaling ? $0.lossScaleEpochs : 0
+            $0.lossScaleEpochs
         },
         recipeFloat(
             "experts.gradient_penalty", 113, 1000, positive: false, "λ of AST's gradient penalty (0 = off)",

@@ -54,10 +54,11 @@ public struct TrainingSettings: Sendable {
     /// DSA on every batch; nil trains on the images as they are.
     public var augmentation: DSA?
     /// AST's "clipping loss": the CE of epoch e is scaled by λ_e = s + (1 − s)/L · e for e < L
-    /// (s = `lossScaleStart`, L = `lossScaleEpochs`; AST's 0.5 and 10), 1 afterwards.
-    public var lossScaling: Bool
-    public var lossScaleStart = 0.5
-    public var lossScaleEpochs = 10
+    /// (s = `lossScaleStart`, L = `lossScaleEpochs`; AST's 0.5 and 10), 1 afterwards. Off is
+    /// s 1 or L 0, so the two numbers alone say what a recipe does (a kind without the ramp has 1 and 0).
+    public var lossScaleStart: Double
+    public var lossScaleEpochs: Int
+    public var lossScaling: Bool { lossScaleStart < 1 && lossScaleEpochs > 0 }
     /// λ of AST's gradient penalty on clean inputs; 0 switches it off.
     public var gradientPenalty: Double
 
@@ -69,7 +70,7 @@ public struct TrainingSettings: Sendable {
         self.batchSize = batchSize
         self.sgd = sgd
         self.augmentation = augmentation
-        self.lossScaling = lossScaling
+        (lossScaleStart, lossScaleEpochs) = lossScaling ? (0.5, 10) : (1, 0)
         self.gradientPenalty = gradientPenalty
     }
 

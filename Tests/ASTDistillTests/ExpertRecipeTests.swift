@@ -63,7 +63,8 @@ import ASTData
         var d = RunConfiguration()
         try d.set("experts.loss_scale_start", text: "1")
         #expect(try !d.expertTraining.lossScaling)
-        #expect(try d.value("experts.loss_scale_start") == .float(1) && d.value("experts.loss_scale_epochs") == .int(0))
+        #expect(try d.value("experts.loss_scale_start") == .float(1))
+        #expect(try d.value("experts.loss_scale_epochs") == .int(10))
         var e = RunConfiguration()
         try e.set("experts.loss_scale_epochs", text: "0")
         #expect(try !e.expertTraining.lossScaling)
@@ -84,6 +85,40 @@ import ASTData
         try d.set("experts.lr", text: "0.003")  // AST's
         d.expertKind = .mtt
         #expect(try d.value("experts.lr") == .float(0.01))
+    }
+
+    /// MTT's kind has no ramp (λ_0 1, L 0): one half of a ramp set there leaves it off and is
+    /// reported as set, and every combination on either kind reapplies from its JSON to an equal
+    /// configuration (a fuzzer found `experts.loss_scale_epochs` 1 on MTT ramping from a hidden
+    /// λ_0 0.5 whose JSON read back as a different configuration).
+    @Test func rampHalvesRoundTrip() throws {
+        var mtt = RunConfiguration()
+        mtt.expertKind = .mtt
+        #expect(try mtt.value("experts.loss_scale_start") == .float(1))
+        #expect(try mtt.value("experts.loss_scale_epochs") == .int(0))
+        try mtt.set("experts.loss_scale_epochs", text: "1")
+        #expect(try !mtt.expertTraining.lossScaling)
+        #expect(try mtt.value("experts.loss_scale_epochs") == .int(1))
+        try mtt.set("experts.loss_scale_start", text: "0.5")
+        #expect(try mtt.expertTraining.lossScale(epoch: 0) == 0.5 && mtt.expertTraining.lossScale(epoch: 1) == 1)
+        for kind in ExpertKind.allCases {
+            for start in ["-1", "0.25", "0.5", "1"] {
+                for epochs in ["-1", "0", "1", "10"] {
+                    for order in [false, true] {
+                        var c = RunConfiguration()
+                        c.expertKind = kind
+                        let pairs = [("experts.loss_scale_start", start), ("experts.loss_scale_epochs", epochs)]
+                        for (name, text) in order ? pairs.reversed() : pairs { try c.set(name, text: text) }
+                        var back = RunConfiguration()
+                        try back.apply(json: c.json, source: "test")
+                        #expect(back == c, "\(kind) start \(start) epochs \(epochs)")
+                        let t = try c.expertTraining
+                        #expect(try c.value("experts.loss_scale_start") == .float(t.lossScaleStart))
+                        #expect(try c.value("experts.loss_scale_epochs") == .int(Int64(t.lossScaleEpochs)))
+                    }
+                }
+            }
+        }
     }
 
     @Test func badValuesAreErrors() {
