@@ -122,39 +122,43 @@ public struct DistillationSettings: Sendable, Equatable {
         func positive(_ name: String, _ v: Double) throws(ASTError) {
             guard v.isFinite, v > 0 else { throw .invalid("\(name) \(v) must be positive and finite") }
         }
-        guard (1...10_000).contains(ipc) else { throw .invalid("ipc \(ipc) is outside 1...10000") }
+        guard (1...10_000).contains(ipc) else { throw .invalid("distill.ipc \(ipc) is outside 1...10000") }
         guard (1...10_000).contains(syntheticSteps) else {
-            throw .invalid("syntheticSteps \(syntheticSteps) is outside 1...10000")
+            throw .invalid("distill.syn_steps \(syntheticSteps) is outside 1...10000")
         }
-        guard expertEpochs >= 1 else { throw .invalid("expertEpochs \(expertEpochs) must be at least 1") }
-        guard maxStartEpoch >= 1 else { throw .invalid("maxStartEpoch \(maxStartEpoch) must be at least 1") }
+        guard expertEpochs >= 1 else { throw .invalid("distill.expert_epochs \(expertEpochs) must be at least 1") }
+        guard maxStartEpoch >= 1 else { throw .invalid("distill.max_start_epoch \(maxStartEpoch) must be at least 1") }
         guard maxStartEpoch - 1 + expertEpochs <= snapshotCount - 1 else {
             throw .invalid(
-                "maxStartEpoch \(maxStartEpoch) + expertEpochs \(expertEpochs) reaches epoch "
+                "distill.max_start_epoch \(maxStartEpoch) + distill.expert_epochs \(expertEpochs) reaches epoch "
                     + "\(maxStartEpoch - 1 + expertEpochs), beyond the \(snapshotCount - 1) stored epochs"
             )
         }
-        guard iterations >= 0 else { throw .invalid("iterations \(iterations) must be ≥ 0") }
-        try positive("imageLearningRate", imageLearningRate)
-        try positive("learningRateLearningRate", learningRateLearningRate)
-        try positive("initialStepSize", initialStepSize)
+        guard iterations >= 0 else { throw .invalid("distill.iterations \(iterations) must be ≥ 0") }
+        try positive("distill.lr_img", imageLearningRate)
+        try positive("distill.lr_lr", learningRateLearningRate)
+        try positive("distill.lr_init", initialStepSize)
         guard imageMomentum.isFinite, (0..<1).contains(imageMomentum) else {
-            throw .invalid("imageMomentum \(imageMomentum) is outside [0, 1)")
+            throw .invalid("distill.momentum (images) \(imageMomentum) is outside [0, 1)")
         }
         guard stepSizeMomentum.isFinite, (0..<1).contains(stepSizeMomentum) else {
-            throw .invalid("stepSizeMomentum \(stepSizeMomentum) is outside [0, 1)")
+            throw .invalid("distill.momentum (step size) \(stepSizeMomentum) is outside [0, 1)")
         }
-        if let b = syntheticBatch { guard b >= 1 else { throw .invalid("syntheticBatch \(b) must be at least 1") } }
+        if let b = syntheticBatch { guard b >= 1 else { throw .invalid("distill.batch_syn \(b) must be at least 1") } }
         if let mu = innerMomentum {
-            guard mu.isFinite, (0..<1).contains(mu) else { throw .invalid("innerMomentum \(mu) is outside [0, 1)") }
+            guard mu.isFinite, (0..<1).contains(mu) else {
+                throw .invalid("distill.inner_momentum \(mu) is outside [0, 1)")
+            }
         }
         if let wp = weightPerturbation {
-            guard wp.isFinite, wp >= 0 else { throw .invalid("weightPerturbation \(wp) must be ≥ 0") }
+            guard wp.isFinite, wp >= 0 else { throw .invalid("distill.weight_perturbation \(wp) must be ≥ 0") }
         }
-        if learnSoftLabels { try positive("labelLearningRate", labelLearningRate) }
-        guard (1...65_536).contains(segments) else { throw .invalid("segments \(segments) is outside 1...65536") }
+        if learnSoftLabels { try positive("distill.lr_labels", labelLearningRate) }
+        guard (1...65_536).contains(segments) else {
+            throw .invalid("distill.segments \(segments) is outside 1...65536")
+        }
         guard (0...1_048_576).contains(activationBudgetMiB) else {
-            throw .invalid("activationBudgetMiB \(activationBudgetMiB) is outside 0...1048576")
+            throw .invalid("distill.activation_mib \(activationBudgetMiB) is outside 0...1048576")
         }
         _ = try DSA(strategy: augmentation)
     }

@@ -522,7 +522,8 @@ private func distilledImages(_ run: OpaquePointer?, space: Int32 = Int32(AST_IMA
     // M + T+ beyond the stored epochs
     #expect(ast_config_set_int(cfg, key(AST_CONFIG_DISTILL_MAX_START_EPOCH), 3) == OK)
     expectFailure(
-        ast_run_create_with_data(cfg, dir, train, test, &run), AST_ERR_INVALID_ARGUMENT, "beyond the 3 stored epochs")
+        ast_run_create_with_data(cfg, dir, train, test, &run), AST_ERR_INVALID_ARGUMENT,
+        "distill.max_start_epoch 3 + distill.expert_epochs 2 reaches epoch 4, beyond the 3 stored epochs")
     #expect(ast_config_set_int(cfg, key(AST_CONFIG_DISTILL_MAX_START_EPOCH), 2) == OK)
     // ipc larger than a class
     #expect(ast_config_set_int(cfg, key(AST_CONFIG_DISTILL_IPC), 11) == OK)
