@@ -3,9 +3,12 @@
 #
 #   fuzz/build.sh [target...]        (default: every fuzz/harness/*.swift except Support.swift)
 #
-# 1. `swift build --sanitize=fuzzer --sanitize=address --target ASTDistill` builds ASTCore, ASTData
+# 1. `swift build -Xswiftc -sanitize=fuzzer,address --target ASTDistill` builds ASTCore, ASTData
 #    and ASTDistill with coverage instrumentation and ASan into the scratch path (default
-#    .build-fuzz), without linking any executable (libFuzzer supplies main);
+#    .build-fuzz), without linking any executable (libFuzzer supplies main). One combined flag:
+#    swiftc 6.3 keeps only the last of several -sanitize= flags, and SwiftPM's
+#    `--sanitize=fuzzer --sanitize=address` passes two in an order that changes from run to run,
+#    so the modules had either coverage or ASan, never both. The build then checks both are in;
 # 2. each harness is compiled with `swiftc -sanitize=fuzzer,address -parse-as-library` against
 #    those modules and linked with their object files, OpenBLAS and zlib.
 # Package.swift is not touched: the harnesses live outside the package.
@@ -26,12 +29,17 @@ if [ "${#targets[@]}" -eq 0 ]; then
 fi
 
 echo "fuzz/build.sh: instrumented modules (scratch $scratch)"
-swift build -c release --scratch-path "$scratch" --sanitize=fuzzer --sanitize=address --target ASTDistill
+swift build -c release --scratch-path "$scratch" -Xswiftc -sanitize=fuzzer,address --target ASTDistill
 
 rel="$scratch/release"
 objects=()
 for module in ASTCore ASTData ASTDistill; do
     objects+=("$rel/$module.build"/*.o)
+    # Coverage counters (libFuzzer's guidance) and ASan calls in every module, or the harnesses
+    # fuzz blind / unchecked.
+    symbols="$(nm "$rel/$module.build"/*.o)"
+    grep -q __sanitizer_cov_8bit_counters_init <<<"$symbols" && grep -q __asan_init <<<"$symbols" \
+        || { echo "fuzz/build.sh: $module lacks coverage or ASan instrumentation" >&2; exit 1; }
 done
 blas_flags=($(pkg-config --libs openblas 2>/dev/null || echo -lopenblas))
 mkdir -p "$bin"
