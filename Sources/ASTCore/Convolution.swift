@@ -270,6 +270,27 @@ private func inputTransformAdjoint<S: TensorScalar>(_ v: Quad<S>) -> Quad<S> {
     (v.0, v.1 - v.2 + v.3, v.1 + v.2 - v.0, Lanes<S>() - v.3)
 }
 
+/// even[j] = src[2j] for j < ⌈n/2⌉ and odd[j] = src[2j + 1] for j < ⌊n/2⌋, 8 elements a step: the
+/// vector stores let the transforms' vector loads that follow forward from them (scalar stores
+/// made those loads stall, the largest cost of the two transforms that deinterleave).
+@inline(__always)
+private func deinterleave<S: TensorScalar>(
+    _ src: UnsafePointer<S>, _ n: Int, even: UnsafeMutablePointer<S>, odd: UnsafeMutablePointer<S>
+) {
+    var j = 0
+    while 2 * j + 8 <= n {
+        let v = UnsafeRawPointer(src + 2 * j).loadUnaligned(as: SIMD8<S>.self)
+        storeLanes(v.evenHalf, even, j)
+        storeLanes(v.oddHalf, odd, j)
+        j += 4
+    }
+    while 2 * j + 1 < n {
+        (even[j], odd[j]) = (src[2 * j], src[2 * j + 1])
+        j += 1
+    }
+    if 2 * j < n { even[j] = src[2 * j] }
+}
+
 /// Fills `plane` with the zero-padded plane src (h × w) in deinterleaved rows: padded row r holds
 /// input row r − 1 as E[j] = column 2j − 1 (j ≤ tileStride), then O[j] = column 2j, so the
 /// four columns 2tx − 1 … 2tx + 2 of the tiles tx…tx+3 are four contiguous vectors.
@@ -279,9 +300,8 @@ private func padDeinterleaved<S: TensorScalar>(
 ) {
     zeroElements(plane, rows * 2 * rowLength)
     for iy in 0..<min(h, rows - 1) {
-        let e = plane + (iy + 1) * 2 * rowLength, o = e + rowLength, row = src + iy * w
-        for j in 0..<(w / 2) { e[j + 1] = row[2 * j + 1] }
-        for j in 0..<((w + 1) / 2) { o[j] = row[2 * j] }
+        let e = plane + (iy + 1) * 2 * rowLength
+        deinterleave(src + iy * w, w, even: e + rowLength, odd: e + 1)
     }
 }
 
@@ -464,9 +484,8 @@ private func winogradGradOutput<S: TensorScalar>(
             for ty in 0..<th {
                 zeroElements(scratch, 4 * ts)
                 for a in 0..<min(2, h - 2 * ty) {
-                    let row = src + (2 * ty + a) * w, e = scratch + 2 * a * ts, od = e + ts
-                    for j in 0..<((w + 1) / 2) { e[j] = row[2 * j] }
-                    for j in 0..<(w / 2) { od[j] = row[2 * j + 1] }
+                    let e = scratch + 2 * a * ts
+                    deinterleave(src + (2 * ty + a) * w, w, even: e, odd: e + ts)
                 }
                 let out = dst + ty * tw
                 var tx = 0
