@@ -264,7 +264,10 @@ extension TrajectoryMatching {
     }
 }
 
-/// Σ a[i]·b[i] for same-length tensors.
+/// Σ a[i]·b[i] for same-length tensors, summed in index order. Specialised: the generic body
+/// went through the protocol witnesses of + and · for every element.
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 package func dotProduct<S>(_ a: Tensor<S>, _ b: Tensor<S>) -> S {
     var s: S = 0
     let (pa, pb) = (a.storage.base, b.storage.base)
