@@ -629,6 +629,25 @@ private func winogradKernels<S: TensorScalar>(_ w: UnsafePointer<S>, _ g: ConvGe
     return u
 }
 
+/// The 16 per-point products of a chunk with the transformed kernels U (16, O, C): out[k] =
+/// U[k]·in[k] (forward: in (16, C, cols) -> out (16, O, cols)) or, `transposed`, U[k]ᵀ·in[k]
+/// (input gradient: in (16, O, cols) -> out (16, C, cols)). Planes are `winogradPlane` apart.
+@inline(__always)
+private func winogradPointProducts<S: TensorScalar>(
+    _ u: UnsafePointer<S>, transposed: Bool, _ g: ConvGeometry, cols: Int, _ input: UnsafePointer<S>,
+    _ output: UnsafeMutablePointer<S>
+) {
+    let (o, c) = (g.outChannels, g.channels)
+    let (rows, depth) = transposed ? (c, o) : (o, c)
+    for k in 0..<16 {
+        S.gemm(
+            transA: transposed, transB: false, m: rows, n: cols, k: depth, alpha: 1, a: u + k * winogradPlane(o * c),
+            lda: c,
+            b: input + k * winogradPlane(depth * cols), ldb: cols, beta: 0,
+            c: output + k * winogradPlane(rows * cols), ldc: cols)
+    }
+}
+
 /// y = conv(x, w): per chunk V = input transform, M[k] = U[k]·V[k], y = output transform.
 // x: (N, C, H, W), w: (O, C, 3, 3) -> y: (N, O, H, W)
 @_specialize(where S == Float)
@@ -637,17 +656,10 @@ private func winogradConv<S: TensorScalar>(
     _ x: UnsafePointer<S>, _ w: UnsafePointer<S>, _ y: UnsafeMutablePointer<S>, _ g: ConvGeometry
 ) {
     let u = winogradKernels(w, g)
-    let (ub, o, c) = (UnsafePointer(u.base), g.outChannels, g.channels)
     forEachWinogradChunk(g, S.self) { _, chunk, _, s in
-        let (n0, nb) = (chunk.lowerBound, chunk.count), cols = chunk.count * g.tiles
+        let (n0, nb) = (chunk.lowerBound, chunk.count)
         winogradInput(x, g, n0, nb, s.inner, s.plane)
-        for k in 0..<16 {
-            S.gemm(
-                transA: false, transB: false, m: o, n: cols, k: c, alpha: 1, a: ub + k * winogradPlane(o * c),
-                lda: c,
-                b: s.inner + k * winogradPlane(c * cols), ldb: cols, beta: 0,
-                c: s.outer + k * winogradPlane(o * cols), ldc: cols)
-        }
+        winogradPointProducts(u.base, transposed: false, g, cols: nb * g.tiles, s.inner, s.outer)
         winogradOutput(s.outer, g, n0, nb, y, s.plane)
     }
     withExtendedLifetime(u) {}
@@ -662,17 +674,10 @@ private func winogradInputGrad<S: TensorScalar>(
     _ dy: UnsafePointer<S>, _ w: UnsafePointer<S>, _ dx: UnsafeMutablePointer<S>, _ g: ConvGeometry
 ) {
     let u = winogradKernels(w, g)
-    let (ub, o, c) = (UnsafePointer(u.base), g.outChannels, g.channels)
     forEachWinogradChunk(g, S.self) { _, chunk, _, s in
-        let (n0, nb) = (chunk.lowerBound, chunk.count), cols = chunk.count * g.tiles
+        let (n0, nb) = (chunk.lowerBound, chunk.count)
         winogradGradOutput(dy, g, n0, nb, s.outer, s.plane)
-        for k in 0..<16 {
-            S.gemm(
-                transA: true, transB: false, m: c, n: cols, k: o, alpha: 1, a: ub + k * winogradPlane(o * c),
-                lda: c,
-                b: s.outer + k * winogradPlane(o * cols), ldb: cols, beta: 0,
-                c: s.inner + k * winogradPlane(c * cols), ldc: cols)
-        }
+        winogradPointProducts(u.base, transposed: true, g, cols: nb * g.tiles, s.outer, s.inner)
         winogradGradInput(s.inner, g, n0, nb, dx, s.plane)
     }
     withExtendedLifetime(u) {}
