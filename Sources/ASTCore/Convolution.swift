@@ -809,6 +809,15 @@ package func convInputGradUnchecked<S>(
     }
 }
 
+/// Whether a convolution weight gradient that becomes a graph node may leave its value out
+/// (zeros) and record only the node. Trajectory matching sets it while it re-records a step graph
+/// for a Hessian-vector product: the product differentiates through these nodes, whose rules read
+/// their inputs and never their value, and the step's gradient itself was kept from the forward
+/// unroll. That skips the weight-gradient convolutions, a third of a re-recorded step's work.
+package enum WeightGradientValues {
+    @TaskLocal package static var omitted = false
+}
+
 /// dw = Σ_n dy[n] · im2col(x[n])ᵀ: the gradient of conv with respect to its kernel. Each worker
 /// sums its images into its own partial; the partials are added in worker order (deterministic
 /// for a given thread count).
@@ -821,6 +830,9 @@ package func convWeightGradUnchecked<S>(
     let g = ConvGeometry(
         batch: x.shape[0], channels: x.shape[1], height: x.shape[2], width: x.shape[3],
         outChannels: dy.shape[1], kernelH: kernelH, kernelW: kernelW, padding: padding)
+    if WeightGradientValues.omitted && (x.requiresGrad || dy.requiresGrad) {
+        return weightGradResult(x, dy, TensorStorage(zeros: g.outChannels * g.kernelSize), g)
+    }
     if g.usesWinograd {
         let out = TensorStorage<S>(uninitializedCount: g.outChannels * g.kernelSize)
         winogradWeightGrad(x.storage.base, dy.storage.base, out.base, g)

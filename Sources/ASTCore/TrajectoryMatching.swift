@@ -1,9 +1,10 @@
 /// One trajectory-matching meta-gradient (MTT/AST, docs/algorithm.md §3 and §7): unroll N
 /// student steps on the synthetic images from an expert checkpoint, measure the normalised distance to the
 /// expert's later checkpoint, and return its exact gradient with respect to the images and the
-/// learnable step size. Memory does not grow with N: only the per-step parameter vectors (and,
-/// for the momentum loop, the update directions) are kept, and the backward pass recomputes
-/// each step's graph to apply Hessian-vector products.
+/// learnable step size. Memory does not grow with N beyond two parameter-sized vectors a step
+/// (the parameters θ̂_i and the update direction b_i): the backward pass re-records each step's
+/// graph to apply Hessian-vector products, without the values of the convolution weight gradients,
+/// which it never reads (see `WeightGradientValues`; b_i gives the step-size gradient).
 /// Optionally the graphs of the first steps are kept instead of recomputed, as far as
 /// `activationBudget` allows (a quarter of a step's work saved per kept step).
 
@@ -197,9 +198,8 @@ public struct TrajectoryMatching<S: TensorScalar> {
             } else {
                 direction = g
             }
-            // Plain SGD: b_i = g_i comes back (bit for bit) from the backward pass's recomputed
-            // step, so only θ̂_i is kept per step.
-            if momentum != nil { directions.append(direction) }
+            // Kept for ᾱ: the backward pass re-records the step without g_i's value.
+            directions.append(direction)
             thetas.append(subUnchecked(thetas[i], scaleUnchecked(direction, alpha)))
         }
 
@@ -232,11 +232,13 @@ public struct TrajectoryMatching<S: TensorScalar> {
             if let kept = keptGraphs.removeValue(forKey: i) {
                 graph = kept
             } else {
-                (graph, _) = try recordStep(i, at: thetas[i], images: x0, soft: soft)
+                graph = try WeightGradientValues.$omitted.withValue(true) {
+                    Result { () throws(ASTError) in try recordStep(i, at: thetas[i], images: x0, soft: soft).0 }
+                }.get()
             }
             let (theta, x, g) = (graph.theta, graph.images, graph.gradient)
             // v: the adjoint of g_i. ᾱ += −b_i·θ̄_{i+1}.
-            alphaBar -= dotProduct(momentum == nil ? g : directions[i], thetaBar)
+            alphaBar -= dotProduct(directions[i], thetaBar)
             var v = scaleUnchecked(thetaBar, -alpha)
             if momentum != nil, let carried = directionBar { v = addUnchecked(v, carried) }
             if let mu = momentum { directionBar = scaleUnchecked(v, mu) }

@@ -83,7 +83,10 @@ import TestSupport
 /// Keeping step graphs within `activationBudget` changes only the speed: bit-identical results
 /// with none, some and all steps kept (Float, with tensors large enough to be counted).
 @Suite struct ActivationBudget {
-    @Test func keptGraphsGiveTheSameResult() throws {
+    /// Kept graphs (every value computed) and re-recorded ones (weight-gradient values left out)
+    /// give the same bits, with the momentum loop and with plain SGD (whose step-size gradient
+    /// then comes from the kept update directions).
+    @Test(arguments: [Float(0.5), nil]) func keptGraphsGiveTheSameResult(momentum: Float?) throws {
         let net = try ConvNet(ConvNetConfig(channels: 3, imageSize: 16, classes: 4, width: 16, depth: 2))
         let p = net.parameterCount
         let start = try Tensor<Float>(shape: [p], scalars: net.initialParameters(seed: 1))
@@ -97,7 +100,7 @@ import TestSupport
         let batches = (0..<6).map { i in (0..<8).map { (i * 5 + $0) % 12 } }
         var tm = TrajectoryMatching<Float>(
             network: net, labels: nil, softLabels: soft, learningRate: 0.05,
-            minibatches: batches, momentum: 0.5, innerLossWeight: 1.2,
+            minibatches: batches, momentum: momentum, innerLossWeight: 1.2,
             intermediateTargets: [IntermediateTarget(step: 3, target: mid, weight: 0.5)],
             transform: { x, i in scaleUnchecked(x, 1 + Float(i) / 10) })
         let reference = try tm.run(images: images, start: start, target: target)
@@ -117,5 +120,29 @@ import TestSupport
         }
         #expect(kept.contains { $0 > 0 && $0 < batches.count }, "steps kept per budget: \(kept)")
         #expect(kept.last == batches.count)
+    }
+
+    /// A weight gradient recorded with `WeightGradientValues.omitted` is zeros with the same
+    /// graph: differentiating through it gives the same bits as through the computed one.
+    @Test func omittedWeightGradientValuesKeepTheGraph() throws {
+        let x = randomTensor([3, 16, 6, 6], seed: 80), dy = randomTensor([3, 16, 6, 6], seed: 81)
+        let v = randomTensor([16, 16, 3, 3], seed: 82)
+        func hvp(omitted: Bool) throws -> (value: [Double], second: [[Double]]) {
+            let vars = [x.variable(), dy.variable()]
+            let dw = WeightGradientValues.$omitted.withValue(omitted) {
+                convWeightGradUnchecked(vars[0], vars[1], kernelH: 3, kernelW: 3, padding: 1)
+            }
+            let second = try gradients(of: try dw.dot(v), wrt: vars)
+            return (dw.scalars, second.map(\.scalars))
+        }
+        let (computed, omitted) = (try hvp(omitted: false), try hvp(omitted: true))
+        #expect(computed.value.contains { $0 != 0 })
+        #expect(omitted.value.allSatisfy { $0 == 0 })
+        #expect(omitted.second == computed.second)
+        // Without a graph the value is all there is: it is computed regardless.
+        let plain = WeightGradientValues.$omitted.withValue(true) {
+            convWeightGradUnchecked(x, dy, kernelH: 3, kernelW: 3, padding: 1)
+        }
+        #expect(plain.scalars == computed.value)
     }
 }
