@@ -204,12 +204,13 @@ private func normReluGradAdjoint<S>(
     _ gamma: Tensor<S>, _ beta: Tensor<S>, _ moments: TensorStorage<S>, _ needs: [Bool]
 ) -> [Tensor<S>?] {
     let (c, plane) = (x.shape[1], x.shape[2] * x.shape[3])
-    let dg = TensorStorage<S>(uninitializedCount: x.count), dx = TensorStorage<S>(uninitializedCount: x.count)
+    let dg = TensorStorage<S>(uninitializedCount: x.count)
+    let dx = TensorStorage<S>(uninitializedCount: which == .beta ? 0 : x.count)
     let dgammaPerPlane = TensorStorage<S>(zeros: x.shape[0] * c)
     let (gs, us, dgs, dxs, dgam) = (g.storage.base, u.storage.base, dg.base, dx.base, dgammaPerPlane.base)
     let m = S(plane)
     forEachPlane(x, gamma, beta, moments: .stored(moments)) { p, ctx, w, pw in
-        let (dgp, dxp) = (dgs + p * plane, dxs + p * plane)
+        let dgp = dgs + p * plane
         ctx.affine.mask(ctx.x, gs + p * plane, w, plane)
         let s = ctx.inverseStd
         switch which {
@@ -224,6 +225,7 @@ private func normReluGradAdjoint<S>(
             ctx.project(up, times: 1, into: dgp)  // P(u), reused below
             ctx.project(w, times: 1, into: pw)  // P(w)
             let k1 = -ctx.gamma * s * s / m, k2 = -ctx.gamma * s * s * cw
+            let dxp = dxs + p * plane
             for i in 0..<plane {
                 dxp[i] = k1 * ((W - cw * sux) * ctx.xhat(i) + sux * pw[i]) + k2 * dgp[i]
                 dgp[i] = ctx.gamma * s * dgp[i]
@@ -233,20 +235,19 @@ private func normReluGradAdjoint<S>(
         case .gamma:
             // Φ = ū_c · Σ w x̂:  ∂w = ū_c·x̂;  ∂x = ū_c·s·P(w).
             let uc = us[p % c]
-            ctx.project(w, times: uc * s, into: dxp)
+            ctx.project(w, times: uc * s, into: dxs + p * plane)
             for i in 0..<plane { dgp[i] = uc * ctx.xhat(i) }
             ctx.affine.mask(ctx.x, dgp, dgp, plane)
         case .beta:
-            // Φ = ū_c · Σ w:  ∂w = ū_c;  nothing else.
+            // Φ = ū_c · Σ w:  ∂w = ū_c;  nothing else (∂x is left out: nil adds nothing).
             let uc = us[p % c]
             for i in 0..<plane { dgp[i] = uc }
             ctx.affine.mask(ctx.x, dgp, dgp, plane)
-            zeroElements(dxp, plane)
         }
     }
     return [
         needs[0] ? Tensor(shape: x.shape, storage: dg) : nil,
-        needs[1] ? Tensor(shape: x.shape, storage: dx) : nil,
+        needs[1] && which != .beta ? Tensor(shape: x.shape, storage: dx) : nil,
         needs[2] ? Tensor(shape: [c], storage: channelTotals(dgammaPerPlane, channels: c)) : nil,
         needs[3] ? Tensor(shape: [c], storage: TensorStorage(zeros: c)) : nil
     ]
