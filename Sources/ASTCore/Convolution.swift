@@ -162,8 +162,9 @@ package enum ConvAlgorithm: Sendable {
 ///   Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1],
 ///   Aᵀ = [1 1 1 0; 0 1 −1 −1].
 /// Transformed matrices are stored (16, rows, nb·T), k = 4i + j (i vertical, j horizontal), with
-/// column b·T + ty·tw + tx for tile (ty, tx) of image b of the chunk. Odd sizes: the last tile
-/// row/column runs over zero padding and its extra outputs are dropped (and zero in the adjoints).
+/// column b·T + ty·tw + tx for tile (ty, tx) of image b of the chunk (F(4×4, 3×3), below: 36
+/// planes, k = 6i + j). Sizes not a multiple of the tile: the last tile row/column runs over zero
+/// padding and its extra outputs are dropped (and zero in the adjoints).
 extension ConvGeometry {
     var tilesH: Int { (outH + winogradTile - 1) / winogradTile }
     var tilesW: Int { (outW + winogradTile - 1) / winogradTile }
@@ -214,8 +215,24 @@ extension ConvGeometry {
 ///   C = 3 → O = 128, 32×32, N 256: 9.8/13.4/14.2 → 19.4/37.1/33.5 (the first conv: im2col)
 /// With few channels the transforms (O(C + O) per tile) outweigh the gemms (O(C·O) per tile).
 let winogradMinChannels = 16
-/// Smallest min(Ho, Wo) for which `.automatic` takes F(4×4) (TODO: measurements).
-let winograd4MinSide = 12
+/// Smallest min(Ho, Wo) for which `.automatic` takes F(4×4, 3×3) over F(2×2, 3×3). Measured per
+/// call in Float on 2 workers (ms, F(2×2) → F(4×4), forward / input gradient / weight gradient):
+///   C = O = 128, 16×16, N 10: 1.78/2.03/1.92 → 1.30/1.39/1.28; N 100: 18.9/20.3/19.4 → 14.1/15.4/13.4;
+///     N 256: 49.2/52.8/50.3 → 34.7/39.6/34.6
+///   C = O = 128, 12×12, N 10: 1.11/1.23/1.15 → 0.94/1.05/0.85; N 100: 10.6/12.3/11.1 → 8.7/9.6/8.5
+///   C = O = 128, 11×11, N 10: 1.07/1.22/1.15 → 0.94/1.07/0.87
+///   C = O = 128, 10×10, N 10: 0.80/0.92/0.85 → 1.01/1.04/0.84; N 100: 8.4/8.6/7.9 → 8.6/9.6/8.4
+///   C = O = 128, 9×9, N 10: 0.80/0.92/0.84 → 0.92/1.03/0.84
+///   C = O = 128, 8×8, N 10: 0.52/0.56/0.56 → 0.57/0.65/0.53; N 100: 4.83/5.31/5.14 → 4.97/5.73/5.30;
+///     N 256: 11.9/13.2/12.6 → 12.5/13.8/11.9; 7×7, N 10: 0.52/0.58/0.59 → 0.56/0.62/0.52
+///   C = O = 128, 32×32, N 10: 7.2/7.9/7.4 → 5.2/5.7/5.1; N 256: 184/201/191 → 139/146/128
+///   C = O = 64, 16×16, N 10: 0.54/0.61/0.57 → 0.40/0.45/0.38; C = O = 64, 8×8, N 256: 3.58/4.18/3.93 → 3.64/4.49/3.42
+///   C = O = 32, 16×16, N 256: 4.85/6.04/5.65 → 4.98/5.00/3.68; C = O = 16, 16×16, N 256: 1.63/2.23/2.08 → 1.42/1.77/1.31
+///   C = O = 16, 8×8, N 256: 0.48/0.61/0.56 → 0.64/0.85/0.57
+/// Below 11 the 4×4 tiles leave too few per row (2 or 3, a vector of 4 half empty) and too much of
+/// the last tile over padding (9×9, 10×10: 12×12 computed), and the gemms get few columns (ConvNet-3's
+/// 8×8 layer at batch 10: 4 tiles an image, 20 columns per worker).
+let winograd4MinSide = 11
 /// Tile columns per chunk of one worker (128, 256 and 512 measured within noise of each other
 /// at C = O = 128; 1024 was slower at N 100 and 256).
 let winogradColumns = 256
@@ -846,12 +863,16 @@ private func storeColumn6<S: TensorScalar>(
     storePartial(v.5, p + 30 * stride, i, n)
 }
 
-/// Column j (p = base + j·stride) of a transformed 6×6 tile, lanes past the last tile zero.
+/// Column j (p = base + j·stride) of a transformed 6×6 tile, whole vectors with the lanes in `zero`
+/// (past the last tile) zeroed.
 @inline(__always)
-private func loadColumn6<S: TensorScalar>(_ p: UnsafePointer<S>, _ stride: Int, _ i: Int, _ n: Int) -> Hex<S> {
-    (
-        loadPartial(p, i, n), loadPartial(p + 6 * stride, i, n), loadPartial(p + 12 * stride, i, n),
-        loadPartial(p + 18 * stride, i, n), loadPartial(p + 24 * stride, i, n), loadPartial(p + 30 * stride, i, n)
+private func loadColumn6<S: TensorScalar>(
+    _ p: UnsafePointer<S>, _ stride: Int, _ i: Int, _ zero: SIMDMask<Lanes<S>.MaskStorage>
+) -> Hex<S> {
+    @inline(__always) func load(_ q: UnsafePointer<S>) -> Lanes<S> { loadLanes(q, i).replacing(with: 0, where: zero) }
+    return (
+        load(p), load(p + 6 * stride), load(p + 12 * stride), load(p + 18 * stride), load(p + 24 * stride),
+        load(p + 30 * stride)
     )
 }
 
@@ -948,8 +969,11 @@ private func winograd4Input<S: TensorScalar>(
     let (th, tw, t) = (g.tilesH, g.tilesW, g.tiles)
     let len = g.tileStride + 1, rows = 4 * th + 2, row = 4 * len
     let ld = nb * t, stride = winogradPlane(g.channels * ld)
-    for b in 0..<nb {
-        for c in 0..<g.channels {
+    // Whole vectors are stored past a row's last tile: into the tiles that follow in the plane
+    // row (written next: the next tile row, the next image, the next channel) or the plane's padding.
+    let n = 4
+    for c in 0..<g.channels {
+        for b in 0..<nb {
             let src = x + ((n0 + b) * g.channels + c) * g.height * g.width
             padDeinterleaved4(src, g.height, g.width, rows, len, plane)
             let dst = v + c * ld + b * t
@@ -957,7 +981,6 @@ private func winograd4Input<S: TensorScalar>(
                 let top = plane + 4 * ty * row, out = dst + ty * tw
                 var tx = 0
                 while tx < tw {
-                    let n = tw - tx
                     // Horizontal transform of the 6 rows, then vertical per column j.
                     let d0 = inputTransform4(windowRow4(top, len, tx))
                     let d1 = inputTransform4(windowRow4(top + row, len, tx))
@@ -1050,8 +1073,10 @@ private func winograd4GradOutput<S: TensorScalar>(
     let ld = nb * t, stride = winogradPlane(g.outChannels * ld)
     // Rows 4ty + a (a = 0…3) in 4 phases: row a's phase q (columns 4j + q) at (4a + q)·tileStride.
     @inline(__always) func phase(_ a: Int, _ q: Int) -> UnsafeMutablePointer<S> { scratch + (4 * a + q) * ts }
-    for b in 0..<nb {
-        for o in 0..<g.outChannels {
+    // Whole vectors are stored past a row's last tile, as in `winograd4Input`.
+    let n = 4
+    for o in 0..<g.outChannels {
+        for b in 0..<nb {
             let src = dy + ((n0 + b) * g.outChannels + o) * h * w
             let dst = m + o * ld + b * t
             for ty in 0..<th {
@@ -1063,7 +1088,6 @@ private func winograd4GradOutput<S: TensorScalar>(
                 let out = dst + ty * tw
                 var tx = 0
                 while tx < tw {
-                    let n = tw - tx
                     // Vertical per column q, then horizontal per row i.
                     func column(_ q: Int) -> Hex<S> {
                         outputTransform4Adjoint(
@@ -1103,6 +1127,7 @@ private func winograd4GradInput<S: TensorScalar>(
     let (th, tw, t, h, w) = (g.tilesH, g.tilesW, g.tiles, g.height, g.width)
     let len = g.tileStride + 1, rows = 4 * th + 2, row = 4 * len
     let ld = nb * t, stride = winogradPlane(g.channels * ld)
+    let lane = Lanes<S>(0, 1, 2, 3)
     for b in 0..<nb {
         for c in 0..<g.channels {
             zeroElements(plane, rows * row)
@@ -1111,14 +1136,15 @@ private func winograd4GradInput<S: TensorScalar>(
                 let top = plane + 4 * ty * row, p = src + ty * tw
                 var tx = 0
                 while tx < tw {
-                    let n = tw - tx
+                    // Lanes past the last tile zero (they would add into the last window's columns).
+                    let past = lane .>= Lanes<S>(repeating: S(tw - tx))
                     // Vertical per column j (rows r of the window), then horizontal per row r.
-                    let w0 = inputTransform4Adjoint(loadColumn6(p, stride, tx, n))
-                    let w1 = inputTransform4Adjoint(loadColumn6(p + stride, stride, tx, n))
-                    let w2 = inputTransform4Adjoint(loadColumn6(p + 2 * stride, stride, tx, n))
-                    let w3 = inputTransform4Adjoint(loadColumn6(p + 3 * stride, stride, tx, n))
-                    let w4 = inputTransform4Adjoint(loadColumn6(p + 4 * stride, stride, tx, n))
-                    let w5 = inputTransform4Adjoint(loadColumn6(p + 5 * stride, stride, tx, n))
+                    let w0 = inputTransform4Adjoint(loadColumn6(p, stride, tx, past))
+                    let w1 = inputTransform4Adjoint(loadColumn6(p + stride, stride, tx, past))
+                    let w2 = inputTransform4Adjoint(loadColumn6(p + 2 * stride, stride, tx, past))
+                    let w3 = inputTransform4Adjoint(loadColumn6(p + 3 * stride, stride, tx, past))
+                    let w4 = inputTransform4Adjoint(loadColumn6(p + 4 * stride, stride, tx, past))
+                    let w5 = inputTransform4Adjoint(loadColumn6(p + 5 * stride, stride, tx, past))
                     addWindowRow4(inputTransform4Adjoint((w0.0, w1.0, w2.0, w3.0, w4.0, w5.0)), top, len, tx)
                     addWindowRow4(inputTransform4Adjoint((w0.1, w1.1, w2.1, w3.1, w4.1, w5.1)), top + row, len, tx)
                     addWindowRow4(inputTransform4Adjoint((w0.2, w1.2, w2.2, w3.2, w4.2, w5.2)), top + 2 * row, len, tx)
