@@ -201,8 +201,8 @@ extension ConvGeometry {
     /// Whether `.automatic` takes F(4×4, 3×3) over F(2×2, 3×3) (see the measurements at `winograd4MinSide`).
     var prefersWinograd4: Bool { min(outH, outW) >= winograd4MinSide }
 
-    /// Images per Winograd chunk: about `winogradColumns` tile columns per gemm.
-    var winogradChunk: Int { max(1, min(batch, winogradColumns / tiles)) }
+    /// Images per Winograd chunk: about `winogradColumns` (F(4×4): `winograd4Columns`) tile columns per gemm.
+    var winogradChunk: Int { max(1, min(batch, (winogradTile == 4 ? winograd4Columns : winogradColumns) / tiles)) }
 }
 
 /// Smallest min(C, O) for which `.automatic` takes Winograd. Measured per call in Float on 2
@@ -226,8 +226,9 @@ let winogradMinChannels = 16
 ///   C = O = 128, 8×8, N 10: 0.52/0.56/0.56 → 0.57/0.65/0.53; N 100: 4.83/5.31/5.14 → 4.97/5.73/5.30;
 ///     N 256: 11.9/13.2/12.6 → 12.5/13.8/11.9; 7×7, N 10: 0.52/0.58/0.59 → 0.56/0.62/0.52
 ///   C = O = 128, 32×32, N 10: 7.2/7.9/7.4 → 5.2/5.7/5.1; N 256: 184/201/191 → 139/146/128
-///   C = O = 64, 16×16, N 10: 0.54/0.61/0.57 → 0.40/0.45/0.38; C = O = 64, 8×8, N 256: 3.58/4.18/3.93 → 3.64/4.49/3.42
-///   C = O = 32, 16×16, N 256: 4.85/6.04/5.65 → 4.98/5.00/3.68; C = O = 16, 16×16, N 256: 1.63/2.23/2.08 → 1.42/1.77/1.31
+///   C = O = 64, 16×16, N 10: 0.54/0.61/0.57 → 0.40/0.45/0.38; 8×8, N 256: 3.58/4.18/3.93 → 3.64/4.49/3.42
+///   C = O = 32, 16×16, N 256: 4.85/6.04/5.65 → 4.98/5.00/3.68
+///   C = O = 16, 16×16, N 256: 1.63/2.23/2.08 → 1.42/1.77/1.31
 ///   C = O = 16, 8×8, N 256: 0.48/0.61/0.56 → 0.64/0.85/0.57
 /// Below 11 the 4×4 tiles leave too few per row (2 or 3, a vector of 4 half empty) and too much of
 /// the last tile over padding (9×9, 10×10: 12×12 computed), and the gemms get few columns (ConvNet-3's
@@ -236,6 +237,14 @@ let winograd4MinSide = 11
 /// Tile columns per chunk of one worker (128, 256 and 512 measured within noise of each other
 /// at C = O = 128; 1024 was slower at N 100 and 256).
 let winogradColumns = 256
+/// The same for F(4×4), whose 36 planes make a chunk's buffers 2.25× larger. C = O = 128, ms per
+/// call (forward / input gradient / weight gradient) at 64, 128, 256 columns:
+///   16×16, N 100: 12.7–13.0/13.8–14.0/11.6 | 12.6–13.1/13.6–14.1/11.7–12.3 | 12.9–13.8/14.4–15.1/12.8–13.8
+///   16×16, N 256: 31.7–32.1/35.0/29.0–29.5 | 32.4–33.4/34.8–36.0/29.5–31.0 | 34.6–37.8/37.4–38.9/32.2–36.6
+///   32×32, N 100: 48.2–48.3/52.7–53.0/45.8–46.8 | 49.4–54.4/52.8–54.2/45.3–48.0 | 52.6–54.8/57.9–60.1/50.8–52.1
+///   16×16, N 10: 1.33–1.35/1.43–1.46/1.28–1.30 | 1.32–1.34/1.36–1.41/1.25 | 1.28–1.32/1.37–1.42/1.24–1.27
+/// (at 64 columns a worker's 5 images at N 10 run as 4 + 1).
+let winograd4Columns = 128
 
 /// Distance between the 16 transformed planes of n elements: 32 elements more than n, so the 16
 /// streams a transform writes (or reads) do not fall on the same cache sets when n is a power of 2
@@ -1091,8 +1100,10 @@ private func winograd4GradOutput<S: TensorScalar>(
                     // Vertical per column q, then horizontal per row i.
                     func column(_ q: Int) -> Hex<S> {
                         outputTransform4Adjoint(
-                            (loadLanes(phase(0, q), tx), loadLanes(phase(1, q), tx), loadLanes(phase(2, q), tx),
-                             loadLanes(phase(3, q), tx)))
+                            (
+                                loadLanes(phase(0, q), tx), loadLanes(phase(1, q), tx), loadLanes(phase(2, q), tx),
+                                loadLanes(phase(3, q), tx)
+                            ))
                     }
                     let v0 = column(0), v1 = column(1), v2 = column(2), v3 = column(3)
                     let r0 = outputTransform4Adjoint((v0.0, v1.0, v2.0, v3.0))

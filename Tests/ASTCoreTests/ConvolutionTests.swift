@@ -10,7 +10,9 @@ import TestSupport
     static let shapes: [(Int, Int, Int, Int, Int)] = [
         (1, 5, 3, 7, 7), (3, 6, 7, 14, 14), (10, 3, 5, 5, 3), (3, 2, 2, 1, 1), (2, 7, 9, 8, 8),
         (1, 13, 6, 6, 9), (10, 17, 18, 4, 4), (3, 16, 16, 16, 16), (1, 1, 1, 2, 5),
-        (2, 4, 5, 3, 10), (1, 3, 4, 17, 18), (4, 9, 6, 12, 12), (2, 5, 3, 20, 2)
+        (2, 4, 5, 3, 10), (1, 3, 4, 17, 18), (4, 9, 6, 12, 12), (2, 5, 3, 20, 2),
+        // Several chunks per worker (F(2×2): 1 image a chunk, F(4×4): 3).
+        (10, 3, 4, 24, 21)
     ]
 
     /// The Winograd variants under test.
@@ -72,8 +74,10 @@ import TestSupport
     /// F(2×2) on smaller ones (its 8×8 layer).
     @Test func automaticVariant() {
         func tile(_ h: Int, _ w: Int) -> Int {
-            ConvGeometry(batch: 10, channels: 128, height: h, width: w, outChannels: 128, kernelH: 3, kernelW: 3, padding: 1)
-                .winogradVariant.winogradTile
+            ConvGeometry(
+                batch: 10, channels: 128, height: h, width: w, outChannels: 128, kernelH: 3, kernelW: 3, padding: 1
+            )
+            .winogradVariant.winogradTile
         }
         #expect(tile(16, 16) == 4 && tile(32, 32) == 4 && tile(11, 12) == 4)
         #expect(tile(8, 8) == 2 && tile(10, 10) == 2 && tile(16, 10) == 2)
@@ -105,7 +109,8 @@ import TestSupport
             let (a, b) = (try run(variant, hvp), try run(.im2col, hvp))
             for i in 0..<2 {
                 let error = relativeError(a[i], b[i])
-                #expect(error < 1e-12, "\(variant) second order, input \(i), \((n, c, o, h, w)): relative error \(error)")
+                #expect(
+                    error < 1e-12, "\(variant) second order, input \(i), \((n, c, o, h, w)): relative error \(error)")
             }
             let r = try run(variant) {
                 try checkGradients(inputs: [x, k]) {
