@@ -900,7 +900,9 @@ private func kernelRow4<S: TensorScalar>(_ g: UnsafePointer<S>, _ r: Int, _ n: I
     kernelTransform4(gatherTap(g, 3 * r, n), gatherTap(g, 3 * r + 1, n), gatherTap(g, 3 * r + 2, n))
 }
 
-/// U[k, o, c] = (G g Gᵀ)[k] (F(4×4)) for g = w[o, c], rows o in `range`; 4 channels per vector.
+/// U[k, o, c] = (G g Gᵀ)[k] (F(4×4)) for g = w[o, c], rows o in `range`; 4 channels per vector,
+/// whole vectors but for a last partial one (one loop for both let LLVM scalarise a third of the
+/// arithmetic for the partial stores).
 // w: (O, C, 3, 3) -> u: (36, O, C)
 @_specialize(where S == Float)
 @_specialize(where S == Double)
@@ -908,26 +910,31 @@ private func winograd4Kernel<S: TensorScalar>(
     _ w: UnsafePointer<S>, _ outChannels: Int, _ channels: Int, _ range: Range<Int>, _ u: UnsafeMutablePointer<S>
 ) {
     let stride = winogradPlane(outChannels * channels)
+    // Kernels c…c+n−1 of row o: each kernel row horizontally, then each column j vertically.
+    @inline(__always) func block(_ o: Int, _ c: Int, _ n: Int) {
+        let g = w + (o * channels + c) * 9, out = u + o * channels
+        let h0 = kernelRow4(g, 0, n), h1 = kernelRow4(g, 1, n), h2 = kernelRow4(g, 2, n)
+        storeColumn6(kernelTransform4(h0.0, h1.0, h2.0), out, stride, c, n)
+        storeColumn6(kernelTransform4(h0.1, h1.1, h2.1), out + stride, stride, c, n)
+        storeColumn6(kernelTransform4(h0.2, h1.2, h2.2), out + 2 * stride, stride, c, n)
+        storeColumn6(kernelTransform4(h0.3, h1.3, h2.3), out + 3 * stride, stride, c, n)
+        storeColumn6(kernelTransform4(h0.4, h1.4, h2.4), out + 4 * stride, stride, c, n)
+        storeColumn6(kernelTransform4(h0.5, h1.5, h2.5), out + 5 * stride, stride, c, n)
+    }
     for o in range {
         var c = 0
-        while c < channels {
-            let n = min(4, channels - c), g = w + (o * channels + c) * 9
-            // Each kernel row horizontally, then each column j vertically.
-            let h0 = kernelRow4(g, 0, n), h1 = kernelRow4(g, 1, n), h2 = kernelRow4(g, 2, n)
-            let out = u + o * channels
-            storeColumn6(kernelTransform4(h0.0, h1.0, h2.0), out, stride, c, n)
-            storeColumn6(kernelTransform4(h0.1, h1.1, h2.1), out + stride, stride, c, n)
-            storeColumn6(kernelTransform4(h0.2, h1.2, h2.2), out + 2 * stride, stride, c, n)
-            storeColumn6(kernelTransform4(h0.3, h1.3, h2.3), out + 3 * stride, stride, c, n)
-            storeColumn6(kernelTransform4(h0.4, h1.4, h2.4), out + 4 * stride, stride, c, n)
-            storeColumn6(kernelTransform4(h0.5, h1.5, h2.5), out + 5 * stride, stride, c, n)
+        while c + 4 <= channels {
+            block(o, c, 4)
             c += 4
         }
+        if c < channels { block(o, c, channels - c) }
     }
 }
 
 /// dw[o, c] = Gᵀ dU G (F(4×4)), dU = Σ_p du[p][·, o, c] summed in part order: the adjoint of
-/// `winograd4Kernel`, rows o in `range`, 4 channels per vector.
+/// `winograd4Kernel`, rows o in `range`, 4 channels per vector. A row's 9 taps go out through a
+/// tap-major scratch row (9 × C, one allocation per call): scattering the lanes straight from
+/// the registers let LLVM scalarise much of the arithmetic.
 // du: (parts, 36, O, C) -> dw: (O, C, 3, 3)
 @_specialize(where S == Float)
 @_specialize(where S == Double)
@@ -935,35 +942,47 @@ private func winograd4KernelAdjoint<S: TensorScalar>(
     _ du: UnsafePointer<S>, _ parts: Int, _ outChannels: Int, _ channels: Int, _ range: Range<Int>,
     _ dw: UnsafeMutablePointer<S>
 ) {
-    let stride = winogradPlane(outChannels * channels)
+    let stride = winogradPlane(outChannels * channels), ldt = channels + 4
+    let taps = TensorStorage<S>(uninitializedCount: 9 * ldt)
+    let tap = taps.base
+    @inline(__always) func block(_ o: Int, _ c: Int, _ n: Int) {
+        let at = o * channels + c
+        @inline(__always) func sum(_ k: Int) -> Lanes<S> {
+            var v = loadPartial(du + k * stride, at, n)
+            for p in 1..<max(parts, 1) { v += loadPartial(du + (36 * p + k) * stride, at, n) }
+            return v
+        }
+        @inline(__always) func column(_ j: Int) -> (Lanes<S>, Lanes<S>, Lanes<S>) {
+            kernelTransform4Adjoint((sum(j), sum(6 + j), sum(12 + j), sum(18 + j), sum(24 + j), sum(30 + j)))
+        }
+        // Each column j vertically, then each row horizontally.
+        let v0 = column(0), v1 = column(1), v2 = column(2), v3 = column(3), v4 = column(4), v5 = column(5)
+        let r0 = kernelTransform4Adjoint((v0.0, v1.0, v2.0, v3.0, v4.0, v5.0))
+        let r1 = kernelTransform4Adjoint((v0.1, v1.1, v2.1, v3.1, v4.1, v5.1))
+        let r2 = kernelTransform4Adjoint((v0.2, v1.2, v2.2, v3.2, v4.2, v5.2))
+        storeLanes(r0.0, tap, c)
+        storeLanes(r0.1, tap + ldt, c)
+        storeLanes(r0.2, tap + 2 * ldt, c)
+        storeLanes(r1.0, tap + 3 * ldt, c)
+        storeLanes(r1.1, tap + 4 * ldt, c)
+        storeLanes(r1.2, tap + 5 * ldt, c)
+        storeLanes(r2.0, tap + 6 * ldt, c)
+        storeLanes(r2.1, tap + 7 * ldt, c)
+        storeLanes(r2.2, tap + 8 * ldt, c)
+    }
     for o in range {
         var c = 0
-        while c < channels {
-            let n = min(4, channels - c), at = o * channels + c
-            func sum(_ k: Int) -> Lanes<S> {
-                var v = loadPartial(du + k * stride, at, n)
-                for p in 1..<max(parts, 1) { v += loadPartial(du + (36 * p + k) * stride, at, n) }
-                return v
-            }
-            func column(_ j: Int) -> (Lanes<S>, Lanes<S>, Lanes<S>) {
-                kernelTransform4Adjoint((sum(j), sum(6 + j), sum(12 + j), sum(18 + j), sum(24 + j), sum(30 + j)))
-            }
-            // Each column j vertically, then each row horizontally.
-            let v0 = column(0), v1 = column(1), v2 = column(2), v3 = column(3), v4 = column(4), v5 = column(5)
-            let rows = (
-                kernelTransform4Adjoint((v0.0, v1.0, v2.0, v3.0, v4.0, v5.0)),
-                kernelTransform4Adjoint((v0.1, v1.1, v2.1, v3.1, v4.1, v5.1)),
-                kernelTransform4Adjoint((v0.2, v1.2, v2.2, v3.2, v4.2, v5.2))
-            )
-            let out = dw + at * 9
-            for l in 0..<n {
-                out[9 * l] = rows.0.0[l]; out[9 * l + 1] = rows.0.1[l]; out[9 * l + 2] = rows.0.2[l]
-                out[9 * l + 3] = rows.1.0[l]; out[9 * l + 4] = rows.1.1[l]; out[9 * l + 5] = rows.1.2[l]
-                out[9 * l + 6] = rows.2.0[l]; out[9 * l + 7] = rows.2.1[l]; out[9 * l + 8] = rows.2.2[l]
-            }
+        while c + 4 <= channels {
+            block(o, c, 4)
             c += 4
         }
+        if c < channels { block(o, c, channels - c) }
+        let out = dw + o * channels * 9
+        for c in 0..<channels {
+            for t in 0..<9 { out[9 * c + t] = tap[t * ldt + c] }
+        }
     }
+    withExtendedLifetime(taps) {}
 }
 
 /// V[k, c, b·T + t] = (Bᵀ d B)[k] (F(4×4)) for the 6×6 zero-padded input tile d of tile t, image
@@ -1016,7 +1035,9 @@ private func winograd4Input<S: TensorScalar>(
 
 /// y[n0 + b, o] = Aᵀ m A per tile (F(4×4)); the extra rows/columns past the plane are dropped.
 /// Whole vectors are loaded past a row's last tile (into the next row or the buffer's slack) and
-/// discarded.
+/// discarded. A tile row's 4 output rows go out through 4-phase scratch rows (column 4tx + q of
+/// row r in phase q at tx) and `interleave4`: transposing the transform's results in registers
+/// made LLVM push the shuffles back into the arithmetic (a third of it scalar, 2× slower).
 // m: (36, O, nb·T) -> y: (N, O, H, W), images n0..<n0+nb
 @_specialize(where S == Float)
 @_specialize(where S == Double)
@@ -1026,8 +1047,14 @@ private func winograd4Output<S: TensorScalar>(
 ) {
     let (th, tw, t, h, w, ts) = (g.tilesH, g.tilesW, g.tiles, g.outH, g.outW, g.tileStride)
     let ld = nb * t, stride = winogradPlane(g.outChannels * ld)
-    // Four output rows of 4·tileStride.
-    let (row0, row1, row2, row3) = (scratch, scratch + 4 * ts, scratch + 8 * ts, scratch + 12 * ts)
+    // Output row r (of 4), phase q at (4r + q)·tileStride.
+    @inline(__always) func phase(_ r: Int, _ q: Int) -> UnsafeMutablePointer<S> { scratch + (4 * r + q) * ts }
+    @inline(__always) func storePhases(_ v: Quad<S>, _ r: Int, _ tx: Int) {
+        storeLanes(v.0, phase(r, 0), tx)
+        storeLanes(v.1, phase(r, 1), tx)
+        storeLanes(v.2, phase(r, 2), tx)
+        storeLanes(v.3, phase(r, 3), tx)
+    }
     for b in 0..<nb {
         for o in 0..<g.outChannels {
             let src = m + o * ld + b * t
@@ -1043,30 +1070,19 @@ private func winograd4Output<S: TensorScalar>(
                     let c3 = outputTransform4(loadColumn6(p + 3 * stride, stride, tx))
                     let c4 = outputTransform4(loadColumn6(p + 4 * stride, stride, tx))
                     let c5 = outputTransform4(loadColumn6(p + 5 * stride, stride, tx))
-                    storeRow4(outputTransform4((c0.0, c1.0, c2.0, c3.0, c4.0, c5.0)), row0, 4 * tx)
-                    storeRow4(outputTransform4((c0.1, c1.1, c2.1, c3.1, c4.1, c5.1)), row1, 4 * tx)
-                    storeRow4(outputTransform4((c0.2, c1.2, c2.2, c3.2, c4.2, c5.2)), row2, 4 * tx)
-                    storeRow4(outputTransform4((c0.3, c1.3, c2.3, c3.3, c4.3, c5.3)), row3, 4 * tx)
+                    storePhases(outputTransform4((c0.0, c1.0, c2.0, c3.0, c4.0, c5.0)), 0, tx)
+                    storePhases(outputTransform4((c0.1, c1.1, c2.1, c3.1, c4.1, c5.1)), 1, tx)
+                    storePhases(outputTransform4((c0.2, c1.2, c2.2, c3.2, c4.2, c5.2)), 2, tx)
+                    storePhases(outputTransform4((c0.3, c1.3, c2.3, c3.3, c4.3, c5.3)), 3, tx)
                     tx += 4
                 }
-                let rowsHere = min(4, h - 4 * ty), out = dst + 4 * ty * w
-                copyElements(out, row0, w)
-                if rowsHere > 1 { copyElements(out + w, row1, w) }
-                if rowsHere > 2 { copyElements(out + 2 * w, row2, w) }
-                if rowsHere > 3 { copyElements(out + 3 * w, row3, w) }
+                let out = dst + 4 * ty * w
+                for r in 0..<min(4, h - 4 * ty) {
+                    interleave4(phase(r, 0), phase(r, 1), phase(r, 2), phase(r, 3), w, out + r * w)
+                }
             }
         }
     }
-}
-
-/// p[i…i+15] = the 4 output columns q of 4 tiles (v.q lane l → p[i + 4l + q]).
-@inline(__always)
-private func storeRow4<S: TensorScalar>(_ v: Quad<S>, _ p: UnsafeMutablePointer<S>, _ i: Int) {
-    let t = transpose4(v.0, v.1, v.2, v.3)
-    storeLanes(t.0, p, i)
-    storeLanes(t.1, p, i + 4)
-    storeLanes(t.2, p, i + 8)
-    storeLanes(t.3, p, i + 12)
 }
 
 /// m[k, o, b·T + t] = (A e Aᵀ)[k] (F(4×4)) for the 4×4 tile e of dy (zero past the edges): the
@@ -1139,6 +1155,25 @@ private func winograd4GradInput<S: TensorScalar>(
     let len = g.tileStride + 1, rows = 4 * th + 2, row = 4 * len
     let ld = nb * t, stride = winogradPlane(g.channels * ld)
     let lane = Lanes<S>(0, 1, 2, 3)
+    // Tiles tx…tx+3 of the tile row at p into the padded rows from top; `partial`: lanes past the
+    // last tile zero (they would add into the last window's columns), a separate copy of the code
+    // so that whole blocks run without the mask.
+    @inline(__always) func block(_ p: UnsafePointer<S>, _ top: UnsafeMutablePointer<S>, _ tx: Int, partial: Bool) {
+        let past = partial ? lane .>= Lanes<S>(repeating: S(tw - tx)) : SIMDMask(repeating: false)
+        // Vertical per column j (rows r of the window), then horizontal per row r.
+        let w0 = inputTransform4Adjoint(loadColumn6(p, stride, tx, past))
+        let w1 = inputTransform4Adjoint(loadColumn6(p + stride, stride, tx, past))
+        let w2 = inputTransform4Adjoint(loadColumn6(p + 2 * stride, stride, tx, past))
+        let w3 = inputTransform4Adjoint(loadColumn6(p + 3 * stride, stride, tx, past))
+        let w4 = inputTransform4Adjoint(loadColumn6(p + 4 * stride, stride, tx, past))
+        let w5 = inputTransform4Adjoint(loadColumn6(p + 5 * stride, stride, tx, past))
+        addWindowRow4(inputTransform4Adjoint((w0.0, w1.0, w2.0, w3.0, w4.0, w5.0)), top, len, tx)
+        addWindowRow4(inputTransform4Adjoint((w0.1, w1.1, w2.1, w3.1, w4.1, w5.1)), top + row, len, tx)
+        addWindowRow4(inputTransform4Adjoint((w0.2, w1.2, w2.2, w3.2, w4.2, w5.2)), top + 2 * row, len, tx)
+        addWindowRow4(inputTransform4Adjoint((w0.3, w1.3, w2.3, w3.3, w4.3, w5.3)), top + 3 * row, len, tx)
+        addWindowRow4(inputTransform4Adjoint((w0.4, w1.4, w2.4, w3.4, w4.4, w5.4)), top + 4 * row, len, tx)
+        addWindowRow4(inputTransform4Adjoint((w0.5, w1.5, w2.5, w3.5, w4.5, w5.5)), top + 5 * row, len, tx)
+    }
     for b in 0..<nb {
         for c in 0..<g.channels {
             zeroElements(plane, rows * row)
@@ -1146,24 +1181,11 @@ private func winograd4GradInput<S: TensorScalar>(
             for ty in 0..<th {
                 let top = plane + 4 * ty * row, p = src + ty * tw
                 var tx = 0
-                while tx < tw {
-                    // Lanes past the last tile zero (they would add into the last window's columns).
-                    let past = lane .>= Lanes<S>(repeating: S(tw - tx))
-                    // Vertical per column j (rows r of the window), then horizontal per row r.
-                    let w0 = inputTransform4Adjoint(loadColumn6(p, stride, tx, past))
-                    let w1 = inputTransform4Adjoint(loadColumn6(p + stride, stride, tx, past))
-                    let w2 = inputTransform4Adjoint(loadColumn6(p + 2 * stride, stride, tx, past))
-                    let w3 = inputTransform4Adjoint(loadColumn6(p + 3 * stride, stride, tx, past))
-                    let w4 = inputTransform4Adjoint(loadColumn6(p + 4 * stride, stride, tx, past))
-                    let w5 = inputTransform4Adjoint(loadColumn6(p + 5 * stride, stride, tx, past))
-                    addWindowRow4(inputTransform4Adjoint((w0.0, w1.0, w2.0, w3.0, w4.0, w5.0)), top, len, tx)
-                    addWindowRow4(inputTransform4Adjoint((w0.1, w1.1, w2.1, w3.1, w4.1, w5.1)), top + row, len, tx)
-                    addWindowRow4(inputTransform4Adjoint((w0.2, w1.2, w2.2, w3.2, w4.2, w5.2)), top + 2 * row, len, tx)
-                    addWindowRow4(inputTransform4Adjoint((w0.3, w1.3, w2.3, w3.3, w4.3, w5.3)), top + 3 * row, len, tx)
-                    addWindowRow4(inputTransform4Adjoint((w0.4, w1.4, w2.4, w3.4, w4.4, w5.4)), top + 4 * row, len, tx)
-                    addWindowRow4(inputTransform4Adjoint((w0.5, w1.5, w2.5, w3.5, w4.5, w5.5)), top + 5 * row, len, tx)
+                while tx + 4 <= tw {
+                    block(p, top, tx, partial: false)
                     tx += 4
                 }
+                if tx < tw { block(p, top, tx, partial: true) }
             }
             // Input column i is padded column i + 1: P1[j], P2[j], P3[j], P0[j + 1] for i = 4j…4j+3.
             let out = dx + ((n0 + b) * g.channels + c) * h * w
