@@ -215,24 +215,34 @@ extension ConvGeometry {
 ///   C = 3 → O = 128, 32×32, N 256: 9.8/13.4/14.2 → 19.4/37.1/33.5 (the first conv: im2col)
 /// With few channels the transforms (O(C + O) per tile) outweigh the gemms (O(C·O) per tile).
 let winogradMinChannels = 16
-/// Smallest min(Ho, Wo) for which `.automatic` takes F(4×4, 3×3) over F(2×2, 3×3). Measured per
-/// call in Float on 2 workers (ms, F(2×2) → F(4×4), forward / input gradient / weight gradient):
-///   C = O = 128, 16×16, N 10: 1.78/2.03/1.92 → 1.30/1.39/1.28; N 100: 18.9/20.3/19.4 → 14.1/15.4/13.4;
-///     N 256: 49.2/52.8/50.3 → 34.7/39.6/34.6
-///   C = O = 128, 12×12, N 10: 1.11/1.23/1.15 → 0.94/1.05/0.85; N 100: 10.6/12.3/11.1 → 8.7/9.6/8.5
-///   C = O = 128, 11×11, N 10: 1.07/1.22/1.15 → 0.94/1.07/0.87
-///   C = O = 128, 10×10, N 10: 0.80/0.92/0.85 → 1.01/1.04/0.84; N 100: 8.4/8.6/7.9 → 8.6/9.6/8.4
-///   C = O = 128, 9×9, N 10: 0.80/0.92/0.84 → 0.92/1.03/0.84
-///   C = O = 128, 8×8, N 10: 0.52/0.56/0.56 → 0.57/0.65/0.53; N 100: 4.83/5.31/5.14 → 4.97/5.73/5.30;
-///     N 256: 11.9/13.2/12.6 → 12.5/13.8/11.9; 7×7, N 10: 0.52/0.58/0.59 → 0.56/0.62/0.52
-///   C = O = 128, 32×32, N 10: 7.2/7.9/7.4 → 5.2/5.7/5.1; N 256: 184/201/191 → 139/146/128
-///   C = O = 64, 16×16, N 10: 0.54/0.61/0.57 → 0.40/0.45/0.38; 8×8, N 256: 3.58/4.18/3.93 → 3.64/4.49/3.42
+/// Smallest min(Ho, Wo) for which `.automatic` takes F(4×4, 3×3) over F(2×2, 3×3) whatever the
+/// batch and channels. Measured per call in Float on 2 workers (ms, F(2×2) → F(4×4), forward /
+/// input gradient / weight gradient), C = O = 128:
+///   16×16, N 10: 1.93/2.15/2.18 → 1.21/1.36/1.32; N 100: 19.3/20.8/19.6 → 12.2/13.7/13.2;
+///     N 256: 48.8/53.0/52.1 → 32.1/39.0/34.3
+///   12×12, N 10: 1.19/1.22/1.21 → 0.87/1.01/0.90; 32×32, N 10: 7.2/7.9/7.4 → 5.2/5.7/5.1
+/// and, before the output transform's fix (its F(4×4) forwards ~15 % slower than now):
+///   11×11, N 10: 1.07/1.22/1.15 → 0.94/1.07/0.87; 32×32, N 256: 184/201/191 → 139/146/128
+///   C = O = 64, 16×16, N 10: 0.54/0.61/0.57 → 0.40/0.45/0.38
 ///   C = O = 32, 16×16, N 256: 4.85/6.04/5.65 → 4.98/5.00/3.68
-///   C = O = 16, 16×16, N 256: 1.63/2.23/2.08 → 1.42/1.77/1.31
-///   C = O = 16, 8×8, N 256: 0.48/0.61/0.56 → 0.64/0.85/0.57
-/// Below 11 the 4×4 tiles leave too few per row (2 or 3, a vector of 4 half empty) and too much of
-/// the last tile over padding (9×9, 10×10: 12×12 computed), and the gemms get few columns (ConvNet-3's
-/// 8×8 layer at batch 10: 4 tiles an image, 20 columns per worker).
+///   C = O = 16, 16×16, N 256: 1.63/2.23/2.08 → 1.42/1.77/1.31 (so no channel threshold of its own)
+/// Below, the 4×4 tiles are few per row (2 or 3 in a vector of 4), the last one largely over
+/// padding (9×9, 10×10: 12×12 computed), and the gemms narrow unless the batch is large:
+///   10×10, N 10: 0.82/0.93/0.86 → 0.81/0.91/0.85; N 100: 8.9/8.7/7.9 → 7.8/8.6/8.5
+///   9×9, N 10: 0.82/0.93/0.85 → 0.93/0.94/0.83; N 100: 8.5/9.1/8.2 → 8.7/9.1/8.3
+///   8×8, N 10: 0.50/0.55/0.55 → 0.47/0.57/0.53; N 100: 4.6–4.8/5.1–5.3/4.9 → 4.0–4.1/4.4–4.6/4.3–4.7;
+///     N 256: 12.1–12.4/13.4/12.6–13.8 → 10.5/12.1–12.2/11.4–11.5
+///   7×7, N 10: 0.63/0.67/0.80 → 0.84/0.92/0.72; N 100: 5.3/5.9/5.3 → 4.5/5.1/4.3
+///   6×6, N 100: 3.9/4.5/3.9 → 4.1/5.2/4.9
+///   C = O = 64, 8×8, N 10: 0.22/0.21/0.21 → 0.26/0.31/0.25; N 100: 1.49/1.67/1.62 → 1.39/1.79/1.43;
+///     N 256: 3.56/4.10/3.85 → 3.27/4.15/3.41
+///   C = O = 32, 8×8, N 100: 0.52/0.70/0.66 → 0.59/0.68/0.62; N 256: 1.43/1.68/1.70 → 1.32/1.73/1.43
+///   C = O = 16, 8×8, N 256: 0.44/0.58/0.54 → 0.52/0.71/0.56
+/// Below 11 F(4×4) is a tie at N 10 and ~10 % faster per call only at large batches and channel
+/// counts; taking it there (7×7 and up with min(C, O) ≥ 64 and ≥ 256 4×4 tiles over the batch) was
+/// within noise end to end (whole process, F(4×4) on the 8×8 layer / F(2×2): mtt-ipc1 0.98×,
+/// train-step 1.00×, mtt-ipc10 1.01×), so the small planes keep F(2×2) and its 10–20× smaller Float
+/// error (see the Float test in ConvolutionTests).
 let winograd4MinSide = 11
 /// Tile columns per chunk of one worker (128, 256 and 512 measured within noise of each other
 /// at C = O = 128; 1024 was slower at N 100 and 256).

@@ -73,14 +73,15 @@ import TestSupport
     /// `.automatic` takes F(4×4) on planes of at least `winograd4MinSide` (ConvNet-3's 16×16 layer),
     /// F(2×2) on smaller ones (its 8×8 layer).
     @Test func automaticVariant() {
-        func tile(_ h: Int, _ w: Int) -> Int {
+        func tile(_ h: Int, _ w: Int, batch: Int = 10, channels: Int = 128) -> Int {
             ConvGeometry(
-                batch: 10, channels: 128, height: h, width: w, outChannels: 128, kernelH: 3, kernelW: 3, padding: 1
+                batch: batch, channels: channels, height: h, width: w, outChannels: 128, kernelH: 3, kernelW: 3,
+                padding: 1
             )
             .winogradVariant.winogradTile
         }
-        #expect(tile(16, 16) == 4 && tile(32, 32) == 4 && tile(11, 12) == 4)
-        #expect(tile(8, 8) == 2 && tile(10, 10) == 2 && tile(16, 10) == 2)
+        #expect(tile(16, 16) == 4 && tile(32, 32) == 4 && tile(11, 12) == 4 && tile(16, 16, channels: 16) == 4)
+        #expect(tile(8, 8) == 2 && tile(10, 10) == 2 && tile(16, 10) == 2 && tile(8, 8, batch: 256) == 2)
     }
 
     /// The same result on repeated runs (the weight gradient's partials are added in worker order).
