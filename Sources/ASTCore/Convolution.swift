@@ -7,6 +7,8 @@
 struct ConvGeometry: Equatable {
     let batch, channels, height, width: Int
     let outChannels, kernelH, kernelW, padding: Int
+    /// Output tile side of the Winograd path: 2 (F(2×2, 3×3)) or 4 (F(4×4, 3×3)); see `winogradVariant`.
+    var winogradTile = 2
     var outH: Int { height + 2 * padding - kernelH + 1 }
     var outW: Int { width + 2 * padding - kernelW + 1 }
     var kernelSize: Int { channels * kernelH * kernelW }
@@ -149,7 +151,8 @@ private func scatterPlanes<S: TensorScalar>(
 /// `ConvGeometry.usesWinograd`); tests pin one with `ConvAlgorithm.$current.withValue(…)`, which
 /// also reaches the backward closures run inside it.
 package enum ConvAlgorithm: Sendable {
-    case automatic, im2col, winograd
+    /// `.winograd`: F(2×2, 3×3); `.winograd4`: F(4×4, 3×3).
+    case automatic, im2col, winograd, winograd4
     @TaskLocal package static var current: ConvAlgorithm = .automatic
 }
 
@@ -159,12 +162,15 @@ package enum ConvAlgorithm: Sendable {
 ///   Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1],
 ///   Aᵀ = [1 1 1 0; 0 1 −1 −1].
 /// Transformed matrices are stored (16, rows, nb·T), k = 4i + j (i vertical, j horizontal), with
-/// column b·T + ty·tw + tx for tile (ty, tx) of image b of the chunk. Odd sizes: the last tile
-/// row/column runs over zero padding and its extra outputs are dropped (and zero in the adjoints).
+/// column b·T + ty·tw + tx for tile (ty, tx) of image b of the chunk (F(4×4, 3×3), below: 36
+/// planes, k = 6i + j). Sizes not a multiple of the tile: the last tile row/column runs over zero
+/// padding and its extra outputs are dropped (and zero in the adjoints).
 extension ConvGeometry {
-    var tilesH: Int { (outH + 1) / 2 }
-    var tilesW: Int { (outW + 1) / 2 }
+    var tilesH: Int { (outH + winogradTile - 1) / winogradTile }
+    var tilesW: Int { (outW + winogradTile - 1) / winogradTile }
     var tiles: Int { tilesH * tilesW }
+    /// Points of the transformed tiles: 16 for F(2×2), 36 for F(4×4).
+    var winogradPoints: Int { (winogradTile + 2) * (winogradTile + 2) }
     /// Tile columns rounded up to whole vectors: the row length of the padded planes.
     var tileStride: Int { (tilesW + 3) & ~3 }
 
@@ -175,13 +181,28 @@ extension ConvGeometry {
         guard kernelH == 3, kernelW == 3, padding == 1 else { return false }
         switch ConvAlgorithm.current {
         case .im2col: return false
-        case .winograd: return true
+        case .winograd, .winograd4: return true
         case .automatic: return min(channels, outChannels) >= winogradMinChannels
         }
     }
 
-    /// Images per Winograd chunk: about `winogradColumns` tile columns per gemm.
-    var winogradChunk: Int { max(1, min(batch, winogradColumns / tiles)) }
+    /// The geometry with `winogradTile` set to the variant that runs: pinned by `ConvAlgorithm`,
+    /// else F(4×4) when `prefersWinograd4`.
+    var winogradVariant: ConvGeometry {
+        var g = self
+        switch ConvAlgorithm.current {
+        case .winograd: g.winogradTile = 2
+        case .winograd4: g.winogradTile = 4
+        case .automatic, .im2col: g.winogradTile = prefersWinograd4 ? 4 : 2
+        }
+        return g
+    }
+
+    /// Whether `.automatic` takes F(4×4, 3×3) over F(2×2, 3×3) (see the measurements at `winograd4MinSide`).
+    var prefersWinograd4: Bool { min(outH, outW) >= winograd4MinSide }
+
+    /// Images per Winograd chunk: about `winogradColumns` (F(4×4): `winograd4Columns`) tile columns per gemm.
+    var winogradChunk: Int { max(1, min(batch, (winogradTile == 4 ? winograd4Columns : winogradColumns) / tiles)) }
 }
 
 /// Smallest min(C, O) for which `.automatic` takes Winograd. Measured per call in Float on 2
@@ -194,9 +215,46 @@ extension ConvGeometry {
 ///   C = 3 → O = 128, 32×32, N 256: 9.8/13.4/14.2 → 19.4/37.1/33.5 (the first conv: im2col)
 /// With few channels the transforms (O(C + O) per tile) outweigh the gemms (O(C·O) per tile).
 let winogradMinChannels = 16
+/// Smallest min(Ho, Wo) for which `.automatic` takes F(4×4, 3×3) over F(2×2, 3×3) whatever the
+/// batch and channels. Measured per call in Float on 2 workers (ms, F(2×2) → F(4×4), forward /
+/// input gradient / weight gradient), C = O = 128:
+///   16×16, N 10: 1.93/2.15/2.18 → 1.21/1.36/1.32; N 100: 19.3/20.8/19.6 → 12.2/13.7/13.2;
+///     N 256: 48.8/53.0/52.1 → 32.1/39.0/34.3
+///   12×12, N 10: 1.19/1.22/1.21 → 0.87/1.01/0.90; 32×32, N 10: 7.2/7.9/7.4 → 5.2/5.7/5.1
+/// and, before the output transform's fix (its F(4×4) forwards ~15 % slower than now):
+///   11×11, N 10: 1.07/1.22/1.15 → 0.94/1.07/0.87; 32×32, N 256: 184/201/191 → 139/146/128
+///   C = O = 64, 16×16, N 10: 0.54/0.61/0.57 → 0.40/0.45/0.38
+///   C = O = 32, 16×16, N 256: 4.85/6.04/5.65 → 4.98/5.00/3.68
+///   C = O = 16, 16×16, N 256: 1.63/2.23/2.08 → 1.42/1.77/1.31 (so no channel threshold of its own)
+/// Below, the 4×4 tiles are few per row (2 or 3 in a vector of 4), the last one largely over
+/// padding (9×9, 10×10: 12×12 computed), and the gemms narrow unless the batch is large:
+///   10×10, N 10: 0.82/0.93/0.86 → 0.81/0.91/0.85; N 100: 8.9/8.7/7.9 → 7.8/8.6/8.5
+///   9×9, N 10: 0.82/0.93/0.85 → 0.93/0.94/0.83; N 100: 8.5/9.1/8.2 → 8.7/9.1/8.3
+///   8×8, N 10: 0.50/0.55/0.55 → 0.47/0.57/0.53; N 100: 4.6–4.8/5.1–5.3/4.9 → 4.0–4.1/4.4–4.6/4.3–4.7;
+///     N 256: 12.1–12.4/13.4/12.6–13.8 → 10.5/12.1–12.2/11.4–11.5
+///   7×7, N 10: 0.63/0.67/0.80 → 0.84/0.92/0.72; N 100: 5.3/5.9/5.3 → 4.5/5.1/4.3
+///   6×6, N 100: 3.9/4.5/3.9 → 4.1/5.2/4.9
+///   C = O = 64, 8×8, N 10: 0.22/0.21/0.21 → 0.26/0.31/0.25; N 100: 1.49/1.67/1.62 → 1.39/1.79/1.43;
+///     N 256: 3.56/4.10/3.85 → 3.27/4.15/3.41
+///   C = O = 32, 8×8, N 100: 0.52/0.70/0.66 → 0.59/0.68/0.62; N 256: 1.43/1.68/1.70 → 1.32/1.73/1.43
+///   C = O = 16, 8×8, N 256: 0.44/0.58/0.54 → 0.52/0.71/0.56
+/// Below 11 F(4×4) is a tie at N 10 and ~10 % faster per call only at large batches and channel
+/// counts; taking it there (7×7 and up with min(C, O) ≥ 64 and ≥ 256 4×4 tiles over the batch) was
+/// within noise end to end (whole process, F(4×4) on the 8×8 layer / F(2×2): mtt-ipc1 0.98×,
+/// train-step 1.00×, mtt-ipc10 1.01×), so the small planes keep F(2×2) and its 10–20× smaller Float
+/// error (see the Float test in ConvolutionTests).
+let winograd4MinSide = 11
 /// Tile columns per chunk of one worker (128, 256 and 512 measured within noise of each other
 /// at C = O = 128; 1024 was slower at N 100 and 256).
 let winogradColumns = 256
+/// The same for F(4×4), whose 36 planes make a chunk's buffers 2.25× larger. C = O = 128, ms per
+/// call (forward / input gradient / weight gradient) at 64, 128, 256 columns:
+///   16×16, N 100: 12.7–13.0/13.8–14.0/11.6 | 12.6–13.1/13.6–14.1/11.7–12.3 | 12.9–13.8/14.4–15.1/12.8–13.8
+///   16×16, N 256: 31.7–32.1/35.0/29.0–29.5 | 32.4–33.4/34.8–36.0/29.5–31.0 | 34.6–37.8/37.4–38.9/32.2–36.6
+///   32×32, N 100: 48.2–48.3/52.7–53.0/45.8–46.8 | 49.4–54.4/52.8–54.2/45.3–48.0 | 52.6–54.8/57.9–60.1/50.8–52.1
+///   16×16, N 10: 1.33–1.35/1.43–1.46/1.28–1.30 | 1.32–1.34/1.36–1.41/1.25 | 1.28–1.32/1.37–1.42/1.24–1.27
+/// (at 64 columns a worker's 5 images at N 10 run as 4 + 1).
+let winograd4Columns = 128
 
 /// Distance between the 16 transformed planes of n elements: 32 elements more than n, so the 16
 /// streams a transform writes (or reads) do not fall on the same cache sets when n is a power of 2
@@ -205,8 +263,9 @@ let winogradColumns = 256
 @inline(__always)
 func winogradPlane(_ n: Int) -> Int { n + 32 }
 
-/// A worker's Winograd buffers: `inner` (16, C, nb·T), `outer` (16, O, nb·T), `plane` a padded
-/// deinterleaved image plane (2·tilesH + 2 rows of 2·(tileStride + 1)) plus row scratch.
+/// A worker's Winograd buffers: `inner` (P, C, nb·T), `outer` (P, O, nb·T) for P = 16 or 36 points,
+/// `plane` a padded deinterleaved image plane (m·tilesH + 2 rows of m·(tileStride + 1) for tile side
+/// m) plus row scratch (4m·tileStride).
 struct WinogradScratch<S: TensorScalar> {
     let inner, outer, plane: UnsafeMutablePointer<S>
 }
@@ -222,9 +281,11 @@ private func forEachWinogradChunk<S: TensorScalar>(
     Parallel.forParts(g.batch) { part, images in
         let columns = min(g.winogradChunk, images.count) * g.tiles
         // + 4: the output transforms load whole vectors past the last tile of a row.
-        let inner = TensorStorage<S>(uninitializedCount: 16 * winogradPlane(g.channels * columns) + 4)
-        let outer = TensorStorage<S>(uninitializedCount: 16 * winogradPlane(g.outChannels * columns) + 4)
-        let plane = TensorStorage<S>(uninitializedCount: (2 * g.tilesH + 2) * 2 * (g.tileStride + 1) + 8 * g.tileStride)
+        let points = g.winogradPoints, m = g.winogradTile
+        let inner = TensorStorage<S>(uninitializedCount: points * winogradPlane(g.channels * columns) + 4)
+        let outer = TensorStorage<S>(uninitializedCount: points * winogradPlane(g.outChannels * columns) + 4)
+        let plane = TensorStorage<S>(
+            uninitializedCount: (m * g.tilesH + 2) * m * (g.tileStride + 1) + 4 * m * g.tileStride)
         let scratch = WinogradScratch(inner: inner.base, outer: outer.base, plane: plane.base)
         var n0 = images.lowerBound
         while n0 < images.upperBound {
@@ -620,18 +681,548 @@ private func winogradKernelAdjoint<S: TensorScalar>(
     }
 }
 
+// MARK: Winograd F(4×4, 3×3)
+
+/// Winograd F(4×4, 3×3) (Lavin & Gray 2015), interpolation points 0, 1, −1, 2, −2, ∞: each 4×4
+/// output tile is Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A for the 6×6 input tile d at stride 4: 36 multiplies
+/// per 4×4 tile (2.25 per output, against 4 for F(2×2) and 9 for im2col), plus transforms.
+///        ⎡4  0 −5  0  1  0⎤        ⎡ 1/4    0     0 ⎤
+///        ⎢0 −4 −4  1  1  0⎥        ⎢−1/6 −1/6  −1/6 ⎥        ⎡1 1  1 1  1 0⎤
+///   Bᵀ = ⎢0  4 −4 −1  1  0⎥,  G =  ⎢−1/6  1/6  −1/6 ⎥,  Aᵀ = ⎢0 1 −1 2 −2 0⎥
+///        ⎢0 −2 −1  2  1  0⎥        ⎢1/24 1/12   1/6 ⎥        ⎢0 1  1 4  4 0⎥
+///        ⎢0  2 −1 −2  1  0⎥        ⎢1/24 −1/12  1/6 ⎥        ⎣0 1 −1 8 −8 1⎦
+///        ⎣0  4  0 −5  0  1⎦        ⎣  0    0     1  ⎦
+/// Derivation (Toom-Cook on the points pᵢ = 0, 1, −1, 2, −2 and ∞): the 1-D output y = Aᵀ[(G g) ⊙
+/// (Bᵀ d)] evaluates the kernel polynomial g(x) = g0 + g1·x + g2·x² and the input polynomial at the
+/// points, multiplies, and interpolates the product back (Lagrange, the point ∞ taking the leading
+/// coefficient). Aᵀ row r holds pᵢʳ (and 1 for ∞ in the last row); G row i is g(pᵢ) scaled by
+/// 1/Πⱼ≠ᵢ(pᵢ − pⱼ) (4, −6, −6, 24, 24 for the finite points: the 1/4, −1/6, 1/24 above); Bᵀ holds
+/// the coefficients of the Lagrange numerators Πⱼ≠ᵢ(x − pⱼ) = x(x² − 1)(x² − 4)/(x − pᵢ), transposed
+/// for the correlation (row 0: (x² − 1)(x² − 4) = x⁴ − 5x² + 4, …, row 5 for ∞: the full product
+/// x(x² − 1)(x² − 4) = x⁵ − 5x³ + 4x).
+/// Layout as for F(2×2) with 36 planes, k = 6i + j. The tiles start at input column 4tx − 1, so a
+/// padded row split into 4 phases (column 4j + q − 1 in phase q) holds the 6 columns of 4
+/// neighbouring tiles as 6 contiguous vectors.
+
+/// Six vectors: one row or column of a transformed 6×6 tile, for 4 neighbouring tiles.
+typealias Hex<S: TensorScalar> = (Lanes<S>, Lanes<S>, Lanes<S>, Lanes<S>, Lanes<S>, Lanes<S>)
+
+/// One axis of Bᵀ d B: (4d0 − 5d2 + d4, (d3 + d4) − 4(d1 + d2), (d4 − d3) + 4(d1 − d2),
+/// (d4 − d2) + 2(d3 − d1), (d4 − d2) − 2(d3 − d1), 4d1 − 5d3 + d5).
+@inline(__always)
+private func inputTransform4<S: TensorScalar>(_ d: Hex<S>) -> Hex<S> {
+    let two = Lanes<S>(repeating: 2), four = Lanes<S>(repeating: 4), five = Lanes<S>(repeating: 5)
+    let a = d.4 - d.2, b = two * (d.3 - d.1)
+    return (
+        four * d.0 - five * d.2 + d.4, (d.3 + d.4) - four * (d.1 + d.2), (d.4 - d.3) + four * (d.1 - d.2),
+        a + b, a - b, four * d.1 - five * d.3 + d.5
+    )
+}
+
+/// One axis of B v Bᵀ, the transpose of `inputTransform4`: (4v0, 4(v2 − v1 + v5) + 2(v4 − v3),
+/// −5v0 − 4(v1 + v2) − (v3 + v4), (v1 − v2) + 2(v3 − v4) − 5v5, v0 + v1 + v2 + v3 + v4, v5).
+@inline(__always)
+private func inputTransform4Adjoint<S: TensorScalar>(_ v: Hex<S>) -> Hex<S> {
+    let two = Lanes<S>(repeating: 2), four = Lanes<S>(repeating: 4), five = Lanes<S>(repeating: 5)
+    let s12 = v.1 + v.2, d21 = v.2 - v.1, s34 = v.3 + v.4, d43 = v.4 - v.3
+    return (
+        four * v.0, four * (d21 + v.5) + two * d43, Lanes<S>() - five * v.0 - four * s12 - s34,
+        Lanes<S>() - d21 - two * d43 - five * v.5, v.0 + s12 + s34, v.5
+    )
+}
+
+/// One axis of Aᵀ m A: (m0 + (m1 + m2) + (m3 + m4), (m1 − m2) + 2(m3 − m4), (m1 + m2) + 4(m3 + m4),
+/// (m1 − m2) + 8(m3 − m4) + m5).
+@inline(__always)
+private func outputTransform4<S: TensorScalar>(_ m: Hex<S>) -> Quad<S> {
+    let s12 = m.1 + m.2, d12 = m.1 - m.2, s34 = m.3 + m.4, d34 = m.3 - m.4
+    return (
+        m.0 + s12 + s34, d12 + Lanes<S>(repeating: 2) * d34, s12 + Lanes<S>(repeating: 4) * s34,
+        d12 + Lanes<S>(repeating: 8) * d34 + m.5
+    )
+}
+
+/// One axis of A e Aᵀ, the transpose of `outputTransform4`: (e0, (e0 + e2) ± (e1 + e3),
+/// (e0 + 4e2) ± (2e1 + 8e3), e3).
+@inline(__always)
+private func outputTransform4Adjoint<S: TensorScalar>(_ e: Quad<S>) -> Hex<S> {
+    let p = e.0 + e.2, q = e.1 + e.3
+    let r = e.0 + Lanes<S>(repeating: 4) * e.2, s = Lanes<S>(repeating: 2) * e.1 + Lanes<S>(repeating: 8) * e.3
+    return (e.0, p + q, p - q, r + s, r - s, e.3)
+}
+
+/// One axis of G g: (g0/4, −(g0 + g1 + g2)/6, −(g0 − g1 + g2)/6, (g0/24 + g2/6) ± g1/12, g2).
+@inline(__always)
+private func kernelTransform4<S: TensorScalar>(_ a: Lanes<S>, _ b: Lanes<S>, _ c: Lanes<S>) -> Hex<S> {
+    let sixth = Lanes<S>(repeating: 1 / 6 as S), twelfth = Lanes<S>(repeating: 1 / 12 as S)
+    let quarter = Lanes<S>(repeating: 0.25), twentyfourth = Lanes<S>(repeating: 1 / 24 as S)
+    let ac = a + c, e = twentyfourth * a + sixth * c, f = twelfth * b
+    return (quarter * a, Lanes<S>() - sixth * (ac + b), Lanes<S>() - sixth * (ac - b), e + f, e - f, c)
+}
+
+/// One axis of Gᵀ x, the transpose of `kernelTransform4`: (x0/4 − (x1 + x2)/6 + (x3 + x4)/24,
+/// (x2 − x1)/6 + (x3 − x4)/12, (x3 + x4 − x1 − x2)/6 + x5).
+@inline(__always)
+private func kernelTransform4Adjoint<S: TensorScalar>(_ x: Hex<S>) -> (Lanes<S>, Lanes<S>, Lanes<S>) {
+    let sixth = Lanes<S>(repeating: 1 / 6 as S), twelfth = Lanes<S>(repeating: 1 / 12 as S)
+    let quarter = Lanes<S>(repeating: 0.25), twentyfourth = Lanes<S>(repeating: 1 / 24 as S)
+    let s12 = x.1 + x.2, s34 = x.3 + x.4
+    return (
+        quarter * x.0 - sixth * s12 + twentyfourth * s34, sixth * (x.2 - x.1) + twelfth * (x.3 - x.4),
+        sixth * (s34 - s12) + x.5
+    )
+}
+
+/// The 4×4 transpose: lane l of the result's vector q is lane q of vector l.
+@inline(__always)
+private func transpose4<S: TensorScalar>(_ a: Lanes<S>, _ b: Lanes<S>, _ c: Lanes<S>, _ d: Lanes<S>) -> Quad<S> {
+    (
+        Lanes<S>(a[0], b[0], c[0], d[0]), Lanes<S>(a[1], b[1], c[1], d[1]), Lanes<S>(a[2], b[2], c[2], d[2]),
+        Lanes<S>(a[3], b[3], c[3], d[3])
+    )
+}
+
+/// pq[j] = src[4j + q] for 4j + q < n, 16 elements a step.
+@inline(__always)
+private func deinterleave4<S: TensorScalar>(
+    _ src: UnsafePointer<S>, _ n: Int, _ p0: UnsafeMutablePointer<S>, _ p1: UnsafeMutablePointer<S>,
+    _ p2: UnsafeMutablePointer<S>, _ p3: UnsafeMutablePointer<S>
+) {
+    var j = 0
+    while 4 * j + 16 <= n {
+        let t = transpose4(
+            loadLanes(src, 4 * j), loadLanes(src, 4 * j + 4), loadLanes(src, 4 * j + 8), loadLanes(src, 4 * j + 12))
+        storeLanes(t.0, p0, j)
+        storeLanes(t.1, p1, j)
+        storeLanes(t.2, p2, j)
+        storeLanes(t.3, p3, j)
+        j += 4
+    }
+    while 4 * j + 4 <= n {
+        (p0[j], p1[j], p2[j], p3[j]) = (src[4 * j], src[4 * j + 1], src[4 * j + 2], src[4 * j + 3])
+        j += 1
+    }
+    let rest = n - 4 * j
+    if rest > 0 { p0[j] = src[4 * j] }
+    if rest > 1 { p1[j] = src[4 * j + 1] }
+    if rest > 2 { p2[j] = src[4 * j + 2] }
+}
+
+/// dst[4j + q] = pq[j] for 4j + q < n: the inverse of `deinterleave4`.
+@inline(__always)
+private func interleave4<S: TensorScalar>(
+    _ p0: UnsafePointer<S>, _ p1: UnsafePointer<S>, _ p2: UnsafePointer<S>, _ p3: UnsafePointer<S>, _ n: Int,
+    _ dst: UnsafeMutablePointer<S>
+) {
+    var j = 0
+    while 4 * j + 16 <= n {
+        let t = transpose4(loadLanes(p0, j), loadLanes(p1, j), loadLanes(p2, j), loadLanes(p3, j))
+        storeLanes(t.0, dst, 4 * j)
+        storeLanes(t.1, dst, 4 * j + 4)
+        storeLanes(t.2, dst, 4 * j + 8)
+        storeLanes(t.3, dst, 4 * j + 12)
+        j += 4
+    }
+    while 4 * j + 4 <= n {
+        (dst[4 * j], dst[4 * j + 1], dst[4 * j + 2], dst[4 * j + 3]) = (p0[j], p1[j], p2[j], p3[j])
+        j += 1
+    }
+    let rest = n - 4 * j
+    if rest > 0 { dst[4 * j] = p0[j] }
+    if rest > 1 { dst[4 * j + 1] = p1[j] }
+    if rest > 2 { dst[4 * j + 2] = p2[j] }
+}
+
+/// Fills `plane` with the zero-padded plane src (h × w) in 4-phase rows: padded row r (4·len
+/// long) holds input row r − 1 as Pq[j] = column 4j + q − 1 (Pq at q·len, j ≤ tileStride), so the
+/// columns 4tx − 1 … 4tx + 4 of the tiles tx…tx+3 are P0[tx], P1[tx], P2[tx], P3[tx], P0[tx + 1],
+/// P1[tx + 1].
+@inline(__always)
+private func padDeinterleaved4<S: TensorScalar>(
+    _ src: UnsafePointer<S>, _ h: Int, _ w: Int, _ rows: Int, _ len: Int, _ plane: UnsafeMutablePointer<S>
+) {
+    zeroElements(plane, rows * 4 * len)
+    for iy in 0..<min(h, rows - 1) {
+        let r = plane + (iy + 1) * 4 * len
+        deinterleave4(src + iy * w, w, r + len, r + 2 * len, r + 3 * len, r + 1)
+    }
+}
+
+/// The six window columns of the tiles tx…tx+3 in the 4-phase padded row at r.
+@inline(__always)
+private func windowRow4<S: TensorScalar>(_ r: UnsafePointer<S>, _ len: Int, _ tx: Int) -> Hex<S> {
+    (
+        loadLanes(r, tx), loadLanes(r + len, tx), loadLanes(r + 2 * len, tx), loadLanes(r + 3 * len, tx),
+        loadLanes(r, tx + 1), loadLanes(r + len, tx + 1)
+    )
+}
+
+/// Adds one row of 4 tiles' windows into the 4-phase padded row at r; the two P0 (and P1) adds
+/// overlap, so they run in turn.
+@inline(__always)
+private func addWindowRow4<S: TensorScalar>(_ v: Hex<S>, _ r: UnsafeMutablePointer<S>, _ len: Int, _ tx: Int) {
+    addLanes(v.0, r, tx)
+    addLanes(v.1, r + len, tx)
+    addLanes(v.2, r + 2 * len, tx)
+    addLanes(v.3, r + 3 * len, tx)
+    addLanes(v.4, r, tx + 1)
+    addLanes(v.5, r + len, tx + 1)
+}
+
+/// Stores column j (p = base + j·stride) of a transformed 6×6 tile: entries k = j, 6 + j, …, 30 + j.
+@inline(__always)
+private func storeColumn6<S: TensorScalar>(
+    _ v: Hex<S>, _ p: UnsafeMutablePointer<S>, _ stride: Int, _ i: Int, _ n: Int
+) {
+    storePartial(v.0, p, i, n)
+    storePartial(v.1, p + 6 * stride, i, n)
+    storePartial(v.2, p + 12 * stride, i, n)
+    storePartial(v.3, p + 18 * stride, i, n)
+    storePartial(v.4, p + 24 * stride, i, n)
+    storePartial(v.5, p + 30 * stride, i, n)
+}
+
+/// Column j (p = base + j·stride) of a transformed 6×6 tile, whole vectors with the lanes in `zero`
+/// (past the last tile) zeroed.
+@inline(__always)
+private func loadColumn6<S: TensorScalar>(
+    _ p: UnsafePointer<S>, _ stride: Int, _ i: Int, _ zero: SIMDMask<Lanes<S>.MaskStorage>
+) -> Hex<S> {
+    @inline(__always) func load(_ q: UnsafePointer<S>) -> Lanes<S> { loadLanes(q, i).replacing(with: 0, where: zero) }
+    return (
+        load(p), load(p + 6 * stride), load(p + 12 * stride), load(p + 18 * stride), load(p + 24 * stride),
+        load(p + 30 * stride)
+    )
+}
+
+/// Column j of a transformed 6×6 tile, whole vectors (lanes past the last tile are garbage).
+@inline(__always)
+private func loadColumn6<S: TensorScalar>(_ p: UnsafePointer<S>, _ stride: Int, _ i: Int) -> Hex<S> {
+    (
+        loadLanes(p, i), loadLanes(p + 6 * stride, i), loadLanes(p + 12 * stride, i), loadLanes(p + 18 * stride, i),
+        loadLanes(p + 24 * stride, i), loadLanes(p + 30 * stride, i)
+    )
+}
+
+/// Tap-row r (taps 3r…3r+2) of n ≤ 4 kernels, transformed horizontally.
+@inline(__always)
+private func kernelRow4<S: TensorScalar>(_ g: UnsafePointer<S>, _ r: Int, _ n: Int) -> Hex<S> {
+    kernelTransform4(gatherTap(g, 3 * r, n), gatherTap(g, 3 * r + 1, n), gatherTap(g, 3 * r + 2, n))
+}
+
+/// U[k, o, c] = (G g Gᵀ)[k] (F(4×4)) for g = w[o, c], rows o in `range`; 4 channels per vector,
+/// whole vectors but for a last partial one (one loop for both let LLVM scalarise a third of the
+/// arithmetic for the partial stores).
+// w: (O, C, 3, 3) -> u: (36, O, C)
+@_specialize(where S == Float)
+@_specialize(where S == Double)
+private func winograd4Kernel<S: TensorScalar>(
+    _ w: UnsafePointer<S>, _ outChannels: Int, _ channels: Int, _ range: Range<Int>, _ u: UnsafeMutablePointer<S>
+) {
+    let stride = winogradPlane(outChannels * channels)
+    // Kernels c…c+n−1 of row o: each kernel row horizontally, then each column j vertically.
+    @inline(__always) func block(_ o: Int, _ c: Int, _ n: Int) {
+        let g = w + (o * channels + c) * 9, out = u + o * channels
+        let h0 = kernelRow4(g, 0, n), h1 = kernelRow4(g, 1, n), h2 = kernelRow4(g, 2, n)
+        storeColumn6(kernelTransform4(h0.0, h1.0, h2.0), out, stride, c, n)
+        storeColumn6(kernelTransform4(h0.1, h1.1, h2.1), out + stride, stride, c, n)
+        storeColumn6(kernelTransform4(h0.2, h1.2, h2.2), out + 2 * stride, stride, c, n)
+        storeColumn6(kernelTransform4(h0.3, h1.3, h2.3), out + 3 * stride, stride, c, n)
+        storeColumn6(kernelTransform4(h0.4, h1.4, h2.4), out + 4 * stride, stride, c, n)
+        storeColumn6(kernelTransform4(h0.5, h1.5, h2.5), out + 5 * stride, stride, c, n)
+    }
+    for o in range {
+        var c = 0
+        while c + 4 <= channels {
+            block(o, c, 4)
+            c += 4
+        }
+        if c < channels { block(o, c, channels - c) }
+    }
+}
+
+/// dw[o, c] = Gᵀ dU G (F(4×4)), dU = Σ_p du[p][·, o, c] summed in part order: the adjoint of
+/// `winograd4Kernel`, rows o in `range`, 4 channels per vector. A row's 9 taps go out through a
+/// tap-major scratch row (9 × C, one allocation per call): scattering the lanes straight from
+/// the registers let LLVM scalarise much of the arithmetic.
+// du: (parts, 36, O, C) -> dw: (O, C, 3, 3)
+@_specialize(where S == Float)
+@_specialize(where S == Double)
+private func winograd4KernelAdjoint<S: TensorScalar>(
+    _ du: UnsafePointer<S>, _ parts: Int, _ outChannels: Int, _ channels: Int, _ range: Range<Int>,
+    _ dw: UnsafeMutablePointer<S>
+) {
+    let stride = winogradPlane(outChannels * channels), ldt = channels + 4
+    let taps = TensorStorage<S>(uninitializedCount: 9 * ldt)
+    let tap = taps.base
+    @inline(__always) func block(_ o: Int, _ c: Int, _ n: Int) {
+        let at = o * channels + c
+        @inline(__always) func sum(_ k: Int) -> Lanes<S> {
+            var v = loadPartial(du + k * stride, at, n)
+            for p in 1..<max(parts, 1) { v += loadPartial(du + (36 * p + k) * stride, at, n) }
+            return v
+        }
+        @inline(__always) func column(_ j: Int) -> (Lanes<S>, Lanes<S>, Lanes<S>) {
+            kernelTransform4Adjoint((sum(j), sum(6 + j), sum(12 + j), sum(18 + j), sum(24 + j), sum(30 + j)))
+        }
+        // Each column j vertically, then each row horizontally.
+        let v0 = column(0), v1 = column(1), v2 = column(2), v3 = column(3), v4 = column(4), v5 = column(5)
+        let r0 = kernelTransform4Adjoint((v0.0, v1.0, v2.0, v3.0, v4.0, v5.0))
+        let r1 = kernelTransform4Adjoint((v0.1, v1.1, v2.1, v3.1, v4.1, v5.1))
+        let r2 = kernelTransform4Adjoint((v0.2, v1.2, v2.2, v3.2, v4.2, v5.2))
+        storeLanes(r0.0, tap, c)
+        storeLanes(r0.1, tap + ldt, c)
+        storeLanes(r0.2, tap + 2 * ldt, c)
+        storeLanes(r1.0, tap + 3 * ldt, c)
+        storeLanes(r1.1, tap + 4 * ldt, c)
+        storeLanes(r1.2, tap + 5 * ldt, c)
+        storeLanes(r2.0, tap + 6 * ldt, c)
+        storeLanes(r2.1, tap + 7 * ldt, c)
+        storeLanes(r2.2, tap + 8 * ldt, c)
+    }
+    for o in range {
+        var c = 0
+        while c + 4 <= channels {
+            block(o, c, 4)
+            c += 4
+        }
+        if c < channels { block(o, c, channels - c) }
+        let out = dw + o * channels * 9
+        for c in 0..<channels {
+            for t in 0..<9 { out[9 * c + t] = tap[t * ldt + c] }
+        }
+    }
+    withExtendedLifetime(taps) {}
+}
+
+/// V[k, c, b·T + t] = (Bᵀ d B)[k] (F(4×4)) for the 6×6 zero-padded input tile d of tile t, image
+/// n0 + b, channel c. Vectorised over 4 neighbouring tiles of a tile row.
+// x: (N, C, H, W) -> v: (36, C, nb·T)
+@_specialize(where S == Float)
+@_specialize(where S == Double)
+private func winograd4Input<S: TensorScalar>(
+    _ x: UnsafePointer<S>, _ g: ConvGeometry, _ n0: Int, _ nb: Int, _ v: UnsafeMutablePointer<S>,
+    _ plane: UnsafeMutablePointer<S>
+) {
+    let (th, tw, t) = (g.tilesH, g.tilesW, g.tiles)
+    let len = g.tileStride + 1, rows = 4 * th + 2, row = 4 * len
+    let ld = nb * t, stride = winogradPlane(g.channels * ld)
+    // Whole vectors are stored past a row's last tile: into the tiles that follow in the plane
+    // row (written next: the next tile row, the next image, the next channel) or the plane's padding.
+    let n = 4
+    for c in 0..<g.channels {
+        for b in 0..<nb {
+            let src = x + ((n0 + b) * g.channels + c) * g.height * g.width
+            padDeinterleaved4(src, g.height, g.width, rows, len, plane)
+            let dst = v + c * ld + b * t
+            for ty in 0..<th {
+                let top = plane + 4 * ty * row, out = dst + ty * tw
+                var tx = 0
+                while tx < tw {
+                    // Horizontal transform of the 6 rows, then vertical per column j.
+                    let d0 = inputTransform4(windowRow4(top, len, tx))
+                    let d1 = inputTransform4(windowRow4(top + row, len, tx))
+                    let d2 = inputTransform4(windowRow4(top + 2 * row, len, tx))
+                    let d3 = inputTransform4(windowRow4(top + 3 * row, len, tx))
+                    let d4 = inputTransform4(windowRow4(top + 4 * row, len, tx))
+                    let d5 = inputTransform4(windowRow4(top + 5 * row, len, tx))
+                    storeColumn6(inputTransform4((d0.0, d1.0, d2.0, d3.0, d4.0, d5.0)), out, stride, tx, n)
+                    storeColumn6(inputTransform4((d0.1, d1.1, d2.1, d3.1, d4.1, d5.1)), out + stride, stride, tx, n)
+                    storeColumn6(
+                        inputTransform4((d0.2, d1.2, d2.2, d3.2, d4.2, d5.2)), out + 2 * stride, stride, tx, n)
+                    storeColumn6(
+                        inputTransform4((d0.3, d1.3, d2.3, d3.3, d4.3, d5.3)), out + 3 * stride, stride, tx, n)
+                    storeColumn6(
+                        inputTransform4((d0.4, d1.4, d2.4, d3.4, d4.4, d5.4)), out + 4 * stride, stride, tx, n)
+                    storeColumn6(
+                        inputTransform4((d0.5, d1.5, d2.5, d3.5, d4.5, d5.5)), out + 5 * stride, stride, tx, n)
+                    tx += 4
+                }
+            }
+        }
+    }
+}
+
+/// y[n0 + b, o] = Aᵀ m A per tile (F(4×4)); the extra rows/columns past the plane are dropped.
+/// Whole vectors are loaded past a row's last tile (into the next row or the buffer's slack) and
+/// discarded. A tile row's 4 output rows go out through 4-phase scratch rows (column 4tx + q of
+/// row r in phase q at tx) and `interleave4`: transposing the transform's results in registers
+/// made LLVM push the shuffles back into the arithmetic (a third of it scalar, 2× slower).
+// m: (36, O, nb·T) -> y: (N, O, H, W), images n0..<n0+nb
+@_specialize(where S == Float)
+@_specialize(where S == Double)
+private func winograd4Output<S: TensorScalar>(
+    _ m: UnsafePointer<S>, _ g: ConvGeometry, _ n0: Int, _ nb: Int, _ y: UnsafeMutablePointer<S>,
+    _ scratch: UnsafeMutablePointer<S>
+) {
+    let (th, tw, t, h, w, ts) = (g.tilesH, g.tilesW, g.tiles, g.outH, g.outW, g.tileStride)
+    let ld = nb * t, stride = winogradPlane(g.outChannels * ld)
+    // Output row r (of 4), phase q at (4r + q)·tileStride.
+    @inline(__always) func phase(_ r: Int, _ q: Int) -> UnsafeMutablePointer<S> { scratch + (4 * r + q) * ts }
+    @inline(__always) func storePhases(_ v: Quad<S>, _ r: Int, _ tx: Int) {
+        storeLanes(v.0, phase(r, 0), tx)
+        storeLanes(v.1, phase(r, 1), tx)
+        storeLanes(v.2, phase(r, 2), tx)
+        storeLanes(v.3, phase(r, 3), tx)
+    }
+    for b in 0..<nb {
+        for o in 0..<g.outChannels {
+            let src = m + o * ld + b * t
+            let dst = y + ((n0 + b) * g.outChannels + o) * h * w
+            for ty in 0..<th {
+                let p = src + ty * tw
+                var tx = 0
+                while tx < tw {
+                    // Vertical per column j, then horizontal per output row r.
+                    let c0 = outputTransform4(loadColumn6(p, stride, tx))
+                    let c1 = outputTransform4(loadColumn6(p + stride, stride, tx))
+                    let c2 = outputTransform4(loadColumn6(p + 2 * stride, stride, tx))
+                    let c3 = outputTransform4(loadColumn6(p + 3 * stride, stride, tx))
+                    let c4 = outputTransform4(loadColumn6(p + 4 * stride, stride, tx))
+                    let c5 = outputTransform4(loadColumn6(p + 5 * stride, stride, tx))
+                    storePhases(outputTransform4((c0.0, c1.0, c2.0, c3.0, c4.0, c5.0)), 0, tx)
+                    storePhases(outputTransform4((c0.1, c1.1, c2.1, c3.1, c4.1, c5.1)), 1, tx)
+                    storePhases(outputTransform4((c0.2, c1.2, c2.2, c3.2, c4.2, c5.2)), 2, tx)
+                    storePhases(outputTransform4((c0.3, c1.3, c2.3, c3.3, c4.3, c5.3)), 3, tx)
+                    tx += 4
+                }
+                let out = dst + 4 * ty * w
+                for r in 0..<min(4, h - 4 * ty) {
+                    interleave4(phase(r, 0), phase(r, 1), phase(r, 2), phase(r, 3), w, out + r * w)
+                }
+            }
+        }
+    }
+}
+
+/// m[k, o, b·T + t] = (A e Aᵀ)[k] (F(4×4)) for the 4×4 tile e of dy (zero past the edges): the
+/// adjoint of `winograd4Output`, used by both gradients.
+// dy: (N, O, H, W) -> m: (36, O, nb·T)
+@_specialize(where S == Float)
+@_specialize(where S == Double)
+private func winograd4GradOutput<S: TensorScalar>(
+    _ dy: UnsafePointer<S>, _ g: ConvGeometry, _ n0: Int, _ nb: Int, _ m: UnsafeMutablePointer<S>,
+    _ scratch: UnsafeMutablePointer<S>
+) {
+    let (th, tw, t, h, w, ts) = (g.tilesH, g.tilesW, g.tiles, g.outH, g.outW, g.tileStride)
+    let ld = nb * t, stride = winogradPlane(g.outChannels * ld)
+    // Rows 4ty + a (a = 0…3) in 4 phases: row a's phase q (columns 4j + q) at (4a + q)·tileStride.
+    @inline(__always) func phase(_ a: Int, _ q: Int) -> UnsafeMutablePointer<S> { scratch + (4 * a + q) * ts }
+    // Whole vectors are stored past a row's last tile, as in `winograd4Input`.
+    let n = 4
+    for o in 0..<g.outChannels {
+        for b in 0..<nb {
+            let src = dy + ((n0 + b) * g.outChannels + o) * h * w
+            let dst = m + o * ld + b * t
+            for ty in 0..<th {
+                let rowsHere = min(4, h - 4 * ty)
+                if rowsHere < 4 || w < 4 * tw { zeroElements(scratch, 16 * ts) }
+                for a in 0..<rowsHere {
+                    deinterleave4(src + (4 * ty + a) * w, w, phase(a, 0), phase(a, 1), phase(a, 2), phase(a, 3))
+                }
+                let out = dst + ty * tw
+                var tx = 0
+                while tx < tw {
+                    // Vertical per column q, then horizontal per row i.
+                    func column(_ q: Int) -> Hex<S> {
+                        outputTransform4Adjoint(
+                            (
+                                loadLanes(phase(0, q), tx), loadLanes(phase(1, q), tx), loadLanes(phase(2, q), tx),
+                                loadLanes(phase(3, q), tx)
+                            ))
+                    }
+                    let v0 = column(0), v1 = column(1), v2 = column(2), v3 = column(3)
+                    let r0 = outputTransform4Adjoint((v0.0, v1.0, v2.0, v3.0))
+                    let r1 = outputTransform4Adjoint((v0.1, v1.1, v2.1, v3.1))
+                    let r2 = outputTransform4Adjoint((v0.2, v1.2, v2.2, v3.2))
+                    let r3 = outputTransform4Adjoint((v0.3, v1.3, v2.3, v3.3))
+                    let r4 = outputTransform4Adjoint((v0.4, v1.4, v2.4, v3.4))
+                    let r5 = outputTransform4Adjoint((v0.5, v1.5, v2.5, v3.5))
+                    storeColumn6((r0.0, r1.0, r2.0, r3.0, r4.0, r5.0), out, stride, tx, n)
+                    storeColumn6((r0.1, r1.1, r2.1, r3.1, r4.1, r5.1), out + stride, stride, tx, n)
+                    storeColumn6((r0.2, r1.2, r2.2, r3.2, r4.2, r5.2), out + 2 * stride, stride, tx, n)
+                    storeColumn6((r0.3, r1.3, r2.3, r3.3, r4.3, r5.3), out + 3 * stride, stride, tx, n)
+                    storeColumn6((r0.4, r1.4, r2.4, r3.4, r4.4, r5.4), out + 4 * stride, stride, tx, n)
+                    storeColumn6((r0.5, r1.5, r2.5, r3.5, r4.5, r5.5), out + 5 * stride, stride, tx, n)
+                    tx += 4
+                }
+            }
+        }
+    }
+}
+
+/// dx[n0 + b, c] = Σ over tiles of B z Bᵀ (F(4×4)) added at the tiles' overlapping 6×6 input
+/// windows (stride 4) in a 4-phase padded plane, the padding then dropped: the adjoint of
+/// `winograd4Input`.
+// z: (36, C, nb·T) -> dx: (N, C, H, W)
+@_specialize(where S == Float)
+@_specialize(where S == Double)
+private func winograd4GradInput<S: TensorScalar>(
+    _ z: UnsafePointer<S>, _ g: ConvGeometry, _ n0: Int, _ nb: Int, _ dx: UnsafeMutablePointer<S>,
+    _ plane: UnsafeMutablePointer<S>
+) {
+    let (th, tw, t, h, w) = (g.tilesH, g.tilesW, g.tiles, g.height, g.width)
+    let len = g.tileStride + 1, rows = 4 * th + 2, row = 4 * len
+    let ld = nb * t, stride = winogradPlane(g.channels * ld)
+    let lane = Lanes<S>(0, 1, 2, 3)
+    // Tiles tx…tx+3 of the tile row at p into the padded rows from top; `partial`: lanes past the
+    // last tile zero (they would add into the last window's columns), a separate copy of the code
+    // so that whole blocks run without the mask.
+    @inline(__always) func block(_ p: UnsafePointer<S>, _ top: UnsafeMutablePointer<S>, _ tx: Int, partial: Bool) {
+        let past = partial ? lane .>= Lanes<S>(repeating: S(tw - tx)) : SIMDMask(repeating: false)
+        // Vertical per column j (rows r of the window), then horizontal per row r.
+        let w0 = inputTransform4Adjoint(loadColumn6(p, stride, tx, past))
+        let w1 = inputTransform4Adjoint(loadColumn6(p + stride, stride, tx, past))
+        let w2 = inputTransform4Adjoint(loadColumn6(p + 2 * stride, stride, tx, past))
+        let w3 = inputTransform4Adjoint(loadColumn6(p + 3 * stride, stride, tx, past))
+        let w4 = inputTransform4Adjoint(loadColumn6(p + 4 * stride, stride, tx, past))
+        let w5 = inputTransform4Adjoint(loadColumn6(p + 5 * stride, stride, tx, past))
+        addWindowRow4(inputTransform4Adjoint((w0.0, w1.0, w2.0, w3.0, w4.0, w5.0)), top, len, tx)
+        addWindowRow4(inputTransform4Adjoint((w0.1, w1.1, w2.1, w3.1, w4.1, w5.1)), top + row, len, tx)
+        addWindowRow4(inputTransform4Adjoint((w0.2, w1.2, w2.2, w3.2, w4.2, w5.2)), top + 2 * row, len, tx)
+        addWindowRow4(inputTransform4Adjoint((w0.3, w1.3, w2.3, w3.3, w4.3, w5.3)), top + 3 * row, len, tx)
+        addWindowRow4(inputTransform4Adjoint((w0.4, w1.4, w2.4, w3.4, w4.4, w5.4)), top + 4 * row, len, tx)
+        addWindowRow4(inputTransform4Adjoint((w0.5, w1.5, w2.5, w3.5, w4.5, w5.5)), top + 5 * row, len, tx)
+    }
+    for b in 0..<nb {
+        for c in 0..<g.channels {
+            zeroElements(plane, rows * row)
+            let src = z + c * ld + b * t
+            for ty in 0..<th {
+                let top = plane + 4 * ty * row, p = src + ty * tw
+                var tx = 0
+                while tx + 4 <= tw {
+                    block(p, top, tx, partial: false)
+                    tx += 4
+                }
+                if tx < tw { block(p, top, tx, partial: true) }
+            }
+            // Input column i is padded column i + 1: P1[j], P2[j], P3[j], P0[j + 1] for i = 4j…4j+3.
+            let out = dx + ((n0 + b) * g.channels + c) * h * w
+            for iy in 0..<h {
+                let r = plane + (iy + 1) * row
+                interleave4(r + len, r + 2 * len, r + 3 * len, r + 1, w, out + iy * w)
+            }
+        }
+    }
+}
+
 /// U = G g Gᵀ for all (o, c), split over the workers by output channel.
-// w: (O, C, 3, 3) -> (16, O, C)
+// w: (O, C, 3, 3) -> (16 or 36, O, C)
 private func winogradKernels<S: TensorScalar>(_ w: UnsafePointer<S>, _ g: ConvGeometry) -> TensorStorage<S> {
-    let u = TensorStorage<S>(uninitializedCount: 16 * winogradPlane(g.outChannels * g.channels))
+    let u = TensorStorage<S>(uninitializedCount: g.winogradPoints * winogradPlane(g.outChannels * g.channels))
     let base = u.base
-    Parallel.forRanges(g.outChannels) { winogradKernel(w, g.outChannels, g.channels, $0, base) }
+    if g.winogradTile == 4 {
+        Parallel.forRanges(g.outChannels) { winograd4Kernel(w, g.outChannels, g.channels, $0, base) }
+    } else {
+        Parallel.forRanges(g.outChannels) { winogradKernel(w, g.outChannels, g.channels, $0, base) }
+    }
     return u
 }
 
-/// The 16 per-point products of a chunk with the transformed kernels U (16, O, C): out[k] =
-/// U[k]·in[k] (forward: in (16, C, cols) -> out (16, O, cols)) or, `transposed`, U[k]ᵀ·in[k]
-/// (input gradient: in (16, O, cols) -> out (16, C, cols)). Planes are `winogradPlane` apart.
+/// The P = 16 or 36 per-point products of a chunk with the transformed kernels U (P, O, C): out[k] =
+/// U[k]·in[k] (forward: in (P, C, cols) -> out (P, O, cols)) or, `transposed`, U[k]ᵀ·in[k]
+/// (input gradient: in (P, O, cols) -> out (P, C, cols)). Planes are `winogradPlane` apart.
 @inline(__always)
 private func winogradPointProducts<S: TensorScalar>(
     _ u: UnsafePointer<S>, transposed: Bool, _ g: ConvGeometry, cols: Int, _ input: UnsafePointer<S>,
@@ -639,7 +1230,7 @@ private func winogradPointProducts<S: TensorScalar>(
 ) {
     let (o, c) = (g.outChannels, g.channels)
     let (rows, depth) = transposed ? (c, o) : (o, c)
-    for k in 0..<16 {
+    for k in 0..<g.winogradPoints {
         S.gemm(
             transA: transposed, transB: false, m: rows, n: cols, k: depth, alpha: 1, a: u + k * winogradPlane(o * c),
             lda: c,
@@ -655,12 +1246,20 @@ private func winogradPointProducts<S: TensorScalar>(
 private func winogradConv<S: TensorScalar>(
     _ x: UnsafePointer<S>, _ w: UnsafePointer<S>, _ y: UnsafeMutablePointer<S>, _ g: ConvGeometry
 ) {
-    let u = winogradKernels(w, g)
+    let g = g.winogradVariant, u = winogradKernels(w, g)
     forEachWinogradChunk(g, S.self) { _, chunk, _, s in
         let (n0, nb) = (chunk.lowerBound, chunk.count)
-        winogradInput(x, g, n0, nb, s.inner, s.plane)
+        if g.winogradTile == 4 {
+            winograd4Input(x, g, n0, nb, s.inner, s.plane)
+        } else {
+            winogradInput(x, g, n0, nb, s.inner, s.plane)
+        }
         winogradPointProducts(u.base, transposed: false, g, cols: nb * g.tiles, s.inner, s.outer)
-        winogradOutput(s.outer, g, n0, nb, y, s.plane)
+        if g.winogradTile == 4 {
+            winograd4Output(s.outer, g, n0, nb, y, s.plane)
+        } else {
+            winogradOutput(s.outer, g, n0, nb, y, s.plane)
+        }
     }
     withExtendedLifetime(u) {}
 }
@@ -673,12 +1272,20 @@ private func winogradConv<S: TensorScalar>(
 private func winogradInputGrad<S: TensorScalar>(
     _ dy: UnsafePointer<S>, _ w: UnsafePointer<S>, _ dx: UnsafeMutablePointer<S>, _ g: ConvGeometry
 ) {
-    let u = winogradKernels(w, g)
+    let g = g.winogradVariant, u = winogradKernels(w, g)
     forEachWinogradChunk(g, S.self) { _, chunk, _, s in
         let (n0, nb) = (chunk.lowerBound, chunk.count)
-        winogradGradOutput(dy, g, n0, nb, s.outer, s.plane)
+        if g.winogradTile == 4 {
+            winograd4GradOutput(dy, g, n0, nb, s.outer, s.plane)
+        } else {
+            winogradGradOutput(dy, g, n0, nb, s.outer, s.plane)
+        }
         winogradPointProducts(u.base, transposed: true, g, cols: nb * g.tiles, s.outer, s.inner)
-        winogradGradInput(s.inner, g, n0, nb, dx, s.plane)
+        if g.winogradTile == 4 {
+            winograd4GradInput(s.inner, g, n0, nb, dx, s.plane)
+        } else {
+            winogradGradInput(s.inner, g, n0, nb, dx, s.plane)
+        }
     }
     withExtendedLifetime(u) {}
 }
@@ -691,8 +1298,9 @@ private func winogradInputGrad<S: TensorScalar>(
 private func winogradWeightGrad<S: TensorScalar>(
     _ x: UnsafePointer<S>, _ dy: UnsafePointer<S>, _ dw: UnsafeMutablePointer<S>, _ g: ConvGeometry
 ) {
+    let g = g.winogradVariant, points = g.winogradPoints
     let (o, c) = (g.outChannels, g.channels)
-    let parts = Parallel.partCount(g.batch), size = 16 * winogradPlane(o * c)
+    let parts = Parallel.partCount(g.batch), size = points * winogradPlane(o * c)
     let partials = TensorStorage<S>(uninitializedCount: parts * size)
     let du = partials.base
     // A share's first chunk overwrites its partial (beta 0): no zeroing pass, but for the one
@@ -701,9 +1309,14 @@ private func winogradWeightGrad<S: TensorScalar>(
     forEachWinogradChunk(g, S.self) { part, chunk, first, s in
         let acc = du + part * size
         let (n0, nb) = (chunk.lowerBound, chunk.count), cols = chunk.count * g.tiles
-        winogradInput(x, g, n0, nb, s.inner, s.plane)
-        winogradGradOutput(dy, g, n0, nb, s.outer, s.plane)
-        for k in 0..<16 {
+        if g.winogradTile == 4 {
+            winograd4Input(x, g, n0, nb, s.inner, s.plane)
+            winograd4GradOutput(dy, g, n0, nb, s.outer, s.plane)
+        } else {
+            winogradInput(x, g, n0, nb, s.inner, s.plane)
+            winogradGradOutput(dy, g, n0, nb, s.outer, s.plane)
+        }
+        for k in 0..<points {
             S.gemm(
                 transA: false, transB: true, m: o, n: c, k: cols, alpha: 1,
                 a: s.outer + k * winogradPlane(o * cols), lda: cols,
@@ -711,7 +1324,11 @@ private func winogradWeightGrad<S: TensorScalar>(
                 c: acc + k * winogradPlane(o * c), ldc: c)
         }
     }
-    Parallel.forRanges(o) { winogradKernelAdjoint(du, parts, o, c, $0, dw) }
+    if g.winogradTile == 4 {
+        Parallel.forRanges(o) { winograd4KernelAdjoint(du, parts, o, c, $0, dw) }
+    } else {
+        Parallel.forRanges(o) { winogradKernelAdjoint(du, parts, o, c, $0, dw) }
+    }
     withExtendedLifetime(partials) {}
 }
 
