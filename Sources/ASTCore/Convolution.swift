@@ -2,6 +2,7 @@
 /// F(2×2, 3×3) for 3×3 kernels with padding 1 and enough channels (see `usesWinograd`), with its
 /// input-gradient and weight-gradient as differentiable ops of their own, so the three
 /// differentiate into each other and second derivatives are exact.
+import Synchronization
 
 /// Sizes of one convolution; `kernel` rows are C·kh·kw long.
 struct ConvGeometry: Equatable {
@@ -1207,9 +1208,59 @@ private func winograd4GradInput<S: TensorScalar>(
     }
 }
 
-/// U = G g Gᵀ for all (o, c), split over the workers by output channel.
+/// Transformed kernels U made within one scope, so the convolutions of a student step that share
+/// a weight (the forward, the input gradient, and their rules in the second-order pass: four per
+/// weight in a recomputed step) transform it once. Keyed by the weight's storage, which an entry
+/// keeps alive, so a key is not reused while the scope lasts; the weights must not change in it.
+/// Trajectory matching opens one per student step (`withWinogradKernelCache`). Only the thread
+/// that binds it sees it (a task-local), and a lock guards it all the same.
+package final class WinogradKernelCache: Sendable {
+    private struct Key: Hashable {
+        let weights: ObjectIdentifier
+        let tile: Int
+    }
+    private struct Entry: @unchecked Sendable {
+        let weights: AnyObject
+        let kernels: AnyObject
+    }
+    private let entries = Mutex<[Key: Entry]>([:])
+
+    @TaskLocal package static var current: WinogradKernelCache? = nil
+    /// Set by tests: `withWinogradKernelCache` then binds none (every call transforms).
+    @TaskLocal package static var disabled = false
+
+    package init() {}
+
+    /// Kernels made so far (one per weight storage and tile).
+    package var count: Int { entries.withLock { $0.count } }
+
+    fileprivate func kernels<S: TensorScalar>(
+        _ w: TensorStorage<S>, tile: Int, make: () -> TensorStorage<S>
+    ) -> TensorStorage<S> {
+        let key = Key(weights: ObjectIdentifier(w), tile: tile)
+        if let hit = entries.withLock({ $0[key] })?.kernels as? TensorStorage<S> { return hit }
+        let u = make()
+        entries.withLock { $0[key] = Entry(weights: w, kernels: u) }
+        return u
+    }
+}
+
+/// Runs body with a fresh `WinogradKernelCache` bound (dropped, with its kernels, at the end).
+package func withWinogradKernelCache<R>(_ body: () throws(ASTError) -> R) throws(ASTError) -> R {
+    if WinogradKernelCache.disabled { return try body() }
+    return try WinogradKernelCache.$current.withValue(WinogradKernelCache()) { Result(catching: body) }.get()
+}
+
+/// U = G g Gᵀ for all (o, c), split over the workers by output channel; from the scope's
+/// `WinogradKernelCache` when one is bound.
 // w: (O, C, 3, 3) -> (16 or 36, O, C)
-private func winogradKernels<S: TensorScalar>(_ w: UnsafePointer<S>, _ g: ConvGeometry) -> TensorStorage<S> {
+private func winogradKernels<S: TensorScalar>(_ w: TensorStorage<S>, _ g: ConvGeometry) -> TensorStorage<S> {
+    guard let cache = WinogradKernelCache.current else { return transformedKernels(w.base, g) }
+    return cache.kernels(w, tile: g.winogradTile) { transformedKernels(w.base, g) }
+}
+
+// w: (O, C, 3, 3) -> (16 or 36, O, C)
+private func transformedKernels<S: TensorScalar>(_ w: UnsafePointer<S>, _ g: ConvGeometry) -> TensorStorage<S> {
     let u = TensorStorage<S>(uninitializedCount: g.winogradPoints * winogradPlane(g.outChannels * g.channels))
     let base = u.base
     if g.winogradTile == 4 {
@@ -1244,7 +1295,7 @@ private func winogradPointProducts<S: TensorScalar>(
 @_specialize(where S == Float)
 @_specialize(where S == Double)
 private func winogradConv<S: TensorScalar>(
-    _ x: UnsafePointer<S>, _ w: UnsafePointer<S>, _ y: UnsafeMutablePointer<S>, _ g: ConvGeometry
+    _ x: UnsafePointer<S>, _ w: TensorStorage<S>, _ y: UnsafeMutablePointer<S>, _ g: ConvGeometry
 ) {
     let g = g.winogradVariant, u = winogradKernels(w, g)
     forEachWinogradChunk(g, S.self) { _, chunk, _, s in
@@ -1270,7 +1321,7 @@ private func winogradConv<S: TensorScalar>(
 @_specialize(where S == Float)
 @_specialize(where S == Double)
 private func winogradInputGrad<S: TensorScalar>(
-    _ dy: UnsafePointer<S>, _ w: UnsafePointer<S>, _ dx: UnsafeMutablePointer<S>, _ g: ConvGeometry
+    _ dy: UnsafePointer<S>, _ w: TensorStorage<S>, _ dx: UnsafeMutablePointer<S>, _ g: ConvGeometry
 ) {
     let g = g.winogradVariant, u = winogradKernels(w, g)
     forEachWinogradChunk(g, S.self) { _, chunk, _, s in
@@ -1343,7 +1394,7 @@ package func conv2dUnchecked<S>(_ x: Tensor<S>, _ w: Tensor<S>, padding: Int) ->
     let out = TensorStorage<S>(uninitializedCount: g.batch * g.outChannels * g.outPlane)
     let (xs, ws, ys) = (x.storage.base, w.storage.base, out.base)
     if g.usesWinograd {
-        winogradConv(xs, ws, ys, g)
+        winogradConv(xs, w.storage, ys, g)
     } else {
         forEachWorker(g, S.self) { _, images, col, tmp in
             var n0 = images.lowerBound
@@ -1391,7 +1442,7 @@ package func convInputGradUnchecked<S>(
     let out = TensorStorage<S>(uninitializedCount: g.batch * imageSize)
     let (dys, ws, dxs) = (dy.storage.base, w.storage.base, out.base)
     if g.usesWinograd {
-        winogradInputGrad(dys, ws, dxs, g)
+        winogradInputGrad(dys, w.storage, dxs, g)
     } else {
         forEachWorker(g, S.self) { _, images, col, tmp in
             zeroElements(dxs + images.lowerBound * imageSize, images.count * imageSize)

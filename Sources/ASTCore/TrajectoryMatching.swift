@@ -175,7 +175,9 @@ public struct TrajectoryMatching<S: TensorScalar> {
             let g: Tensor<S>, innerLoss: S
             if activationBudget > 0 && keptBytes + largestGraph <= activationBudget {
                 let before = BufferPool.statistics.live
-                let (graph, loss) = try recordStep(i, at: thetas[i], images: x0, soft: soft)
+                let (graph, loss) = try withWinogradKernelCache { () throws(ASTError) in
+                    try recordStep(i, at: thetas[i], images: x0, soft: soft)
+                }
                 let bytes = max(0, BufferPool.statistics.live - before)  // an estimate when other threads allocate too
                 largestGraph = max(largestGraph, bytes)
                 if keptBytes + bytes <= activationBudget {
@@ -184,9 +186,11 @@ public struct TrajectoryMatching<S: TensorScalar> {
                 }
                 (g, innerLoss) = (graph.gradient.detached(), loss)
             } else {
-                let theta = thetas[i].variable()
-                let loss = stepLoss(gatherRowsUnchecked(x0, minibatches[i]), theta, step: i, soft: soft)
-                (g, innerLoss) = (try gradients(of: loss, wrt: [theta])[0], loss.item)
+                (g, innerLoss) = try withWinogradKernelCache { () throws(ASTError) in
+                    let theta = thetas[i].variable()
+                    let loss = stepLoss(gatherRowsUnchecked(x0, minibatches[i]), theta, step: i, soft: soft)
+                    return (try gradients(of: loss, wrt: [theta])[0], loss.item)
+                }
             }
             guard innerLoss.isFinite else {
                 throw ASTError(.diverged, "inner loss is \(innerLoss) at student step \(i)")
@@ -227,7 +231,8 @@ public struct TrajectoryMatching<S: TensorScalar> {
         var alphaBar: S = 0
         var imageBar = Tensor<S>(shape: x0.shape, storage: TensorStorage(zeros: x0.count))
         var softBar = soft.map { Tensor<S>(shape: $0.shape, storage: TensorStorage(zeros: $0.count)) }
-        for i in stride(from: n - 1, through: 0, by: -1) {
+        // Each step in a `WinogradKernelCache` of its own: its convolutions share its weights.
+        for i in stride(from: n - 1, through: 0, by: -1) { try withWinogradKernelCache { () throws(ASTError) in
             let graph: StepGraph
             if let kept = keptGraphs.removeValue(forKey: i) {
                 graph = kept
@@ -248,7 +253,7 @@ public struct TrajectoryMatching<S: TensorScalar> {
             thetaBar = addUnchecked(thetaBar, second[0])
             if let extra = extraAdjoints[i], i > 0 { thetaBar = addUnchecked(thetaBar, extra) }
             imageBar = addUnchecked(imageBar, scatterRowsUnchecked(second[1], minibatches[i], rows: x0.shape[0]))
-        }
+        } }
         return MatchingResult(
             loss: loss, imageGradient: imageBar, learningRateGradient: alphaBar,
             finalParameters: thetas[n], stepLosses: stepLosses, softLabelGradient: softBar,
