@@ -1,7 +1,8 @@
 /// 2-D convolution (cross-correlation, stride 1, zero padding) by im2col + gemm, or Winograd
-/// F(2×2, 3×3) for 3×3 kernels with padding 1 and enough channels (see `usesWinograd`), with its
-/// input-gradient and weight-gradient as differentiable ops of their own, so the three
-/// differentiate into each other and second derivatives are exact.
+/// F(2×2, 3×3) / F(4×4, 3×3) for 3×3 kernels with padding 1 and enough channels (see
+/// `usesWinograd`, `winogradVariant`), with its input-gradient and weight-gradient as
+/// differentiable ops of their own, so the three differentiate into each other and second
+/// derivatives are exact.
 import Synchronization
 
 /// Sizes of one convolution; `kernel` rows are C·kh·kw long.
