@@ -232,28 +232,30 @@ public struct TrajectoryMatching<S: TensorScalar> {
         var imageBar = Tensor<S>(shape: x0.shape, storage: TensorStorage(zeros: x0.count))
         var softBar = soft.map { Tensor<S>(shape: $0.shape, storage: TensorStorage(zeros: $0.count)) }
         // Each step in a `WinogradKernelCache` of its own: its convolutions share its weights.
-        for i in stride(from: n - 1, through: 0, by: -1) { try withWinogradKernelCache { () throws(ASTError) in
-            let graph: StepGraph
-            if let kept = keptGraphs.removeValue(forKey: i) {
-                graph = kept
-            } else {
-                graph = try WeightGradientValues.$omitted.withValue(true) {
-                    Result { () throws(ASTError) in try recordStep(i, at: thetas[i], images: x0, soft: soft).0 }
-                }.get()
+        for i in stride(from: n - 1, through: 0, by: -1) {
+            try withWinogradKernelCache { () throws(ASTError) in
+                let graph: StepGraph
+                if let kept = keptGraphs.removeValue(forKey: i) {
+                    graph = kept
+                } else {
+                    graph = try WeightGradientValues.$omitted.withValue(true) {
+                        Result { () throws(ASTError) in try recordStep(i, at: thetas[i], images: x0, soft: soft).0 }
+                    }.get()
+                }
+                let (theta, x, g) = (graph.theta, graph.images, graph.gradient)
+                // v: the adjoint of g_i. ᾱ += −b_i·θ̄_{i+1}.
+                alphaBar -= dotProduct(directions[i], thetaBar)
+                var v = scaleUnchecked(thetaBar, -alpha)
+                if momentum != nil, let carried = directionBar { v = addUnchecked(v, carried) }
+                if let mu = momentum { directionBar = scaleUnchecked(v, mu) }
+                let h = sumUnchecked(mulUnchecked(g, v), axes: [0], keepDims: false)
+                let second = try gradients(of: h, wrt: [theta, x] + (soft.map { [$0] } ?? []))
+                if let bar = softBar { softBar = addUnchecked(bar, second[2]) }
+                thetaBar = addUnchecked(thetaBar, second[0])
+                if let extra = extraAdjoints[i], i > 0 { thetaBar = addUnchecked(thetaBar, extra) }
+                imageBar = addUnchecked(imageBar, scatterRowsUnchecked(second[1], minibatches[i], rows: x0.shape[0]))
             }
-            let (theta, x, g) = (graph.theta, graph.images, graph.gradient)
-            // v: the adjoint of g_i. ᾱ += −b_i·θ̄_{i+1}.
-            alphaBar -= dotProduct(directions[i], thetaBar)
-            var v = scaleUnchecked(thetaBar, -alpha)
-            if momentum != nil, let carried = directionBar { v = addUnchecked(v, carried) }
-            if let mu = momentum { directionBar = scaleUnchecked(v, mu) }
-            let h = sumUnchecked(mulUnchecked(g, v), axes: [0], keepDims: false)
-            let second = try gradients(of: h, wrt: [theta, x] + (soft.map { [$0] } ?? []))
-            if let bar = softBar { softBar = addUnchecked(bar, second[2]) }
-            thetaBar = addUnchecked(thetaBar, second[0])
-            if let extra = extraAdjoints[i], i > 0 { thetaBar = addUnchecked(thetaBar, extra) }
-            imageBar = addUnchecked(imageBar, scatterRowsUnchecked(second[1], minibatches[i], rows: x0.shape[0]))
-        } }
+        }
         return MatchingResult(
             loss: loss, imageGradient: imageBar, learningRateGradient: alphaBar,
             finalParameters: thetas[n], stepLosses: stepLosses, softLabelGradient: softBar,
