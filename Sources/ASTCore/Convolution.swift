@@ -884,6 +884,21 @@ private func storeColumn6<S: TensorScalar>(
     storePartial(v.5, p + 30 * stride, i, n)
 }
 
+/// Stores a transformed 6×6 tile given by its rows r.0…r.5: column j, (r.0.j, …, r.5.j) through
+/// `f` (one axis of the transform, or none), at out + j·stride (`storeColumn6`).
+@inline(__always)
+private func storeTile6<S: TensorScalar>(
+    _ r: (Hex<S>, Hex<S>, Hex<S>, Hex<S>, Hex<S>, Hex<S>), through f: (Hex<S>) -> Hex<S>,
+    _ out: UnsafeMutablePointer<S>, _ stride: Int, _ i: Int, _ n: Int
+) {
+    storeColumn6(f((r.0.0, r.1.0, r.2.0, r.3.0, r.4.0, r.5.0)), out, stride, i, n)
+    storeColumn6(f((r.0.1, r.1.1, r.2.1, r.3.1, r.4.1, r.5.1)), out + stride, stride, i, n)
+    storeColumn6(f((r.0.2, r.1.2, r.2.2, r.3.2, r.4.2, r.5.2)), out + 2 * stride, stride, i, n)
+    storeColumn6(f((r.0.3, r.1.3, r.2.3, r.3.3, r.4.3, r.5.3)), out + 3 * stride, stride, i, n)
+    storeColumn6(f((r.0.4, r.1.4, r.2.4, r.3.4, r.4.4, r.5.4)), out + 4 * stride, stride, i, n)
+    storeColumn6(f((r.0.5, r.1.5, r.2.5, r.3.5, r.4.5, r.5.5)), out + 5 * stride, stride, i, n)
+}
+
 /// Column j (p = base + j·stride) of a transformed 6×6 tile, whole vectors with the lanes in `zero`
 /// (past the last tile) zeroed.
 @inline(__always)
@@ -1028,16 +1043,7 @@ private func winograd4Input<S: TensorScalar>(
                     let d3 = inputTransform4(windowRow4(top + 3 * row, len, tx))
                     let d4 = inputTransform4(windowRow4(top + 4 * row, len, tx))
                     let d5 = inputTransform4(windowRow4(top + 5 * row, len, tx))
-                    storeColumn6(inputTransform4((d0.0, d1.0, d2.0, d3.0, d4.0, d5.0)), out, stride, tx, n)
-                    storeColumn6(inputTransform4((d0.1, d1.1, d2.1, d3.1, d4.1, d5.1)), out + stride, stride, tx, n)
-                    storeColumn6(
-                        inputTransform4((d0.2, d1.2, d2.2, d3.2, d4.2, d5.2)), out + 2 * stride, stride, tx, n)
-                    storeColumn6(
-                        inputTransform4((d0.3, d1.3, d2.3, d3.3, d4.3, d5.3)), out + 3 * stride, stride, tx, n)
-                    storeColumn6(
-                        inputTransform4((d0.4, d1.4, d2.4, d3.4, d4.4, d5.4)), out + 4 * stride, stride, tx, n)
-                    storeColumn6(
-                        inputTransform4((d0.5, d1.5, d2.5, d3.5, d4.5, d5.5)), out + 5 * stride, stride, tx, n)
+                    storeTile6((d0, d1, d2, d3, d4, d5), through: inputTransform4, out, stride, tx, n)
                     tx += 4
                 }
             }
@@ -1140,12 +1146,7 @@ private func winograd4GradOutput<S: TensorScalar>(
                     let r3 = outputTransform4Adjoint((v0.3, v1.3, v2.3, v3.3))
                     let r4 = outputTransform4Adjoint((v0.4, v1.4, v2.4, v3.4))
                     let r5 = outputTransform4Adjoint((v0.5, v1.5, v2.5, v3.5))
-                    storeColumn6((r0.0, r1.0, r2.0, r3.0, r4.0, r5.0), out, stride, tx, n)
-                    storeColumn6((r0.1, r1.1, r2.1, r3.1, r4.1, r5.1), out + stride, stride, tx, n)
-                    storeColumn6((r0.2, r1.2, r2.2, r3.2, r4.2, r5.2), out + 2 * stride, stride, tx, n)
-                    storeColumn6((r0.3, r1.3, r2.3, r3.3, r4.3, r5.3), out + 3 * stride, stride, tx, n)
-                    storeColumn6((r0.4, r1.4, r2.4, r3.4, r4.4, r5.4), out + 4 * stride, stride, tx, n)
-                    storeColumn6((r0.5, r1.5, r2.5, r3.5, r4.5, r5.5), out + 5 * stride, stride, tx, n)
+                    storeTile6((r0, r1, r2, r3, r4, r5), through: { $0 }, out, stride, tx, n)
                     tx += 4
                 }
             }
