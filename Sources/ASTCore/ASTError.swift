@@ -27,3 +27,11 @@ public struct ASTError: Error, Equatable, Sendable, CustomStringConvertible {
     public static func invalid(_ message: String) -> ASTError { ASTError(.invalidArgument, message) }
     public static func shape(_ message: String) -> ASTError { ASTError(.shapeMismatch, message) }
 }
+
+/// `local.withValue(value) { body() }` keeping body's typed error (`TaskLocal.withValue` rethrows
+/// it untyped).
+package func withTaskLocal<V: Sendable, R>(
+    _ local: TaskLocal<V>, _ value: V, _ body: () throws(ASTError) -> R
+) throws(ASTError) -> R {
+    try local.withValue(value) { Result(catching: body) }.get()
+}

@@ -1217,9 +1217,10 @@ private func winograd4GradInput<S: TensorScalar>(
 /// Trajectory matching opens one per student step (`withWinogradKernelCache`). Only the thread
 /// that binds it sees it (a task-local), and a lock guards it all the same.
 package final class WinogradKernelCache: Sendable {
+    /// The storage and the shape it is read as (a reshaped view shares the storage).
     private struct Key: Hashable {
         let weights: ObjectIdentifier
-        let tile: Int
+        let outChannels, channels, tile: Int
     }
     private struct Entry: @unchecked Sendable {
         let weights: AnyObject
@@ -1233,13 +1234,14 @@ package final class WinogradKernelCache: Sendable {
 
     package init() {}
 
-    /// Kernels made so far (one per weight storage and tile).
+    /// Kernels made so far (one per weight storage, shape and tile).
     package var count: Int { entries.withLock { $0.count } }
 
     fileprivate func kernels<S: TensorScalar>(
-        _ w: TensorStorage<S>, tile: Int, make: () -> TensorStorage<S>
+        _ w: TensorStorage<S>, _ g: ConvGeometry, make: () -> TensorStorage<S>
     ) -> TensorStorage<S> {
-        let key = Key(weights: ObjectIdentifier(w), tile: tile)
+        let key = Key(
+            weights: ObjectIdentifier(w), outChannels: g.outChannels, channels: g.channels, tile: g.winogradTile)
         if let hit = entries.withLock({ $0[key] })?.kernels as? TensorStorage<S> { return hit }
         let u = make()
         entries.withLock { $0[key] = Entry(weights: w, kernels: u) }
@@ -1250,7 +1252,7 @@ package final class WinogradKernelCache: Sendable {
 /// Runs body with a fresh `WinogradKernelCache` bound (dropped, with its kernels, at the end).
 package func withWinogradKernelCache<R>(_ body: () throws(ASTError) -> R) throws(ASTError) -> R {
     if WinogradKernelCache.disabled { return try body() }
-    return try WinogradKernelCache.$current.withValue(WinogradKernelCache()) { Result(catching: body) }.get()
+    return try withTaskLocal(WinogradKernelCache.$current, WinogradKernelCache(), body)
 }
 
 /// U = G g Gᵀ for all (o, c), split over the workers by output channel; from the scope's
@@ -1258,7 +1260,7 @@ package func withWinogradKernelCache<R>(_ body: () throws(ASTError) -> R) throws
 // w: (O, C, 3, 3) -> (16 or 36, O, C)
 private func winogradKernels<S: TensorScalar>(_ w: TensorStorage<S>, _ g: ConvGeometry) -> TensorStorage<S> {
     guard let cache = WinogradKernelCache.current else { return transformedKernels(w.base, g) }
-    return cache.kernels(w, tile: g.winogradTile) { transformedKernels(w.base, g) }
+    return cache.kernels(w, g) { transformedKernels(w.base, g) }
 }
 
 // w: (O, C, 3, 3) -> (16 or 36, O, C)

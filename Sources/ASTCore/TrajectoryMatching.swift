@@ -6,7 +6,7 @@
 /// graph to apply Hessian-vector products, without the values of the convolution weight gradients,
 /// which it never reads (see `WeightGradientValues`; b_i gives the step-size gradient).
 /// Optionally the graphs of the first steps are kept instead of recomputed, as far as
-/// `activationBudget` allows (a quarter of a step's work saved per kept step).
+/// `activationBudget` allows (the re-recording, about a fifth of a step's work, saved per kept step).
 
 /// An extra matching term: after `step` student steps, β · ‖θ̂_step − target‖² / ‖θ̂_0 − target‖².
 public struct IntermediateTarget<S: TensorScalar>: Sendable {
@@ -238,9 +238,9 @@ public struct TrajectoryMatching<S: TensorScalar> {
                 if let kept = keptGraphs.removeValue(forKey: i) {
                     graph = kept
                 } else {
-                    graph = try WeightGradientValues.$omitted.withValue(true) {
-                        Result { () throws(ASTError) in try recordStep(i, at: thetas[i], images: x0, soft: soft).0 }
-                    }.get()
+                    graph = try withTaskLocal(WeightGradientValues.$omitted, true) { () throws(ASTError) in
+                        try recordStep(i, at: thetas[i], images: x0, soft: soft).0
+                    }
                 }
                 let (theta, x, g) = (graph.theta, graph.images, graph.gradient)
                 // v: the adjoint of g_i. ᾱ += −b_i·θ̄_{i+1}.

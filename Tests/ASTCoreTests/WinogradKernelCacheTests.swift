@@ -2,7 +2,7 @@ import Testing
 @testable import ASTCore
 import TestSupport
 
-/// The per-step cache of transformed Winograd kernels: one transform per weight storage and tile,
+/// The per-step cache of transformed Winograd kernels: one transform per weight storage, shape and tile,
 /// the same bits as transforming at every call.
 @Suite struct WinogradKernelCacheTests {
     @Test func oneTransformPerWeightAndTheSameBits() throws {
@@ -24,6 +24,21 @@ import TestSupport
         // w at two tiles, other at one; w.detached() shares w's storage.
         #expect(cache.count == 3)
         #expect(WinogradKernelCache.current == nil)
+    }
+
+    /// A reshaped view shares its weight's storage: read as another (O, C) it gets kernels of its own.
+    @Test func reshapedWeightsAreTheirOwnEntry() throws {
+        let w = randomTensor([32, 16, 3, 3], seed: 7), view = reshapeUnchecked(w, [16, 32, 3, 3])
+        let (x16, x32) = (randomTensor([2, 16, 12, 12], seed: 8), randomTensor([2, 32, 12, 12], seed: 9))
+        func calls() -> [[Double]] {
+            [conv2dUnchecked(x16, w, padding: 1), conv2dUnchecked(x32, view, padding: 1)].map(\.scalars)
+        }
+        let plain = calls()
+        let cache = WinogradKernelCache()
+        let cached = WinogradKernelCache.$current.withValue(cache) { calls() }
+        #expect(w.storage === view.storage)
+        #expect(cached == plain)
+        #expect(cache.count == 2)
     }
 
     /// The meta-gradient, which opens a cache per student step, against the same run with the
