@@ -1210,56 +1210,107 @@ private func winograd4GradInput<S: TensorScalar>(
     }
 }
 
-/// Transformed kernels U made within one scope, so the convolutions of a student step that share
-/// a weight (the forward, the input gradient, and their rules in the second-order pass: four per
-/// weight in a recomputed step) transform it once. Keyed by the weight's storage, which an entry
-/// keeps alive, so a key is not reused while the scope lasts; the weights must not change in it.
-/// Trajectory matching opens one per student step (`withWinogradKernelCache`). Only the thread
-/// that binds it sees it (a task-local), and a lock guards it all the same.
-package final class WinogradKernelCache: Sendable {
-    /// The storage and the shape it is read as (a reshaped view shares the storage).
-    private struct Key: Hashable {
+/// The Winograd transforms made within one scope, so the convolutions of a student step transform
+/// each weight and each activation once: the kernels U of a weight (the forward, the input
+/// gradient, and their rules in the second-order pass: four per weight in a recomputed step), and
+/// chunk by chunk the input transform V of a convolution input and the output-gradient transform
+/// M of an incoming gradient (in a recomputed step each layer's input and output gradient are
+/// read three times, their adjoints twice). Keyed by the source's storage, which an entry keeps
+/// alive, so a key is not reused while the scope lasts; the sources must not change in it.
+/// Transformed activations stop being kept past `chunkCapacity` bytes (they are 2.25× (F(4×4))
+/// or 4× (F(2×2) on 8×8) their source). Trajectory matching opens one per student step
+/// (`withWinogradCache`). Only the thread that binds it sees it (a task-local), and a lock
+/// guards it all the same, as the workers fill it.
+package final class WinogradCache: Sendable {
+    /// A weight's kernels: the storage and the shape it is read as (a reshaped view shares the storage).
+    private struct KernelKey: Hashable {
         let weights: ObjectIdentifier
         let outChannels, channels, tile: Int
     }
-    private struct Entry: @unchecked Sendable {
-        let weights: AnyObject
-        let kernels: AnyObject
+    /// A chunk of a transformed activation: its source, which transform, the geometry the source
+    /// is read as and the chunk's first image (chunks depend on the batch and thread count only).
+    private struct ChunkKey: Hashable {
+        let source: ObjectIdentifier
+        let gradOutput: Bool
+        let batch, channels, height, width, tile, firstImage: Int
     }
-    private let entries = Mutex<[Key: Entry]>([:])
+    private struct Entry: @unchecked Sendable {
+        let source: AnyObject
+        let value: AnyObject
+    }
+    private struct Entries {
+        var kernels: [KernelKey: Entry] = [:]
+        var chunks: [ChunkKey: Entry] = [:]
+        var chunkBytes = 0
+    }
+    private let entries = Mutex(Entries())
+    /// Bytes of transformed activations kept at most (at ipc 10 a recomputed step of the
+    /// 128-wide ConvNet would keep about 170 MiB; at ipc 1 17 MiB).
+    package let chunkCapacity: Int
+    package static let defaultChunkCapacity = 64 << 20
 
-    @TaskLocal package static var current: WinogradKernelCache? = nil
-    /// Set by tests: `withWinogradKernelCache` then binds none (every call transforms).
+    @TaskLocal package static var current: WinogradCache? = nil
+    /// Set by tests: `withWinogradCache` then binds none (every call transforms).
     @TaskLocal package static var disabled = false
 
-    package init() {}
+    package init(chunkCapacity: Int = WinogradCache.defaultChunkCapacity) {
+        self.chunkCapacity = chunkCapacity
+    }
 
     /// Kernels made so far (one per weight storage, shape and tile).
-    package var count: Int { entries.withLock { $0.count } }
+    package var kernelCount: Int { entries.withLock { $0.kernels.count } }
+    /// Transformed activation chunks kept so far, and their bytes.
+    package var chunkCount: Int { entries.withLock { $0.chunks.count } }
+    package var chunkBytes: Int { entries.withLock { $0.chunkBytes } }
 
     fileprivate func kernels<S: TensorScalar>(
         _ w: TensorStorage<S>, _ g: ConvGeometry, make: () -> TensorStorage<S>
     ) -> TensorStorage<S> {
-        let key = Key(
+        let key = KernelKey(
             weights: ObjectIdentifier(w), outChannels: g.outChannels, channels: g.channels, tile: g.winogradTile)
-        if let hit = entries.withLock({ $0[key] })?.kernels as? TensorStorage<S> { return hit }
+        if let hit = entries.withLock({ $0.kernels[key] })?.value as? TensorStorage<S> { return hit }
         let u = make()
-        entries.withLock { $0[key] = Entry(weights: w, kernels: u) }
+        entries.withLock { $0.kernels[key] = Entry(source: w, value: u) }
         return u
+    }
+
+    /// The chunk (images n0..<n0+nb) of `source` transformed by `make` into a buffer of `count`
+    /// elements: the kept one, or a new one kept now; nil when keeping it would pass `chunkCapacity`.
+    fileprivate func chunk<S: TensorScalar>(
+        _ source: TensorStorage<S>, gradOutput: Bool, _ g: ConvGeometry, channels: Int, _ n0: Int, count: Int,
+        make: (UnsafeMutablePointer<S>) -> Void
+    ) -> TensorStorage<S>? {
+        let key = ChunkKey(
+            source: ObjectIdentifier(source), gradOutput: gradOutput, batch: g.batch, channels: channels,
+            height: g.height, width: g.width, tile: g.winogradTile, firstImage: n0)
+        let bytes = count * MemoryLayout<S>.stride
+        // A hit, or room reserved for the new chunk (the workers fill the cache at once).
+        let (hit, fits) = entries.withLock { e -> (AnyObject?, Bool) in
+            if let hit = e.chunks[key] { return (hit.value, true) }
+            guard e.chunkBytes + bytes <= chunkCapacity else { return (nil, false) }
+            e.chunkBytes += bytes
+            return (nil, true)
+        }
+        if let hit = hit as? TensorStorage<S> { return hit }
+        guard fits else { return nil }
+        let v = TensorStorage<S>(uninitializedCount: count)
+        make(v.base)
+        entries.withLock { $0.chunks[key] = Entry(source: source, value: v) }
+        return v
     }
 }
 
-/// Runs body with a fresh `WinogradKernelCache` bound (dropped, with its kernels, at the end).
-package func withWinogradKernelCache<R>(_ body: () throws(ASTError) -> R) throws(ASTError) -> R {
-    if WinogradKernelCache.disabled { return try body() }
-    return try withTaskLocal(WinogradKernelCache.$current, WinogradKernelCache(), body)
+/// Runs body with a fresh `WinogradCache` bound (dropped, with what it holds, at the end).
+package func withWinogradCache<R>(_ body: () throws(ASTError) -> R) throws(ASTError) -> R {
+    if WinogradCache.disabled { return try body() }
+    return try withTaskLocal(WinogradCache.$current, WinogradCache(), body)
 }
 
 /// U = G g Gᵀ for all (o, c), split over the workers by output channel; from the scope's
-/// `WinogradKernelCache` when one is bound.
+/// `WinogradCache` when one is bound.
 // w: (O, C, 3, 3) -> (16 or 36, O, C)
 private func winogradKernels<S: TensorScalar>(_ w: TensorStorage<S>, _ g: ConvGeometry) -> TensorStorage<S> {
-    guard let cache = WinogradKernelCache.current else { return transformedKernels(w.base, g) }
+    guard let cache = WinogradCache.current else { return transformedKernels(w.base, g) }
     return cache.kernels(w, g) { transformedKernels(w.base, g) }
 }
 
@@ -1273,6 +1324,35 @@ private func transformedKernels<S: TensorScalar>(_ w: UnsafePointer<S>, _ g: Con
         Parallel.forRanges(g.outChannels) { winogradKernel(w, g.outChannels, g.channels, $0, base) }
     }
     return u
+}
+
+/// Chunk n0..<n0+nb of `source` transformed for the point products: its input transform V
+/// (P, C, nb·T), or with `gradOutput` its output-gradient transform M (P, O, nb·T). From `cache`
+/// when it holds the chunk or can keep it (`kept` then holds it while the pointer is in use),
+/// else made into `scratch`.
+@inline(__always)
+private func transformedChunk<S: TensorScalar>(
+    _ source: TensorStorage<S>, gradOutput: Bool, _ g: ConvGeometry, _ n0: Int, _ nb: Int, _ cache: WinogradCache?,
+    scratch: UnsafeMutablePointer<S>, plane: UnsafeMutablePointer<S>, kept: inout TensorStorage<S>?
+) -> UnsafeMutablePointer<S> {
+    let x = UnsafePointer(source.base)
+    func make(_ out: UnsafeMutablePointer<S>) {
+        switch (gradOutput, g.winogradTile == 4) {
+        case (false, true): winograd4Input(x, g, n0, nb, out, plane)
+        case (false, false): winogradInput(x, g, n0, nb, out, plane)
+        case (true, true): winograd4GradOutput(x, g, n0, nb, out, plane)
+        case (true, false): winogradGradOutput(x, g, n0, nb, out, plane)
+        }
+    }
+    let channels = gradOutput ? g.outChannels : g.channels
+    // + 4 as in the workers' buffers: the output transforms load whole vectors past the end.
+    let count = g.winogradPoints * winogradPlane(channels * nb * g.tiles) + 4
+    if let cache, let v = cache.chunk(source, gradOutput: gradOutput, g, channels: channels, n0, count: count, make: make) {
+        kept = v
+        return v.base
+    }
+    make(scratch)
+    return scratch
 }
 
 /// The P = 16 or 36 per-point products of a chunk with the transformed kernels U (P, O, C): out[k] =
@@ -1299,17 +1379,15 @@ private func winogradPointProducts<S: TensorScalar>(
 @_specialize(where S == Float)
 @_specialize(where S == Double)
 private func winogradConv<S: TensorScalar>(
-    _ x: UnsafePointer<S>, _ w: TensorStorage<S>, _ y: UnsafeMutablePointer<S>, _ g: ConvGeometry
+    _ x: TensorStorage<S>, _ w: TensorStorage<S>, _ y: UnsafeMutablePointer<S>, _ g: ConvGeometry
 ) {
-    let g = g.winogradVariant, u = winogradKernels(w, g)
+    let g = g.winogradVariant, u = winogradKernels(w, g), cache = WinogradCache.current
     forEachWinogradChunk(g, S.self) { _, chunk, _, s in
         let (n0, nb) = (chunk.lowerBound, chunk.count)
-        if g.winogradTile == 4 {
-            winograd4Input(x, g, n0, nb, s.inner, s.plane)
-        } else {
-            winogradInput(x, g, n0, nb, s.inner, s.plane)
-        }
-        winogradPointProducts(u.base, transposed: false, g, cols: nb * g.tiles, s.inner, s.outer)
+        var kept: TensorStorage<S>? = nil
+        let v = transformedChunk(x, gradOutput: false, g, n0, nb, cache, scratch: s.inner, plane: s.plane, kept: &kept)
+        winogradPointProducts(u.base, transposed: false, g, cols: nb * g.tiles, v, s.outer)
+        withExtendedLifetime(kept) {}
         if g.winogradTile == 4 {
             winograd4Output(s.outer, g, n0, nb, y, s.plane)
         } else {
@@ -1325,17 +1403,15 @@ private func winogradConv<S: TensorScalar>(
 @_specialize(where S == Float)
 @_specialize(where S == Double)
 private func winogradInputGrad<S: TensorScalar>(
-    _ dy: UnsafePointer<S>, _ w: TensorStorage<S>, _ dx: UnsafeMutablePointer<S>, _ g: ConvGeometry
+    _ dy: TensorStorage<S>, _ w: TensorStorage<S>, _ dx: UnsafeMutablePointer<S>, _ g: ConvGeometry
 ) {
-    let g = g.winogradVariant, u = winogradKernels(w, g)
+    let g = g.winogradVariant, u = winogradKernels(w, g), cache = WinogradCache.current
     forEachWinogradChunk(g, S.self) { _, chunk, _, s in
         let (n0, nb) = (chunk.lowerBound, chunk.count)
-        if g.winogradTile == 4 {
-            winograd4GradOutput(dy, g, n0, nb, s.outer, s.plane)
-        } else {
-            winogradGradOutput(dy, g, n0, nb, s.outer, s.plane)
-        }
-        winogradPointProducts(u.base, transposed: true, g, cols: nb * g.tiles, s.outer, s.inner)
+        var kept: TensorStorage<S>? = nil
+        let m = transformedChunk(dy, gradOutput: true, g, n0, nb, cache, scratch: s.outer, plane: s.plane, kept: &kept)
+        winogradPointProducts(u.base, transposed: true, g, cols: nb * g.tiles, m, s.inner)
+        withExtendedLifetime(kept) {}
         if g.winogradTile == 4 {
             winograd4GradInput(s.inner, g, n0, nb, dx, s.plane)
         } else {
@@ -1351,9 +1427,9 @@ private func winogradInputGrad<S: TensorScalar>(
 @_specialize(where S == Float)
 @_specialize(where S == Double)
 private func winogradWeightGrad<S: TensorScalar>(
-    _ x: UnsafePointer<S>, _ dy: UnsafePointer<S>, _ dw: UnsafeMutablePointer<S>, _ g: ConvGeometry
+    _ x: TensorStorage<S>, _ dy: TensorStorage<S>, _ dw: UnsafeMutablePointer<S>, _ g: ConvGeometry
 ) {
-    let g = g.winogradVariant, points = g.winogradPoints
+    let g = g.winogradVariant, points = g.winogradPoints, cache = WinogradCache.current
     let (o, c) = (g.outChannels, g.channels)
     let parts = Parallel.partCount(g.batch), size = points * winogradPlane(o * c)
     let partials = TensorStorage<S>(uninitializedCount: parts * size)
@@ -1364,20 +1440,17 @@ private func winogradWeightGrad<S: TensorScalar>(
     forEachWinogradChunk(g, S.self) { part, chunk, first, s in
         let acc = du + part * size
         let (n0, nb) = (chunk.lowerBound, chunk.count), cols = chunk.count * g.tiles
-        if g.winogradTile == 4 {
-            winograd4Input(x, g, n0, nb, s.inner, s.plane)
-            winograd4GradOutput(dy, g, n0, nb, s.outer, s.plane)
-        } else {
-            winogradInput(x, g, n0, nb, s.inner, s.plane)
-            winogradGradOutput(dy, g, n0, nb, s.outer, s.plane)
-        }
+        var kept: (TensorStorage<S>?, TensorStorage<S>?) = (nil, nil)
+        let v = transformedChunk(x, gradOutput: false, g, n0, nb, cache, scratch: s.inner, plane: s.plane, kept: &kept.0)
+        let m = transformedChunk(dy, gradOutput: true, g, n0, nb, cache, scratch: s.outer, plane: s.plane, kept: &kept.1)
         for k in 0..<points {
             S.gemm(
                 transA: false, transB: true, m: o, n: c, k: cols, alpha: 1,
-                a: s.outer + k * winogradPlane(o * cols), lda: cols,
-                b: s.inner + k * winogradPlane(c * cols), ldb: cols, beta: first ? 0 : 1,
+                a: m + k * winogradPlane(o * cols), lda: cols,
+                b: v + k * winogradPlane(c * cols), ldb: cols, beta: first ? 0 : 1,
                 c: acc + k * winogradPlane(o * c), ldc: c)
         }
+        withExtendedLifetime(kept) {}
     }
     if g.winogradTile == 4 {
         Parallel.forRanges(o) { winograd4KernelAdjoint(du, parts, o, c, $0, dw) }
@@ -1398,7 +1471,7 @@ package func conv2dUnchecked<S>(_ x: Tensor<S>, _ w: Tensor<S>, padding: Int) ->
     let out = TensorStorage<S>(uninitializedCount: g.batch * g.outChannels * g.outPlane)
     let (xs, ws, ys) = (x.storage.base, w.storage.base, out.base)
     if g.usesWinograd {
-        winogradConv(xs, w.storage, ys, g)
+        winogradConv(x.storage, w.storage, ys, g)
     } else {
         forEachWorker(g, S.self) { _, images, col, tmp in
             var n0 = images.lowerBound
@@ -1446,7 +1519,7 @@ package func convInputGradUnchecked<S>(
     let out = TensorStorage<S>(uninitializedCount: g.batch * imageSize)
     let (dys, ws, dxs) = (dy.storage.base, w.storage.base, out.base)
     if g.usesWinograd {
-        winogradInputGrad(dys, w.storage, dxs, g)
+        winogradInputGrad(dy.storage, w.storage, dxs, g)
     } else {
         forEachWorker(g, S.self) { _, images, col, tmp in
             zeroElements(dxs + images.lowerBound * imageSize, images.count * imageSize)
@@ -1507,7 +1580,7 @@ package func convWeightGradUnchecked<S>(
     }
     if g.usesWinograd {
         let out = TensorStorage<S>(uninitializedCount: g.outChannels * g.kernelSize)
-        winogradWeightGrad(x.storage.base, dy.storage.base, out.base, g)
+        winogradWeightGrad(x.storage, dy.storage, out.base, g)
         return weightGradResult(x, dy, out, g)
     }
     let size = g.outChannels * g.kernelSize

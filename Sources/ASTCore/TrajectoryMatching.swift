@@ -175,7 +175,7 @@ public struct TrajectoryMatching<S: TensorScalar> {
             let g: Tensor<S>, innerLoss: S
             if activationBudget > 0 && keptBytes + largestGraph <= activationBudget {
                 let before = BufferPool.statistics.live
-                let (graph, loss) = try withWinogradKernelCache { () throws(ASTError) in
+                let (graph, loss) = try withWinogradCache { () throws(ASTError) in
                     try recordStep(i, at: thetas[i], images: x0, soft: soft)
                 }
                 let bytes = max(0, BufferPool.statistics.live - before)  // an estimate when other threads allocate too
@@ -186,7 +186,7 @@ public struct TrajectoryMatching<S: TensorScalar> {
                 }
                 (g, innerLoss) = (graph.gradient.detached(), loss)
             } else {
-                (g, innerLoss) = try withWinogradKernelCache { () throws(ASTError) in
+                (g, innerLoss) = try withWinogradCache { () throws(ASTError) in
                     let theta = thetas[i].variable()
                     let loss = stepLoss(gatherRowsUnchecked(x0, minibatches[i]), theta, step: i, soft: soft)
                     return (try gradients(of: loss, wrt: [theta])[0], loss.item)
@@ -231,9 +231,9 @@ public struct TrajectoryMatching<S: TensorScalar> {
         var alphaBar: S = 0
         var imageBar = Tensor<S>(shape: x0.shape, storage: TensorStorage(zeros: x0.count))
         var softBar = soft.map { Tensor<S>(shape: $0.shape, storage: TensorStorage(zeros: $0.count)) }
-        // Each step in a `WinogradKernelCache` of its own: its convolutions share its weights.
+        // Each step in a `WinogradCache` of its own: its convolutions share its weights and activations.
         for i in stride(from: n - 1, through: 0, by: -1) {
-            try withWinogradKernelCache { () throws(ASTError) in
+            try withWinogradCache { () throws(ASTError) in
                 let graph: StepGraph
                 if let kept = keptGraphs.removeValue(forKey: i) {
                     graph = kept
