@@ -211,7 +211,8 @@ private func normReluGradAdjoint<S>(
     let m = S(plane)
     forEachPlane(x, gamma, beta, moments: .stored(moments)) { p, ctx, w, pw in
         let dgp = dgs + p * plane
-        ctx.affine.mask(ctx.x, gs + p * plane, w, plane)
+        // w = g ⊙ mask, which .beta does not read.
+        if which != .beta { ctx.affine.mask(ctx.x, gs + p * plane, w, plane) }
         let s = ctx.inverseStd
         switch which {
         case .input:
@@ -236,13 +237,10 @@ private func normReluGradAdjoint<S>(
             // Φ = ū_c · Σ w x̂:  ∂w = ū_c·x̂;  ∂x = ū_c·s·P(w).
             let uc = us[p % c]
             ctx.project(w, times: uc * s, into: dxs + p * plane)
-            for i in 0..<plane { dgp[i] = uc * ctx.xhat(i) }
-            ctx.affine.mask(ctx.x, dgp, dgp, plane)
+            ctx.affine.maskedXhat(ctx.x, inverseStd: s, times: uc, dgp, plane)
         case .beta:
             // Φ = ū_c · Σ w:  ∂w = ū_c;  nothing else (∂x is left out: nil adds nothing).
-            let uc = us[p % c]
-            for i in 0..<plane { dgp[i] = uc }
-            ctx.affine.mask(ctx.x, dgp, dgp, plane)
+            ctx.affine.maskedConstant(ctx.x, us[p % c], dgp, plane)
         }
     }
     return [
