@@ -44,6 +44,16 @@ public func gradients<S>(
         }
     }
 
+    // For sibling outputs (see SiblingOutputs): each node's place in `order`. Their joint rule
+    // runs at the one the walk reaches last (the lowest place), when every one is complete (its
+    // consumers all come after it) and their inputs (all before) not yet reached.
+    var place: [ObjectIdentifier: Int] = [:]
+    if !createGraph && order.contains(where: { $0.origin?.siblings != nil }) {
+        for (i, node) in order.enumerated() where relevant.contains(ObjectIdentifier(node)) {
+            place[ObjectIdentifier(node)] = i
+        }
+    }
+
     var adjoints: [ObjectIdentifier: Tensor<S>] = [:]
     // Adjoints of slices, per sliced tensor: assembled in one op when that tensor is reached
     // (all its consumers come later in `order`, so they have all been visited by then).
@@ -54,6 +64,13 @@ public func gradients<S>(
         if let pieces = slicePieces.removeValue(forKey: id) {
             let assembled = assembleSlicesUnchecked(pieces, shape: node.shape)
             adjoints[id] = adjoints[id].map { addUnchecked($0, assembled) } ?? assembled
+        }
+        if let siblings = node.origin?.siblings, let i = place[id] {
+            // Deferred, with its adjoint, to the last sibling reached.
+            if i == siblings.outputs.compactMap({ $0.tensor.flatMap { place[ObjectIdentifier($0)] } }).min() {
+                jointRule(siblings, node.origin!, relevant: relevant, targets: targets, &adjoints)
+            }
+            continue
         }
         guard let origin = node.origin, let grad = adjoints[id] else { continue }
         if !targets.contains(id) { adjoints[id] = nil }  // free intermediate adjoints early
@@ -67,15 +84,7 @@ public func gradients<S>(
             continue
         }
         let inputGrads = origin.rule(ruleGrad, ruleInputs, ruleOutput, needs)
-        for (k, input) in origin.inputs.enumerated() where needs[k] {
-            guard let g = inputGrads[k] else { continue }
-            let key = ObjectIdentifier(input)
-            if let existing = adjoints[key] {
-                adjoints[key] = addUnchecked(existing, g)
-            } else {
-                adjoints[key] = g
-            }
-        }
+        accumulate(inputGrads, into: origin.inputs, needs, &adjoints)
     }
     var results: [Tensor<S>] = []
     results.reserveCapacity(inputs.count)
@@ -87,6 +96,33 @@ public func gradients<S>(
         }
     }
     return results
+}
+
+/// Adds each needed input's gradient into its adjoint.
+@inline(__always)
+private func accumulate<S>(
+    _ grads: [Tensor<S>?], into inputs: [Tensor<S>], _ needs: [Bool], _ adjoints: inout [ObjectIdentifier: Tensor<S>]
+) {
+    for (k, input) in inputs.enumerated() where needs[k] {
+        guard let g = grads[k] else { continue }
+        let key = ObjectIdentifier(input)
+        adjoints[key] = adjoints[key].map { addUnchecked($0, g) } ?? g
+    }
+}
+
+/// The joint rule of `siblings` (whose outputs share `origin`'s inputs) on the adjoints of all
+/// of them (nil where one has none), which it takes out of `adjoints` but for targets'.
+private func jointRule<S>(
+    _ siblings: SiblingOutputs<S>, _ origin: Origin<S>, relevant: Set<ObjectIdentifier>, targets: Set<ObjectIdentifier>,
+    _ adjoints: inout [ObjectIdentifier: Tensor<S>]
+) {
+    let ids = siblings.outputs.map { $0.tensor.map(ObjectIdentifier.init) }
+    let grads = ids.map { id in id.flatMap { adjoints[$0]?.detached() } }
+    for case let id? in ids where !targets.contains(id) { adjoints[id] = nil }
+    let needs = origin.inputs.map { $0.requiresGrad && relevant.contains(ObjectIdentifier($0)) }
+    guard grads.contains(where: { $0 != nil }), needs.contains(true) else { return }
+    siblings.jointCalls.add(1, ordering: .relaxed)
+    accumulate(siblings.rule(grads, origin.inputs.map { $0.detached() }, needs), into: origin.inputs, needs, &adjoints)
 }
 
 /// Depth-first post-order over tensors that require gradients (iterative: graphs can be deep).

@@ -1347,7 +1347,9 @@ private func transformedChunk<S: TensorScalar>(
     let channels = gradOutput ? g.outChannels : g.channels
     // + 4 as in the workers' buffers: the output transforms load whole vectors past the end.
     let count = g.winogradPoints * winogradPlane(channels * nb * g.tiles) + 4
-    if let cache, let v = cache.chunk(source, gradOutput: gradOutput, g, channels: channels, n0, count: count, make: make) {
+    if let cache,
+        let v = cache.chunk(source, gradOutput: gradOutput, g, channels: channels, n0, count: count, make: make)
+    {
         kept = v
         return v.base
     }
@@ -1441,8 +1443,10 @@ private func winogradWeightGrad<S: TensorScalar>(
         let acc = du + part * size
         let (n0, nb) = (chunk.lowerBound, chunk.count), cols = chunk.count * g.tiles
         var kept: (TensorStorage<S>?, TensorStorage<S>?) = (nil, nil)
-        let v = transformedChunk(x, gradOutput: false, g, n0, nb, cache, scratch: s.inner, plane: s.plane, kept: &kept.0)
-        let m = transformedChunk(dy, gradOutput: true, g, n0, nb, cache, scratch: s.outer, plane: s.plane, kept: &kept.1)
+        let v = transformedChunk(
+            x, gradOutput: false, g, n0, nb, cache, scratch: s.inner, plane: s.plane, kept: &kept.0)
+        let m = transformedChunk(
+            dy, gradOutput: true, g, n0, nb, cache, scratch: s.outer, plane: s.plane, kept: &kept.1)
         for k in 0..<points {
             S.gemm(
                 transA: false, transB: true, m: o, n: c, k: cols, alpha: 1,

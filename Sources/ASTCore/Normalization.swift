@@ -180,19 +180,87 @@ private func normReluGradients<S>(
         }
         if let dbeta { dbeta.base[p] = blockSum(w, plane) }
     }
+    // Second-order passes take the three outputs' adjoints together (normReluGradsAdjoint).
+    let siblings = SiblingOutputs<S> { u, inputs, needs in
+        normReluGradsAdjoint(u[0], u[1], u[2], inputs[0], inputs[1], inputs[2], inputs[3], moments, needs)
+    }
     func result(_ which: NormReluGradient, _ storage: TensorStorage<S>?) -> Tensor<S>? {
         guard let storage else { return nil }
         let c = x.shape[1]
         let out = which == .input ? storage : channelTotals(storage, channels: c)
-        return makeResult(which == .input ? x.shape : [c], out, "normReluGrad", [g, x, gamma, beta]) {
-            u, inputs, _, needs in
+        return makeResult(
+            which == .input ? x.shape : [c], out, "normReluGrad", [g, x, gamma, beta], siblings: siblings
+        ) { u, inputs, _, needs in
             if u.requiresGrad || inputs.contains(where: { $0.requiresGrad }) {
                 return composedGradients(u, inputs, needs) { normReluGradComposed(which, $0[0], $0[1], $0[2], $0[3]) }
             }
             return normReluGradAdjoint(which, u, inputs[0], inputs[1], inputs[2], inputs[3], moments, needs)
         }
     }
-    return (result(.input, dx), result(.gamma, dgamma), result(.beta, dbeta))
+    let results = (result(.input, dx), result(.gamma, dgamma), result(.beta, dbeta))
+    siblings.bind([results.0, results.1, results.2])
+    return results
+}
+
+/// normReluGradAdjoint for the three outputs at once, any of whose adjoints may be nil (not
+/// reached): the first derivatives of ⟨u, dx⟩ + ⟨ū_γ, dγ⟩ + ⟨ū_β, dβ⟩ with respect to (g, x, γ,
+/// β), in one sweep (one mask, one P(w) for the input and γ terms) and one ∂g and ∂x.
+@_specialize(where S == Float)
+@_specialize(where S == Double)
+private func normReluGradsAdjoint<S>(
+    _ u: Tensor<S>?, _ uGamma: Tensor<S>?, _ uBeta: Tensor<S>?, _ g: Tensor<S>, _ x: Tensor<S>,
+    _ gamma: Tensor<S>, _ beta: Tensor<S>, _ moments: TensorStorage<S>, _ needs: [Bool]
+) -> [Tensor<S>?] {
+    let (c, plane) = (x.shape[1], x.shape[2] * x.shape[3])
+    let hasDx = u != nil || uGamma != nil  // ∂x and w: from the input and γ terms only
+    let dg = TensorStorage<S>(uninitializedCount: x.count)
+    let dx = TensorStorage<S>(uninitializedCount: hasDx ? x.count : 0)
+    let dgammaPerPlane = TensorStorage<S>(uninitializedCount: u != nil ? x.shape[0] * c : 0)
+    let (gs, dgs, dxs, dgam) = (g.storage.base, dg.base, dx.base, dgammaPerPlane.base)
+    let (us, ugs, ubs) = (u?.storage.base, uGamma?.storage.base, uBeta?.storage.base)
+    let m = S(plane)
+    forEachPlane(x, gamma, beta, moments: .stored(moments)) { p, ctx, w, pw in
+        let (dgp, dxp) = (dgs + p * plane, dxs + p * plane)
+        let s = ctx.inverseStd
+        let (ug, ub) = (ugs.map { $0[p % c] } ?? 0, ubs.map { $0[p % c] } ?? 0)
+        if hasDx {
+            ctx.affine.mask(ctx.x, gs + p * plane, w, plane)
+            ctx.project(w, times: 1, into: pw)  // P(w)
+        }
+        if let us {
+            // As in normReluGradAdjoint(.input), plus the γ term's ū_γ·s·P(w) in ∂x and the γ
+            // and β terms' ū_γ·x̂ + ū_β in ∂w.
+            let up = us + p * plane
+            let (sw, swx) = ctx.sums(w)
+            let (su, sux) = ctx.sums(up)
+            let wbar = sw / m, cw = swx / m
+            let W = blockDot(up, w, plane, shift: 0) - wbar * su
+            ctx.project(up, times: 1, into: dgp)  // P(u)
+            let k1 = -ctx.gamma * s * s / m, k2 = -ctx.gamma * s * s * cw, k3 = ug * s
+            for i in 0..<plane {
+                let xhat = ctx.xhat(i)
+                dxp[i] = k1 * ((W - cw * sux) * xhat + sux * pw[i]) + k2 * dgp[i] + k3 * pw[i]
+                dgp[i] = ctx.gamma * s * dgp[i] + ug * xhat + ub
+            }
+            ctx.affine.mask(ctx.x, dgp, dgp, plane)
+            dgam[p] = s * (W - cw * sux)
+        } else if hasDx {
+            let k3 = ug * s
+            for i in 0..<plane {
+                dxp[i] = k3 * pw[i]
+                dgp[i] = ug * ctx.xhat(i) + ub
+            }
+            ctx.affine.mask(ctx.x, dgp, dgp, plane)
+        } else {
+            ctx.affine.maskedConstant(ctx.x, ub, dgp, plane)
+        }
+    }
+    return [
+        needs[0] ? Tensor(shape: x.shape, storage: dg) : nil,
+        needs[1] && hasDx ? Tensor(shape: x.shape, storage: dx) : nil,
+        needs[2] && u != nil ? Tensor(shape: [c], storage: channelTotals(dgammaPerPlane, channels: c)) : nil,
+        nil  // ∂β: 0
+    ]
 }
 
 /// First derivatives of ⟨u, normReluGrad(which, g, x, γ, β)⟩ with respect to (g, x, γ, β), as

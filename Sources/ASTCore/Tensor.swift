@@ -1,4 +1,5 @@
 /// Dense row-major tensors (NCHW for images) and the graph record that makes them differentiable.
+import Synchronization
 
 /// One heap buffer of scalars. Immutable after the op that filled it returns, so tensors
 /// (reshapes, detached copies) may share it.
@@ -35,6 +36,31 @@ package struct Origin<Scalar: TensorScalar> {
     /// For slices: where the slice starts in its input. `gradients` gathers the adjoints of all
     /// slices of one tensor into one op instead of a zero-padded full-size tensor per slice.
     var sliceOffset: Int? = nil
+    /// For outputs of one op whose adjoints one rule takes together (see `SiblingOutputs`).
+    var siblings: SiblingOutputs<Scalar>? = nil
+}
+
+/// Outputs of one op, on the same inputs, whose first-order adjoints one rule computes together
+/// in one sweep (the fused norm's dx, dγ and dβ: one mask and projection instead of three, one
+/// ∂g and ∂x instead of three to add). `gradients` without `createGraph` calls `rule` once, with
+/// the adjoint of every output (nil: none), at the last of them it reaches; when it records a
+/// graph each output's own rule runs.
+package final class SiblingOutputs<Scalar: TensorScalar>: @unchecked Sendable {
+    package typealias Rule = (
+        _ grads: [Tensor<Scalar>?], _ inputs: [Tensor<Scalar>], _ needs: [Bool]
+    ) -> [Tensor<Scalar>?]
+    let rule: Rule
+    /// Times `gradients` took the joint rule (tests: it runs, and not always).
+    package let jointCalls = Atomic<Int>(0)
+    /// The outputs, weakly: they hold this object through their origins.
+    private(set) var outputs: [Weak] = []
+    struct Weak { weak var tensor: Tensor<Scalar>? }
+
+    package init(_ rule: @escaping Rule) { self.rule = rule }
+
+    /// Sets the outputs once they are made (before any gradient is taken through them); the
+    /// rule's `grads` come in this order (nil for an output not made or not reached).
+    package func bind(_ outputs: [Tensor<Scalar>?]) { self.outputs = outputs.map { Weak(tensor: $0) } }
 }
 
 /// An n-dimensional array of `Scalar` that may carry the record of how it was computed.
@@ -140,12 +166,13 @@ extension Tensor: CustomStringConvertible {
 @_specialize(where S == Double)
 package func makeResult<S>(
     _ shape: [Int], _ storage: TensorStorage<S>, _ name: StaticString,
-    _ inputs: [Tensor<S>], sliceOffset: Int? = nil, _ rule: @escaping Origin<S>.Rule
+    _ inputs: [Tensor<S>], sliceOffset: Int? = nil, siblings: SiblingOutputs<S>? = nil,
+    _ rule: @escaping Origin<S>.Rule
 ) -> Tensor<S> {
     if inputs.contains(where: { $0.requiresGrad }) {
         return Tensor(
             shape: shape, storage: storage, requiresGrad: true,
-            origin: Origin(name: name, inputs: inputs, rule: rule, sliceOffset: sliceOffset))
+            origin: Origin(name: name, inputs: inputs, rule: rule, sliceOffset: sliceOffset, siblings: siblings))
     }
     return Tensor(shape: shape, storage: storage)
 }

@@ -205,6 +205,47 @@ import TestSupport
     }
 }
 
+/// The fused norm's backward outputs (dx, dγ, dβ) take their second-order adjoints together
+/// (`SiblingOutputs`): against the composed reference for every subset of outputs a loss reads,
+/// in both orders of the loss's terms (the walk reaches the outputs in either order).
+@Suite struct JointSecondOrder {
+    @Test(arguments: [[0], [1], [2], [0, 1, 2], [1, 2], [0, 2]])
+    func normReluGradientsTogether(outputs: [Int]) throws {
+        let x = randomTensor([2, 3, 4, 5], seed: 80), r = randomTensor([2, 3, 4, 5], seed: 81)
+        let b = randomTensor([3], seed: 82), gamma = randomTensor([3], seed: 83, scale: 0.3, offset: 1)
+        let beta = randomTensor([3], seed: 84, scale: 0.3)
+        let weights = [randomTensor([2, 3, 4, 5], seed: 85), randomTensor([3], seed: 86), randomTensor([3], seed: 87)]
+        func hvp(fused: Bool, reversed: Bool) throws -> ([[Double]], Int) {
+            let vars = [x, b, gamma, beta].map { $0.variable() }
+            let y =
+                fused
+                ? try vars[0].instanceNormRelu(bias: vars[1], gamma: vars[2], beta: vars[3])
+                : try vars[0].channelAffine(scale: nil, shift: vars[1]).instanceNorm(gamma: vars[2], beta: vars[3])
+                    .relu()
+            // First order with its graph: d⟨y, r⟩ / d(x, γ, β) = the fused op's dx, dγ, dβ.
+            let wrt = [vars[0], vars[2], vars[3]]
+            let g = try gradients(of: y.dot(r), wrt: wrt, createGraph: true)
+            var terms = try outputs.map { try g[$0].dot(weights[$0]).adding(g[$0].dot(g[$0])) }
+            if reversed { terms.reverse() }
+            var h = terms[0]
+            for t in terms.dropFirst() { h = try h.adding(t) }
+            let second = try gradients(of: h, wrt: vars)
+            let joint = outputs.compactMap { g[$0].origin?.siblings?.jointCalls.load(ordering: .relaxed) }.max() ?? 0
+            return (second.map(\.scalars), joint)
+        }
+        let (reference, _) = try hvp(fused: false, reversed: false)
+        var joints: [Int] = []
+        for reversed in [false, true] {
+            let (second, joint) = try hvp(fused: true, reversed: reversed)
+            joints.append(joint)
+            for (a, e) in zip(second, reference) {
+                #expect(zip(a, e).allSatisfy { abs($0 - $1) < 1e-9 * max(1, abs($1)) }, "reversed \(reversed)")
+            }
+        }
+        #expect(joints == [1, 1])
+    }
+}
+
 @Suite struct SquareRootAtZero {
     /// d sqrt(x)/dx at x = 0 is taken as 0 (PyTorch's norm convention), so a zero input
     /// gradient in the gradient penalty cannot turn the loss's gradient into NaN.
