@@ -51,10 +51,24 @@ package func sliceUnchecked<S>(_ x: Tensor<S>, offset: Int, shape: [Int]) -> Ten
 @_specialize(where S == Float)
 @_specialize(where S == Double)
 package func assembleSlicesUnchecked<S>(_ pieces: [(offset: Int, gradient: Tensor<S>)], shape: [Int]) -> Tensor<S> {
-    let out = TensorStorage<S>(zeros: shapeProduct(shape))
-    for (offset, g) in pieces {
-        let dst = out.base + offset, src = g.storage.base
-        for i in 0..<g.count { dst[i] += src[i] }
+    let count = shapeProduct(shape)
+    let out = TensorStorage<S>(uninitializedCount: count)
+    let sorted = pieces.sorted { $0.offset < $1.offset }
+    if zip(sorted, sorted.dropFirst()).allSatisfy({ $0.offset + $0.gradient.count <= $1.offset }) {
+        // Disjoint (the parameter slices of one vector): copied in, zeros between.
+        var end = 0
+        for (offset, g) in sorted {
+            zeroElements(out.base + end, offset - end)
+            copyElements(out.base + offset, g.storage.base, g.count)
+            end = offset + g.count
+        }
+        zeroElements(out.base + end, count - end)
+    } else {
+        zeroElements(out.base, count)
+        for (offset, g) in pieces {
+            let dst = out.base + offset, src = g.storage.base
+            for i in 0..<g.count { dst[i] += src[i] }
+        }
     }
     let placement = pieces.map { ($0.offset, $0.gradient.shape) }
     return makeResult(shape, out, "assembleSlices", pieces.map(\.gradient)) { gg, _, _, needs in

@@ -147,14 +147,6 @@ public struct TrajectoryMatching<S: TensorScalar> {
         return (StepGraph(theta: theta, images: x, gradient: g), loss.item)
     }
 
-    /// ‖a − b‖² for flat vectors.
-    private func squaredDistance(_ a: Tensor<S>, _ b: Tensor<S>) -> S {
-        var s: S = 0
-        let (pa, pb) = (a.storage.base, b.storage.base)
-        for i in 0..<a.count { let d = pa[i] - pb[i]; s += d * d }
-        return s
-    }
-
     /// Loss and exact gradients for synthetic `images` starting at `start`, matching `target`.
     public func run(images: Tensor<S>, start: Tensor<S>, target: Tensor<S>) throws(ASTError) -> MatchingResult<S> {
         try validate(images: images, start: start, target: target)
@@ -273,13 +265,17 @@ extension TrajectoryMatching {
     }
 }
 
-/// Σ a[i]·b[i] for same-length tensors, summed in index order. Specialised: the generic body
-/// went through the protocol witnesses of + and · for every element.
+/// Σ a[i]·b[i] for same-length tensors, in `blockDot`'s fixed order. Specialised: the generic
+/// body (trajectory matching is generic) went through the protocol witnesses for every element.
 @_specialize(where S == Float)
 @_specialize(where S == Double)
 package func dotProduct<S>(_ a: Tensor<S>, _ b: Tensor<S>) -> S {
-    var s: S = 0
-    let (pa, pb) = (a.storage.base, b.storage.base)
-    for i in 0..<a.count { s += pa[i] * pb[i] }
-    return s
+    blockDot(a.storage.base, b.storage.base, a.count, shift: 0)
+}
+
+/// ‖a − b‖² for same-length tensors, in a fixed order; specialised as `dotProduct`.
+@_specialize(where S == Float)
+@_specialize(where S == Double)
+package func squaredDistance<S>(_ a: Tensor<S>, _ b: Tensor<S>) -> S {
+    blockSquaredDistance(a.storage.base, b.storage.base, a.count)
 }

@@ -49,6 +49,19 @@ func blockDot<S: TensorScalar>(_ p: UnsafePointer<S>, _ q: UnsafePointer<S>, _ n
     return reduceLanes(n, { loadLanes(p, $0) * (loadLanes(q, $0) - sh) }, { p[$0] * (q[$0] - shift) })
 }
 
+/// Σ (p[i] − q[i])².
+@inline(__always)
+func blockSquaredDistance<S: TensorScalar>(_ p: UnsafePointer<S>, _ q: UnsafePointer<S>, _ n: Int) -> S {
+    reduceLanes(
+        n,
+        {
+            let d = loadLanes(p, $0) - loadLanes(q, $0); return d * d
+        },
+        {
+            let d = p[$0] - q[$0]; return d * d
+        })
+}
+
 /// (Σ p[i], Σ p[i] · (q[i] − shift)) in one pass over p.
 @inline(__always)
 func blockSumAndDot<S: TensorScalar>(_ p: UnsafePointer<S>, _ q: UnsafePointer<S>, _ n: Int, shift: S) -> (S, S) {
