@@ -13,9 +13,16 @@ package func avgPoolUnchecked<S>(_ x: Tensor<S>) -> Tensor<S> {
         for p in planes {
             let s = src + p * h * w, d = dst + p * ho * wo
             for oy in 0..<ho {
-                let r0 = s + 2 * oy * w, r1 = r0 + w
-                for ox in 0..<wo {
-                    d[oy * wo + ox] = (r0[2 * ox] + r0[2 * ox + 1] + r1[2 * ox] + r1[2 * ox + 1]) * 0.25
+                let r0 = s + 2 * oy * w, r1 = r0 + w, out = d + oy * wo
+                var ox = 0
+                while ox + 4 <= wo {  // 4 windows a round, summed in the scalar loop's order
+                    let (a, b) = (loadPairs(r0, 2 * ox), loadPairs(r1, 2 * ox))
+                    storeLanes((((a.evenHalf + a.oddHalf) + b.evenHalf) + b.oddHalf) * 0.25, out, ox)
+                    ox += 4
+                }
+                while ox < wo {
+                    out[ox] = (r0[2 * ox] + r0[2 * ox + 1] + r1[2 * ox] + r1[2 * ox + 1]) * 0.25
+                    ox += 1
                 }
             }
         }
@@ -40,10 +47,19 @@ package func avgPoolGradUnchecked<S>(_ g: Tensor<S>, height h: Int, width w: Int
         for p in planes {
             let s = src + p * ho * wo, d = dst + p * h * w
             for oy in 0..<ho {
-                let r0 = d + 2 * oy * w, r1 = r0 + w
-                for ox in 0..<wo {
-                    let v = s[oy * wo + ox] * 0.25
+                let r0 = d + 2 * oy * w, r1 = r0 + w, row = s + oy * wo
+                var ox = 0
+                while ox + 4 <= wo {  // 4 windows a round
+                    let v = loadLanes(row, ox) * 0.25
+                    let pairs = SIMD8(v[0], v[0], v[1], v[1], v[2], v[2], v[3], v[3])
+                    storePairs(pairs, r0, 2 * ox)
+                    storePairs(pairs, r1, 2 * ox)
+                    ox += 4
+                }
+                while ox < wo {
+                    let v = row[ox] * 0.25
                     r0[2 * ox] = v; r0[2 * ox + 1] = v; r1[2 * ox] = v; r1[2 * ox + 1] = v
+                    ox += 1
                 }
             }
         }
@@ -129,4 +145,15 @@ extension Tensor {
         }
         return maxPoolUnchecked(self)
     }
+}
+
+/// Elements i…i+7 (4 windows' columns of a row).
+@inline(__always)
+private func loadPairs<S: TensorScalar>(_ p: UnsafePointer<S>, _ i: Int) -> SIMD8<S> {
+    UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<S>.self)
+}
+
+@inline(__always)
+private func storePairs<S: TensorScalar>(_ v: SIMD8<S>, _ p: UnsafeMutablePointer<S>, _ i: Int) {
+    UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: SIMD8<S>.self)
 }

@@ -113,6 +113,23 @@ import TestSupport
         let x = randomTensor([2, 2, 5, 4], seed: 30)
         try expectExact("avg pool (odd height)", [x]) { try $0[0].avgPool2x2().exp() }
         try expectExact("max pool (odd height)", [x]) { try $0[0].maxPool2x2().exp() }
+        // 5 and 9 windows a row: the 4-window vector rounds, a scalar tail, an odd column dropped.
+        for shape in [[2, 2, 7, 11], [1, 3, 6, 18]] {
+            let y = randomTensor(shape, seed: 32)
+            try expectExact("avg pool \(shape)", [y]) { try $0[0].avgPool2x2().exp() }
+            // The window means written out, bit for bit.
+            let (h, w, v) = (shape[2], shape[3], y.scalars)
+            var expected: [Double] = []
+            for p in 0..<(shape[0] * shape[1]) {
+                for oy in 0..<(h / 2) {
+                    for ox in 0..<(w / 2) {
+                        let b = p * h * w + 2 * oy * w + 2 * ox
+                        expected.append((v[b] + v[b + 1] + v[b + w] + v[b + w + 1]) * 0.25)
+                    }
+                }
+            }
+            #expect(try y.avgPool2x2().scalars == expected)
+        }
     }
 
     @Test func normalization() throws {
