@@ -259,8 +259,7 @@ public struct ConvNet: Sendable {
         let (x, theta) = (x0.variable(), theta0.variable())
         let loss = softCrossEntropyUnchecked(forwardUnchecked(x, theta), oneHot(labels, classes: config.classes))
         let g = try gradients(of: loss, wrt: [theta], createGraph: true)[0]
-        let h = sumUnchecked(mulUnchecked(g, v), axes: [0], keepDims: false)
-        let second = try gradients(of: h, wrt: [theta, x])
+        let second = try gradients(of: g, wrt: [theta, x], seed: v)  // d⟨g, v⟩
         return (second[0].scalars, second[1].scalars)
     }
 

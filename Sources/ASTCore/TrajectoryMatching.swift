@@ -240,8 +240,8 @@ public struct TrajectoryMatching<S: TensorScalar> {
                 var v = scaleUnchecked(thetaBar, -alpha)
                 if momentum != nil, let carried = directionBar { v = addUnchecked(v, carried) }
                 if let mu = momentum { directionBar = scaleUnchecked(v, mu) }
-                let h = sumUnchecked(mulUnchecked(g, v), axes: [0], keepDims: false)
-                let second = try gradients(of: h, wrt: [theta, x] + (soft.map { [$0] } ?? []))
+                // The Hessian-vector products: d⟨g_i, v⟩ by seeding g_i's adjoint with v.
+                let second = try gradients(of: g, wrt: [theta, x] + (soft.map { [$0] } ?? []), seed: v)
                 if let bar = softBar { softBar = addUnchecked(bar, second[2]) }
                 thetaBar = addUnchecked(thetaBar, second[0])
                 if let extra = extraAdjoints[i], i > 0 { thetaBar = addUnchecked(thetaBar, extra) }
