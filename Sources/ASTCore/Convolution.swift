@@ -1228,11 +1228,12 @@ package final class WinogradCache: Sendable {
         let outChannels, channels, tile: Int
     }
     /// A chunk of a transformed activation: its source, which transform, the geometry the source
-    /// is read as and the chunk's first image (chunks depend on the batch and thread count only).
+    /// is read as, the chunk's first image and its size (chunks depend on the batch and thread
+    /// count only; the size keeps a buffer from being read as a longer chunk all the same).
     private struct ChunkKey: Hashable {
         let source: ObjectIdentifier
         let gradOutput: Bool
-        let batch, channels, height, width, tile, firstImage: Int
+        let batch, channels, height, width, tile, firstImage, count: Int
     }
     private struct Entry: @unchecked Sendable {
         let source: AnyObject
@@ -1282,7 +1283,7 @@ package final class WinogradCache: Sendable {
     ) -> TensorStorage<S>? {
         let key = ChunkKey(
             source: ObjectIdentifier(source), gradOutput: gradOutput, batch: g.batch, channels: channels,
-            height: g.height, width: g.width, tile: g.winogradTile, firstImage: n0)
+            height: g.height, width: g.width, tile: g.winogradTile, firstImage: n0, count: count)
         let bytes = count * MemoryLayout<S>.stride
         // A hit, or room reserved for the new chunk (the workers fill the cache at once).
         let (hit, fits) = entries.withLock { e -> (AnyObject?, Bool) in
