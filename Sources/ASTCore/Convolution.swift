@@ -1245,8 +1245,8 @@ package final class WinogradCache: Sendable {
         var chunkBytes = 0
     }
     private let entries = Mutex(Entries())
-    /// Bytes of transformed activations kept at most (at ipc 10 a recomputed step of the
-    /// 128-wide ConvNet would keep about 170 MiB; at ipc 1 17 MiB).
+    /// Bytes of transformed activations kept at most (a recomputed step of the 128-wide ConvNet
+    /// at ipc 1 keeps 16 MiB; at ipc 10, ten times the images, it would keep ten times that).
     package let chunkCapacity: Int
     package static let defaultChunkCapacity = 64 << 20
 

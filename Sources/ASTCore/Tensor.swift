@@ -50,7 +50,7 @@ package final class SiblingOutputs<Scalar: TensorScalar>: @unchecked Sendable {
         _ grads: [Tensor<Scalar>?], _ inputs: [Tensor<Scalar>], _ needs: [Bool]
     ) -> [Tensor<Scalar>?]
     let rule: Rule
-    /// Times `gradients` took the joint rule (tests: it runs, and not always).
+    /// Times `gradients` ran the joint rule (for tests).
     package let jointCalls = Atomic<Int>(0)
     /// The outputs, weakly: they hold this object through their origins.
     private(set) var outputs: [Weak] = []
