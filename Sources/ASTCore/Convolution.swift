@@ -1331,6 +1331,7 @@ private func transformedKernels<S: TensorScalar>(_ w: UnsafePointer<S>, _ g: Con
 /// (P, C, nb·T), or with `gradOutput` its output-gradient transform M (P, O, nb·T). From `cache`
 /// when it holds the chunk or can keep it (`kept` then holds it while the pointer is in use),
 /// else made into `scratch`.
+// source: (N, C or O, H, W) -> (P, C or O, nb·T), planes `winogradPlane` apart
 @inline(__always)
 private func transformedChunk<S: TensorScalar>(
     _ source: TensorStorage<S>, gradOutput: Bool, _ g: ConvGeometry, _ n0: Int, _ nb: Int, _ cache: WinogradCache?,

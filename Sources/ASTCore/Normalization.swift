@@ -205,6 +205,7 @@ private func normReluGradients<S>(
 /// normReluGradAdjoint for the three outputs at once, any of whose adjoints may be nil (not
 /// reached): the first derivatives of ⟨u, dx⟩ + ⟨ū_γ, dγ⟩ + ⟨ū_β, dβ⟩ with respect to (g, x, γ,
 /// β), in one sweep (one mask, one P(w) for the input and γ terms) and one ∂g and ∂x.
+// u, g, x: (N, C, H, W), uGamma/uBeta/gamma/beta: (C), moments: (N·C·2) -> (N, C, H, W) ×2, (C), nil
 @_specialize(where S == Float)
 @_specialize(where S == Double)
 private func normReluGradsAdjoint<S>(
