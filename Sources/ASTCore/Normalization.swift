@@ -194,7 +194,9 @@ private func normReluGradients<S>(
             if u.requiresGrad || inputs.contains(where: { $0.requiresGrad }) {
                 return composedGradients(u, inputs, needs) { normReluGradComposed(which, $0[0], $0[1], $0[2], $0[3]) }
             }
-            return normReluGradAdjoint(which, u, inputs[0], inputs[1], inputs[2], inputs[3], moments, needs)
+            return normReluGradsAdjoint(
+                which == .input ? u : nil, which == .gamma ? u : nil, which == .beta ? u : nil,
+                inputs[0], inputs[1], inputs[2], inputs[3], moments, needs)
         }
     }
     let results = (result(.input, dx), result(.gamma, dgamma), result(.beta, dbeta))
@@ -202,9 +204,15 @@ private func normReluGradients<S>(
     return results
 }
 
-/// normReluGradAdjoint for the three outputs at once, any of whose adjoints may be nil (not
-/// reached): the first derivatives of ⟨u, dx⟩ + ⟨ū_γ, dγ⟩ + ⟨ū_β, dβ⟩ with respect to (g, x, γ,
-/// β), in one sweep (one mask, one P(w) for the input and γ terms) and one ∂g and ∂x.
+/// The constant (hand-derived) adjoint of normReluGradients' three outputs, any of whose
+/// adjoints may be nil (not reached): the first derivatives of ⟨u, dx⟩ + ⟨ū_γ, dγ⟩ + ⟨ū_β, dβ⟩
+/// with respect to (g, x, γ, β), in one sweep (one mask, one P(w) for the input and γ terms) and
+/// one ∂g and ∂x. With w = g ⊙ mask, c = mean(w x̂), W = Σuw − w̄·Σu, Ux = Σu x̂:
+///   input, Φ = γs·Σ u (w − w̄ − x̂c): ∂w = γs·P(u);
+///     ∂x = −γs²/m·[(W − c·Ux)·x̂ + Ux·P(w)] − γs²c·P(u);  ∂γ = s(W − c·Ux);
+///   γ, Φ = ū_γ,c · Σ w x̂: ∂w = ū_γ,c·x̂;  ∂x = ū_γ,c·s·P(w);
+///   β, Φ = ū_β,c · Σ w: ∂w = ū_β,c; nothing else.
+/// ∂β is 0 (nil).
 // u, g, x: (N, C, H, W), uGamma/uBeta/gamma/beta: (C), moments: (N·C·2) -> (N, C, H, W) ×2, (C), nil
 @_specialize(where S == Float)
 @_specialize(where S == Double)
@@ -229,8 +237,8 @@ private func normReluGradsAdjoint<S>(
             ctx.project(w, times: 1, into: pw)  // P(w)
         }
         if let us {
-            // As in normReluGradAdjoint(.input), plus the γ term's ū_γ·s·P(w) in ∂x and the γ
-            // and β terms' ū_γ·x̂ + ū_β in ∂w.
+            // The input term, plus the γ term's ū_γ·s·P(w) in ∂x and the γ and β terms'
+            // ū_γ·x̂ + ū_β in ∂w.
             let up = us + p * plane
             let (sw, swx) = ctx.sums(w)
             let (su, sux) = ctx.sums(up)
@@ -261,62 +269,6 @@ private func normReluGradsAdjoint<S>(
         needs[1] && hasDx ? Tensor(shape: x.shape, storage: dx) : nil,
         needs[2] && u != nil ? Tensor(shape: [c], storage: channelTotals(dgammaPerPlane, channels: c)) : nil,
         nil  // ∂β: 0
-    ]
-}
-
-/// First derivatives of ⟨u, normReluGrad(which, g, x, γ, β)⟩ with respect to (g, x, γ, β), as
-/// constants (hand-derived; see the comments for each case).
-@_specialize(where S == Float)
-@_specialize(where S == Double)
-private func normReluGradAdjoint<S>(
-    _ which: NormReluGradient, _ u: Tensor<S>, _ g: Tensor<S>, _ x: Tensor<S>,
-    _ gamma: Tensor<S>, _ beta: Tensor<S>, _ moments: TensorStorage<S>, _ needs: [Bool]
-) -> [Tensor<S>?] {
-    let (c, plane) = (x.shape[1], x.shape[2] * x.shape[3])
-    let dg = TensorStorage<S>(uninitializedCount: x.count)
-    let dx = TensorStorage<S>(uninitializedCount: which == .beta ? 0 : x.count)
-    let dgammaPerPlane = TensorStorage<S>(zeros: x.shape[0] * c)
-    let (gs, us, dgs, dxs, dgam) = (g.storage.base, u.storage.base, dg.base, dx.base, dgammaPerPlane.base)
-    let m = S(plane)
-    forEachPlane(x, gamma, beta, moments: .stored(moments)) { p, ctx, w, pw in
-        let dgp = dgs + p * plane
-        // w = g ⊙ mask, which .beta does not read.
-        if which != .beta { ctx.affine.mask(ctx.x, gs + p * plane, w, plane) }
-        let s = ctx.inverseStd
-        switch which {
-        case .input:
-            // Φ = γs·Σ u (w − w̄ − x̂c), c = mean(w x̂):  ∂w = γs·P(u);
-            // ∂x = −γs²/m·[(W − c·Ux)·x̂ + Ux·P(w)] − γs²c·P(u), W = Σuw − w̄·Σu, Ux = Σu x̂;  ∂γ = s(W − c·Ux).
-            let up = us + p * plane
-            let (sw, swx) = ctx.sums(w)
-            let (su, sux) = ctx.sums(up)
-            let wbar = sw / m, cw = swx / m
-            let W = blockDot(up, w, plane, shift: 0) - wbar * su
-            ctx.project(up, times: 1, into: dgp)  // P(u), reused below
-            ctx.project(w, times: 1, into: pw)  // P(w)
-            let k1 = -ctx.gamma * s * s / m, k2 = -ctx.gamma * s * s * cw
-            let dxp = dxs + p * plane
-            for i in 0..<plane {
-                dxp[i] = k1 * ((W - cw * sux) * ctx.xhat(i) + sux * pw[i]) + k2 * dgp[i]
-                dgp[i] = ctx.gamma * s * dgp[i]
-            }
-            ctx.affine.mask(ctx.x, dgp, dgp, plane)
-            dgam[p] = s * (W - cw * sux)
-        case .gamma:
-            // Φ = ū_c · Σ w x̂:  ∂w = ū_c·x̂;  ∂x = ū_c·s·P(w).
-            let uc = us[p % c]
-            ctx.project(w, times: uc * s, into: dxs + p * plane)
-            ctx.affine.maskedXhat(ctx.x, inverseStd: s, times: uc, dgp, plane)
-        case .beta:
-            // Φ = ū_c · Σ w:  ∂w = ū_c;  nothing else (∂x is left out: nil adds nothing).
-            ctx.affine.maskedConstant(ctx.x, us[p % c], dgp, plane)
-        }
-    }
-    return [
-        needs[0] ? Tensor(shape: x.shape, storage: dg) : nil,
-        needs[1] && which != .beta ? Tensor(shape: x.shape, storage: dx) : nil,
-        needs[2] ? Tensor(shape: [c], storage: channelTotals(dgammaPerPlane, channels: c)) : nil,
-        needs[3] ? Tensor(shape: [c], storage: TensorStorage(zeros: c)) : nil
     ]
 }
 

@@ -131,23 +131,6 @@ struct PlaneAffine<S: TensorScalar> {
         while i < n { out[i] = (x[i] - mean) * scale + shift > 0 ? value[i] : 0; i += 1 }
     }
 
-    /// out[i] = k·((x[i] − mean)·s) where z_i > 0, else 0: a scaled x̂ for 1/σ = s, masked (one pass).
-    @inline(__always)
-    func maskedXhat(_ x: UnsafePointer<S>, inverseStd s: S, times k: S, _ out: UnsafeMutablePointer<S>, _ n: Int) {
-        let (m, a, b, zero) = (
-            Lanes<S>(repeating: mean), Lanes<S>(repeating: scale), Lanes<S>(repeating: shift), Lanes<S>()
-        )
-        let (vs, vk) = (Lanes<S>(repeating: s), Lanes<S>(repeating: k))
-        var i = 0
-        while i + 4 <= n {
-            let centered = loadLanes(x, i) - m
-            let z = centered * a + b
-            storeLanes((vk * (centered * vs)).replacing(with: zero, where: z .<= zero), out, i)
-            i += 4
-        }
-        while i < n { out[i] = (x[i] - mean) * scale + shift > 0 ? k * ((x[i] - mean) * s) : 0; i += 1 }
-    }
-
     /// out[i] = c where z_i > 0, else 0 (one pass).
     @inline(__always)
     func maskedConstant(_ x: UnsafePointer<S>, _ c: S, _ out: UnsafeMutablePointer<S>, _ n: Int) {
