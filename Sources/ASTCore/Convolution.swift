@@ -156,6 +156,8 @@ package enum ConvAlgorithm: Sendable {
     /// `.winograd`: F(2×2, 3×3); `.winograd4`: F(4×4, 3×3).
     case automatic, im2col, winograd, winograd4
     @TaskLocal package static var current: ConvAlgorithm = .automatic
+    /// Set false by tests: the Winograd point products then always run by image (see `splitsPointsOverWorkers`).
+    @TaskLocal package static var pointSplit = true
 }
 
 /// Winograd F(2×2, 3×3) (Lavin & Gray 2015): each 2×2 output tile is Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A
@@ -163,9 +165,11 @@ package enum ConvAlgorithm: Sendable {
 /// with 16 multiplies per tile instead of 36: 2.25× fewer flops than im2col, plus transforms.
 ///   Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1],
 ///   Aᵀ = [1 1 1 0; 0 1 −1 −1].
-/// Transformed matrices are stored (16, rows, nb·T), k = 4i + j (i vertical, j horizontal), with
+/// Transformed matrices are stored (16, rows, ld), k = 4i + j (i vertical, j horizontal), with
 /// column b·T + ty·tw + tx for tile (ty, tx) of image b of the chunk (F(4×4, 3×3), below: 36
-/// planes, k = 6i + j). Sizes not a multiple of the tile: the last tile row/column runs over zero
+/// planes, k = 6i + j). A chunk fills a buffer of its own (ld = nb·T) or, when the workers split
+/// the point products of the whole batch (`splitsPointsOverWorkers`), its share of the batch's
+/// buffer (ld = N·T, the transforms given a pointer to the chunk's first column). Sizes not a multiple of the tile: the last tile row/column runs over zero
 /// padding and its extra outputs are dropped (and zero in the adjoints).
 extension ConvGeometry {
     var tilesH: Int { (outH + winogradTile - 1) / winogradTile }
@@ -202,6 +206,21 @@ extension ConvGeometry {
 
     /// Whether `.automatic` takes F(4×4, 3×3) over F(2×2, 3×3) (see the measurements at `winograd4MinSide`).
     var prefersWinograd4: Bool { min(outH, outW) >= winograd4MinSide }
+
+    /// Elements of a worker's `WinogradScratch.plane`.
+    var winogradPlaneScratch: Int {
+        let m = winogradTile
+        return (m * tilesH + 2) * m * (tileStride + 1) + 4 * m * tileStride
+    }
+
+    /// Whether the batch runs as one chunk whose point products the workers share out by point
+    /// rather than each taking its images' products: at most `pointSplitColumns` tile columns
+    /// over the batch, where a worker's share of the images would make narrow gemms. Each worker
+    /// then packs half the kernels U[k] (with 2 workers), its gemms are twice as wide, and the
+    /// weight gradient needs no per-worker partial sums; the transforms still run by image.
+    var splitsPointsOverWorkers: Bool {
+        ConvAlgorithm.pointSplit && Parallel.partCount(batch) > 1 && batch * tiles <= pointSplitColumns
+    }
 
     /// Images per Winograd chunk: about `winogradColumns` (F(4×4): `winograd4Columns`) tile columns per gemm.
     var winogradChunk: Int { max(1, min(batch, (winogradTile == 4 ? winograd4Columns : winogradColumns) / tiles)) }
@@ -258,6 +277,13 @@ let winogradColumns = 256
 /// (at 64 columns a worker's 5 images at N 10 run as 4 + 1).
 let winograd4Columns = 128
 
+/// Most tile columns over the batch for which the workers split the Winograd point products by
+/// point (`splitsPointsOverWorkers`). The 16 or 36 gemms [128×128]·[128×cols] on 2 workers,
+/// µs, by image (cols/2 each) → by point (half the points each), OpenBLAS alone:
+///   cols 160: F(4×4) 1094 → 1019, F(2×2) 498 → 477; weight gradient 1063–1203 → 1074–1099, 542–563 → 479–486
+///   cols 256: 1595 → 1605, 751 → 731; cols 320: 2257 → 2180, 925 → 939
+let pointSplitColumns = 256
+
 /// Distance between the 16 transformed planes of n elements: 32 elements more than n, so the 16
 /// streams a transform writes (or reads) do not fall on the same cache sets when n is a power of 2
 /// (C = O = 128: the kernel transform was the top of the profile without it; at N 10, 16×16 the
@@ -283,11 +309,10 @@ private func forEachWinogradChunk<S: TensorScalar>(
     Parallel.forParts(g.batch) { part, images in
         let columns = min(g.winogradChunk, images.count) * g.tiles
         // + 4: the output transforms load whole vectors past the last tile of a row.
-        let points = g.winogradPoints, m = g.winogradTile
+        let points = g.winogradPoints
         let inner = TensorStorage<S>(uninitializedCount: points * winogradPlane(g.channels * columns) + 4)
         let outer = TensorStorage<S>(uninitializedCount: points * winogradPlane(g.outChannels * columns) + 4)
-        let plane = TensorStorage<S>(
-            uninitializedCount: (m * g.tilesH + 2) * m * (g.tileStride + 1) + 4 * m * g.tileStride)
+        let plane = TensorStorage<S>(uninitializedCount: g.winogradPlaneScratch)
         let scratch = WinogradScratch(inner: inner.base, outer: outer.base, plane: plane.base)
         var n0 = images.lowerBound
         while n0 < images.upperBound {
@@ -443,11 +468,11 @@ private func storeColumn<S: TensorScalar>(
 @_specialize(where S == Double)
 private func winogradInput<S: TensorScalar>(
     _ x: UnsafePointer<S>, _ g: ConvGeometry, _ n0: Int, _ nb: Int, _ v: UnsafeMutablePointer<S>,
-    _ plane: UnsafeMutablePointer<S>
+    _ plane: UnsafeMutablePointer<S>, ld: Int
 ) {
     let (th, tw, t) = (g.tilesH, g.tilesW, g.tiles)
     let len = g.tileStride + 1, rows = 2 * th + 2
-    let ld = nb * t, stride = winogradPlane(g.channels * ld)
+    let stride = winogradPlane(g.channels * ld)
     for b in 0..<nb {
         for c in 0..<g.channels {
             let src = x + ((n0 + b) * g.channels + c) * g.height * g.width
@@ -495,10 +520,10 @@ private func storeInterleaved<S: TensorScalar>(_ e: Lanes<S>, _ o: Lanes<S>, _ p
 @_specialize(where S == Double)
 private func winogradOutput<S: TensorScalar>(
     _ m: UnsafePointer<S>, _ g: ConvGeometry, _ n0: Int, _ nb: Int, _ y: UnsafeMutablePointer<S>,
-    _ scratch: UnsafeMutablePointer<S>
+    _ scratch: UnsafeMutablePointer<S>, ld: Int
 ) {
     let (th, tw, t, h, w) = (g.tilesH, g.tilesW, g.tiles, g.outH, g.outW)
-    let ld = nb * t, stride = winogradPlane(g.outChannels * ld)
+    let stride = winogradPlane(g.outChannels * ld)
     let row0 = scratch, row1 = scratch + 2 * g.tileStride
     for b in 0..<nb {
         for o in 0..<g.outChannels {
@@ -534,10 +559,10 @@ private func outputTransformAdjoint<S: TensorScalar>(_ e: Lanes<S>, _ o: Lanes<S
 @_specialize(where S == Double)
 private func winogradGradOutput<S: TensorScalar>(
     _ dy: UnsafePointer<S>, _ g: ConvGeometry, _ n0: Int, _ nb: Int, _ m: UnsafeMutablePointer<S>,
-    _ scratch: UnsafeMutablePointer<S>
+    _ scratch: UnsafeMutablePointer<S>, ld: Int
 ) {
     let (th, tw, t, h, w, ts) = (g.tilesH, g.tilesW, g.tiles, g.outH, g.outW, g.tileStride)
-    let ld = nb * t, stride = winogradPlane(g.outChannels * ld)
+    let stride = winogradPlane(g.outChannels * ld)
     // Rows 2ty and 2ty + 1 deinterleaved: even columns, odd columns.
     let (e0, o0, e1, o1) = (scratch, scratch + ts, scratch + 2 * ts, scratch + 3 * ts)
     for b in 0..<nb {
@@ -603,11 +628,11 @@ private func addWindowRow<S: TensorScalar>(_ q: Quad<S>, _ e: UnsafeMutablePoint
 @_specialize(where S == Double)
 private func winogradGradInput<S: TensorScalar>(
     _ z: UnsafePointer<S>, _ g: ConvGeometry, _ n0: Int, _ nb: Int, _ dx: UnsafeMutablePointer<S>,
-    _ plane: UnsafeMutablePointer<S>
+    _ plane: UnsafeMutablePointer<S>, ld: Int
 ) {
     let (th, tw, t, h, w) = (g.tilesH, g.tilesW, g.tiles, g.height, g.width)
     let len = g.tileStride + 1, rows = 2 * th + 2
-    let ld = nb * t, stride = winogradPlane(g.channels * ld)
+    let stride = winogradPlane(g.channels * ld)
     for b in 0..<nb {
         for c in 0..<g.channels {
             zeroElements(plane, rows * 2 * len)
@@ -1019,14 +1044,15 @@ private func winograd4KernelAdjoint<S: TensorScalar>(
 @_specialize(where S == Double)
 private func winograd4Input<S: TensorScalar>(
     _ x: UnsafePointer<S>, _ g: ConvGeometry, _ n0: Int, _ nb: Int, _ v: UnsafeMutablePointer<S>,
-    _ plane: UnsafeMutablePointer<S>
+    _ plane: UnsafeMutablePointer<S>, ld: Int, wholeVectors: Bool
 ) {
     let (th, tw, t) = (g.tilesH, g.tilesW, g.tiles)
     let len = g.tileStride + 1, rows = 4 * th + 2, row = 4 * len
-    let ld = nb * t, stride = winogradPlane(g.channels * ld)
-    // Whole vectors are stored past a row's last tile: into the tiles that follow in the plane
-    // row (written next: the next tile row, the next image, the next channel) or the plane's padding.
-    let n = 4
+    let stride = winogradPlane(g.channels * ld)
+    // With `wholeVectors`, whole vectors are stored past a row's last tile: into the tiles that
+    // follow in the plane row (written next: the next tile row, the next image, the next channel)
+    // or the plane's padding. Without, only the row's own lanes (the columns that follow belong to
+    // another worker's images).
     for c in 0..<g.channels {
         for b in 0..<nb {
             let src = x + ((n0 + b) * g.channels + c) * g.height * g.width
@@ -1043,6 +1069,7 @@ private func winograd4Input<S: TensorScalar>(
                     let d3 = inputTransform4(windowRow4(top + 3 * row, len, tx))
                     let d4 = inputTransform4(windowRow4(top + 4 * row, len, tx))
                     let d5 = inputTransform4(windowRow4(top + 5 * row, len, tx))
+                    let n = wholeVectors ? 4 : tw - tx
                     storeTile6((d0, d1, d2, d3, d4, d5), through: inputTransform4, out, stride, tx, n)
                     tx += 4
                 }
@@ -1061,10 +1088,10 @@ private func winograd4Input<S: TensorScalar>(
 @_specialize(where S == Double)
 private func winograd4Output<S: TensorScalar>(
     _ m: UnsafePointer<S>, _ g: ConvGeometry, _ n0: Int, _ nb: Int, _ y: UnsafeMutablePointer<S>,
-    _ scratch: UnsafeMutablePointer<S>
+    _ scratch: UnsafeMutablePointer<S>, ld: Int
 ) {
     let (th, tw, t, h, w, ts) = (g.tilesH, g.tilesW, g.tiles, g.outH, g.outW, g.tileStride)
-    let ld = nb * t, stride = winogradPlane(g.outChannels * ld)
+    let stride = winogradPlane(g.outChannels * ld)
     // Output row r (of 4), phase q at (4r + q)·tileStride.
     @inline(__always) func phase(_ r: Int, _ q: Int) -> UnsafeMutablePointer<S> { scratch + (4 * r + q) * ts }
     @inline(__always) func storePhases(_ v: Quad<S>, _ r: Int, _ tx: Int) {
@@ -1110,14 +1137,13 @@ private func winograd4Output<S: TensorScalar>(
 @_specialize(where S == Double)
 private func winograd4GradOutput<S: TensorScalar>(
     _ dy: UnsafePointer<S>, _ g: ConvGeometry, _ n0: Int, _ nb: Int, _ m: UnsafeMutablePointer<S>,
-    _ scratch: UnsafeMutablePointer<S>
+    _ scratch: UnsafeMutablePointer<S>, ld: Int, wholeVectors: Bool
 ) {
     let (th, tw, t, h, w, ts) = (g.tilesH, g.tilesW, g.tiles, g.outH, g.outW, g.tileStride)
-    let ld = nb * t, stride = winogradPlane(g.outChannels * ld)
+    let stride = winogradPlane(g.outChannels * ld)
     // Rows 4ty + a (a = 0…3) in 4 phases: row a's phase q (columns 4j + q) at (4a + q)·tileStride.
     @inline(__always) func phase(_ a: Int, _ q: Int) -> UnsafeMutablePointer<S> { scratch + (4 * a + q) * ts }
-    // Whole vectors are stored past a row's last tile, as in `winograd4Input`.
-    let n = 4
+    // Whole vectors past a row's last tile with `wholeVectors`, as in `winograd4Input`.
     for o in 0..<g.outChannels {
         for b in 0..<nb {
             let src = dy + ((n0 + b) * g.outChannels + o) * h * w
@@ -1146,6 +1172,7 @@ private func winograd4GradOutput<S: TensorScalar>(
                     let r3 = outputTransform4Adjoint((v0.3, v1.3, v2.3, v3.3))
                     let r4 = outputTransform4Adjoint((v0.4, v1.4, v2.4, v3.4))
                     let r5 = outputTransform4Adjoint((v0.5, v1.5, v2.5, v3.5))
+                    let n = wholeVectors ? 4 : tw - tx
                     storeTile6((r0, r1, r2, r3, r4, r5), through: { $0 }, out, stride, tx, n)
                     tx += 4
                 }
@@ -1162,11 +1189,11 @@ private func winograd4GradOutput<S: TensorScalar>(
 @_specialize(where S == Double)
 private func winograd4GradInput<S: TensorScalar>(
     _ z: UnsafePointer<S>, _ g: ConvGeometry, _ n0: Int, _ nb: Int, _ dx: UnsafeMutablePointer<S>,
-    _ plane: UnsafeMutablePointer<S>
+    _ plane: UnsafeMutablePointer<S>, ld: Int
 ) {
     let (th, tw, t, h, w) = (g.tilesH, g.tilesW, g.tiles, g.height, g.width)
     let len = g.tileStride + 1, rows = 4 * th + 2, row = 4 * len
-    let ld = nb * t, stride = winogradPlane(g.channels * ld)
+    let stride = winogradPlane(g.channels * ld)
     let lane = Lanes<S>(0, 1, 2, 3)
     // Tiles tx…tx+3 of the tile row at p into the padded rows from top; `partial`: lanes past the
     // last tile zero (they would add into the last window's columns), a separate copy of the code
@@ -1327,6 +1354,30 @@ private func transformedKernels<S: TensorScalar>(_ w: UnsafePointer<S>, _ g: Con
     return u
 }
 
+/// Images n0..<n0+nb of `source` transformed into `out` (a buffer of rows `ld` long, pointer at
+/// the chunk's first column): the input transform V, or with `gradOutput` the output-gradient
+/// transform M. `wholeVectors`: the columns past the chunk's rows are this call's own (or slack).
+// source: (N, C or O, H, W) -> out: (P, C or O, ld), planes `winogradPlane` apart
+@inline(__always)
+private func transform<S: TensorScalar>(
+    _ x: UnsafePointer<S>, gradOutput: Bool, _ g: ConvGeometry, _ n0: Int, _ nb: Int,
+    _ out: UnsafeMutablePointer<S>, ld: Int, wholeVectors: Bool, plane: UnsafeMutablePointer<S>
+) {
+    switch (gradOutput, g.winogradTile == 4) {
+    case (false, true): winograd4Input(x, g, n0, nb, out, plane, ld: ld, wholeVectors: wholeVectors)
+    case (false, false): winogradInput(x, g, n0, nb, out, plane, ld: ld)
+    case (true, true): winograd4GradOutput(x, g, n0, nb, out, plane, ld: ld, wholeVectors: wholeVectors)
+    case (true, false): winogradGradOutput(x, g, n0, nb, out, plane, ld: ld)
+    }
+}
+
+/// Elements of a transformed buffer of nb images with `channels` rows (+ 4: the output
+/// transforms load whole vectors past the end).
+@inline(__always)
+private func transformedCount(_ g: ConvGeometry, channels: Int, images nb: Int) -> Int {
+    g.winogradPoints * winogradPlane(channels * nb * g.tiles) + 4
+}
+
 /// Chunk n0..<n0+nb of `source` transformed for the point products: its input transform V
 /// (P, C, nb·T), or with `gradOutput` its output-gradient transform M (P, O, nb·T). From `cache`
 /// when it holds the chunk or can keep it (`kept` then holds it while the pointer is in use),
@@ -1337,18 +1388,12 @@ private func transformedChunk<S: TensorScalar>(
     _ source: TensorStorage<S>, gradOutput: Bool, _ g: ConvGeometry, _ n0: Int, _ nb: Int, _ cache: WinogradCache?,
     scratch: UnsafeMutablePointer<S>, plane: UnsafeMutablePointer<S>, kept: inout TensorStorage<S>?
 ) -> UnsafeMutablePointer<S> {
-    let x = UnsafePointer(source.base)
+    let x = UnsafePointer(source.base), ld = nb * g.tiles
     func make(_ out: UnsafeMutablePointer<S>) {
-        switch (gradOutput, g.winogradTile == 4) {
-        case (false, true): winograd4Input(x, g, n0, nb, out, plane)
-        case (false, false): winogradInput(x, g, n0, nb, out, plane)
-        case (true, true): winograd4GradOutput(x, g, n0, nb, out, plane)
-        case (true, false): winogradGradOutput(x, g, n0, nb, out, plane)
-        }
+        transform(x, gradOutput: gradOutput, g, n0, nb, out, ld: ld, wholeVectors: true, plane: plane)
     }
     let channels = gradOutput ? g.outChannels : g.channels
-    // + 4 as in the workers' buffers: the output transforms load whole vectors past the end.
-    let count = g.winogradPoints * winogradPlane(channels * nb * g.tiles) + 4
+    let count = transformedCount(g, channels: channels, images: nb)
     if let cache,
         let v = cache.chunk(source, gradOutput: gradOutput, g, channels: channels, n0, count: count, make: make)
     {
@@ -1359,17 +1404,59 @@ private func transformedChunk<S: TensorScalar>(
     return scratch
 }
 
-/// The P = 16 or 36 per-point products of a chunk with the transformed kernels U (P, O, C): out[k] =
-/// U[k]·in[k] (forward: in (P, C, cols) -> out (P, O, cols)) or, `transposed`, U[k]ᵀ·in[k]
-/// (input gradient: in (P, O, cols) -> out (P, C, cols)). Planes are `winogradPlane` apart.
+/// The whole batch of `source` transformed into one buffer, the workers taking contiguous shares
+/// of the images (`splitsPointsOverWorkers`); from `cache` when it holds it or can keep it.
+// source: (N, C or O, H, W) -> (P, C or O, N·T), planes `winogradPlane` apart
+private func transformedBatch<S: TensorScalar>(
+    _ source: TensorStorage<S>, gradOutput: Bool, _ g: ConvGeometry, _ cache: WinogradCache?
+) -> TensorStorage<S> {
+    let x = UnsafePointer(source.base), ld = g.batch * g.tiles
+    func make(_ out: UnsafeMutablePointer<S>) {
+        Parallel.forParts(g.batch) { _, images in
+            let plane = TensorStorage<S>(uninitializedCount: g.winogradPlaneScratch)
+            transform(
+                x, gradOutput: gradOutput, g, images.lowerBound, images.count, out + images.lowerBound * g.tiles,
+                ld: ld, wholeVectors: false, plane: plane.base)
+            withExtendedLifetime(plane) {}
+        }
+    }
+    let channels = gradOutput ? g.outChannels : g.channels
+    let count = transformedCount(g, channels: channels, images: g.batch)
+    // The whole batch is the chunk (0, N): the layout a single worker's chunk of it would have.
+    if let cache,
+        let v = cache.chunk(source, gradOutput: gradOutput, g, channels: channels, 0, count: count, make: make)
+    {
+        return v
+    }
+    let v = TensorStorage<S>(uninitializedCount: count)
+    make(v.base)
+    return v
+}
+
+/// Runs body(n0, nb, plane scratch) on each worker's contiguous share n0..<n0+nb of the batch:
+/// the output-side transforms when the workers split the point products (`splitsPointsOverWorkers`).
+@inline(__always)
+private func forEachWorkerShare<S: TensorScalar>(
+    _ g: ConvGeometry, _ type: S.Type, _ body: (Int, Int, UnsafeMutablePointer<S>) -> Void
+) {
+    Parallel.forParts(g.batch) { _, images in
+        let plane = TensorStorage<S>(uninitializedCount: g.winogradPlaneScratch)
+        body(images.lowerBound, images.count, plane.base)
+        withExtendedLifetime(plane) {}
+    }
+}
+
+/// The per-point products out[k] = U[k]·in[k] (forward: in (P, C, cols) -> out (P, O, cols)) or,
+/// `transposed`, U[k]ᵀ·in[k] (input gradient: in (P, O, cols) -> out (P, C, cols)) with U
+/// (P, O, C), for k in `points`. Planes are `winogradPlane` apart.
 @inline(__always)
 private func winogradPointProducts<S: TensorScalar>(
-    _ u: UnsafePointer<S>, transposed: Bool, _ g: ConvGeometry, cols: Int, _ input: UnsafePointer<S>,
-    _ output: UnsafeMutablePointer<S>
+    _ u: UnsafePointer<S>, transposed: Bool, _ g: ConvGeometry, points: Range<Int>, cols: Int,
+    _ input: UnsafePointer<S>, _ output: UnsafeMutablePointer<S>
 ) {
     let (o, c) = (g.outChannels, g.channels)
     let (rows, depth) = transposed ? (c, o) : (o, c)
-    for k in 0..<g.winogradPoints {
+    for k in points {
         S.gemm(
             transA: transposed, transB: false, m: rows, n: cols, k: depth, alpha: 1, a: u + k * winogradPlane(o * c),
             lda: c,
@@ -1386,17 +1473,30 @@ private func winogradConv<S: TensorScalar>(
     _ x: TensorStorage<S>, _ w: TensorStorage<S>, _ y: UnsafeMutablePointer<S>, _ g: ConvGeometry
 ) {
     let g = g.winogradVariant, u = winogradKernels(w, g), cache = WinogradCache.current
+    func output(_ m: UnsafePointer<S>, _ n0: Int, _ nb: Int, ld: Int, _ plane: UnsafeMutablePointer<S>) {
+        if g.winogradTile == 4 {
+            winograd4Output(m, g, n0, nb, y, plane, ld: ld)
+        } else {
+            winogradOutput(m, g, n0, nb, y, plane, ld: ld)
+        }
+    }
+    if g.splitsPointsOverWorkers {
+        let cols = g.batch * g.tiles, v = transformedBatch(x, gradOutput: false, g, cache)
+        let m = TensorStorage<S>(uninitializedCount: transformedCount(g, channels: g.outChannels, images: g.batch))
+        Parallel.forRanges(g.winogradPoints) {
+            winogradPointProducts(u.base, transposed: false, g, points: $0, cols: cols, v.base, m.base)
+        }
+        forEachWorkerShare(g, S.self) { n0, nb, plane in output(m.base + n0 * g.tiles, n0, nb, ld: cols, plane) }
+        withExtendedLifetime((u, v, m)) {}
+        return
+    }
     forEachWinogradChunk(g, S.self) { _, chunk, _, s in
-        let (n0, nb) = (chunk.lowerBound, chunk.count)
+        let (n0, nb) = (chunk.lowerBound, chunk.count), cols = nb * g.tiles
         var kept: TensorStorage<S>? = nil
         let v = transformedChunk(x, gradOutput: false, g, n0, nb, cache, scratch: s.inner, plane: s.plane, kept: &kept)
-        winogradPointProducts(u.base, transposed: false, g, cols: nb * g.tiles, v, s.outer)
+        winogradPointProducts(u.base, transposed: false, g, points: 0..<g.winogradPoints, cols: cols, v, s.outer)
         withExtendedLifetime(kept) {}
-        if g.winogradTile == 4 {
-            winograd4Output(s.outer, g, n0, nb, y, s.plane)
-        } else {
-            winogradOutput(s.outer, g, n0, nb, y, s.plane)
-        }
+        output(s.outer, n0, nb, ld: cols, s.plane)
     }
     withExtendedLifetime(u) {}
 }
@@ -1410,23 +1510,38 @@ private func winogradInputGrad<S: TensorScalar>(
     _ dy: TensorStorage<S>, _ w: TensorStorage<S>, _ dx: UnsafeMutablePointer<S>, _ g: ConvGeometry
 ) {
     let g = g.winogradVariant, u = winogradKernels(w, g), cache = WinogradCache.current
+    func gradInput(_ z: UnsafePointer<S>, _ n0: Int, _ nb: Int, ld: Int, _ plane: UnsafeMutablePointer<S>) {
+        if g.winogradTile == 4 {
+            winograd4GradInput(z, g, n0, nb, dx, plane, ld: ld)
+        } else {
+            winogradGradInput(z, g, n0, nb, dx, plane, ld: ld)
+        }
+    }
+    if g.splitsPointsOverWorkers {
+        let cols = g.batch * g.tiles, m = transformedBatch(dy, gradOutput: true, g, cache)
+        let z = TensorStorage<S>(uninitializedCount: transformedCount(g, channels: g.channels, images: g.batch))
+        Parallel.forRanges(g.winogradPoints) {
+            winogradPointProducts(u.base, transposed: true, g, points: $0, cols: cols, m.base, z.base)
+        }
+        forEachWorkerShare(g, S.self) { n0, nb, plane in gradInput(z.base + n0 * g.tiles, n0, nb, ld: cols, plane) }
+        withExtendedLifetime((u, m, z)) {}
+        return
+    }
     forEachWinogradChunk(g, S.self) { _, chunk, _, s in
-        let (n0, nb) = (chunk.lowerBound, chunk.count)
+        let (n0, nb) = (chunk.lowerBound, chunk.count), cols = nb * g.tiles
         var kept: TensorStorage<S>? = nil
         let m = transformedChunk(dy, gradOutput: true, g, n0, nb, cache, scratch: s.outer, plane: s.plane, kept: &kept)
-        winogradPointProducts(u.base, transposed: true, g, cols: nb * g.tiles, m, s.inner)
+        winogradPointProducts(u.base, transposed: true, g, points: 0..<g.winogradPoints, cols: cols, m, s.inner)
         withExtendedLifetime(kept) {}
-        if g.winogradTile == 4 {
-            winograd4GradInput(s.inner, g, n0, nb, dx, s.plane)
-        } else {
-            winogradGradInput(s.inner, g, n0, nb, dx, s.plane)
-        }
+        gradInput(s.inner, n0, nb, ld: cols, s.plane)
     }
     withExtendedLifetime(u) {}
 }
 
 /// dw = Σ dy ⊗ im2col(x): per chunk V = input transform of x, M = A-transform of dy,
 /// dU[k] += M[k]·V[k]ᵀ into the worker's partial; then dw = Gᵀ (Σ partials in worker order) G.
+/// With `splitsPointsOverWorkers`, dU[k] = M[k]·V[k]ᵀ over the whole batch, the workers taking
+/// shares of the points: one partial.
 // x: (N, C, H, W), dy: (N, O, H, W) -> dw: (O, C, 3, 3)
 @_specialize(where S == Float)
 @_specialize(where S == Double)
@@ -1435,28 +1550,42 @@ private func winogradWeightGrad<S: TensorScalar>(
 ) {
     let g = g.winogradVariant, points = g.winogradPoints, cache = WinogradCache.current
     let (o, c) = (g.outChannels, g.channels)
-    let parts = Parallel.partCount(g.batch), size = points * winogradPlane(o * c)
+    let byPoint = g.splitsPointsOverWorkers
+    let parts = byPoint ? 1 : Parallel.partCount(g.batch), size = points * winogradPlane(o * c)
     let partials = TensorStorage<S>(uninitializedCount: parts * size)
     let du = partials.base
-    // A share's first chunk overwrites its partial (beta 0): no zeroing pass, but for the one
-    // empty share of an empty batch, which makes no call.
-    if g.batch == 0 { zeroElements(du, parts * size) }
-    forEachWinogradChunk(g, S.self) { part, chunk, first, s in
-        let acc = du + part * size
-        let (n0, nb) = (chunk.lowerBound, chunk.count), cols = chunk.count * g.tiles
-        var kept: (TensorStorage<S>?, TensorStorage<S>?) = (nil, nil)
-        let v = transformedChunk(
-            x, gradOutput: false, g, n0, nb, cache, scratch: s.inner, plane: s.plane, kept: &kept.0)
-        let m = transformedChunk(
-            dy, gradOutput: true, g, n0, nb, cache, scratch: s.outer, plane: s.plane, kept: &kept.1)
-        for k in 0..<points {
+    // dU[k] (+)= M[k]·V[k]ᵀ over `cols` tile columns.
+    @inline(__always) func accumulate(
+        _ acc: UnsafeMutablePointer<S>, _ m: UnsafePointer<S>, _ v: UnsafePointer<S>, cols: Int, _ ks: Range<Int>,
+        first: Bool
+    ) {
+        for k in ks {
             S.gemm(
                 transA: false, transB: true, m: o, n: c, k: cols, alpha: 1,
                 a: m + k * winogradPlane(o * cols), lda: cols,
                 b: v + k * winogradPlane(c * cols), ldb: cols, beta: first ? 0 : 1,
                 c: acc + k * winogradPlane(o * c), ldc: c)
         }
-        withExtendedLifetime(kept) {}
+    }
+    if byPoint {
+        let cols = g.batch * g.tiles
+        let v = transformedBatch(x, gradOutput: false, g, cache), m = transformedBatch(dy, gradOutput: true, g, cache)
+        Parallel.forRanges(points) { accumulate(du, m.base, v.base, cols: cols, $0, first: true) }
+        withExtendedLifetime((v, m)) {}
+    } else {
+        // A share's first chunk overwrites its partial (beta 0): no zeroing pass, but for the one
+        // empty share of an empty batch, which makes no call.
+        if g.batch == 0 { zeroElements(du, parts * size) }
+        forEachWinogradChunk(g, S.self) { part, chunk, first, s in
+            let (n0, nb) = (chunk.lowerBound, chunk.count)
+            var kept: (TensorStorage<S>?, TensorStorage<S>?) = (nil, nil)
+            let v = transformedChunk(
+                x, gradOutput: false, g, n0, nb, cache, scratch: s.inner, plane: s.plane, kept: &kept.0)
+            let m = transformedChunk(
+                dy, gradOutput: true, g, n0, nb, cache, scratch: s.outer, plane: s.plane, kept: &kept.1)
+            accumulate(du + part * size, m, v, cols: nb * g.tiles, 0..<points, first: first)
+            withExtendedLifetime(kept) {}
+        }
     }
     if g.winogradTile == 4 {
         Parallel.forRanges(o) { winograd4KernelAdjoint(du, parts, o, c, $0, dw) }

@@ -85,6 +85,43 @@ import TestSupport
         #expect(tile(8, 8) == 2 && tile(10, 10) == 2 && tile(16, 10) == 2 && tile(8, 8, batch: 256) == 2)
     }
 
+    /// The point products split over the workers by point (the whole batch one chunk: the default
+    /// at small batches on several workers) against split by image: the forward and the input
+    /// gradient bit for bit (each output is the same dot product, in a wider gemm), the weight
+    /// gradient (one sum over the batch instead of per-worker partials) to rounding. Planes whose
+    /// tile rows are not whole vectors (13×6, 11×11) check that a worker's transforms store
+    /// nothing past its share of the batch's buffer.
+    @Test(arguments: variants) func pointSplitAgreesWithImageSplit(_ variant: ConvAlgorithm) throws {
+        for (i, (n, c, o, h, w)) in [(4, 16, 16, 16, 16), (5, 9, 6, 11, 11), (3, 5, 7, 13, 6), (2, 3, 2, 2, 2)]
+            .enumerated()
+        {
+            let seed = UInt64(200 + 10 * i)
+            let x = randomTensor([n, c, h, w], seed: seed), k = randomTensor([o, c, 3, 3], seed: seed + 1)
+            let dy = randomTensor([n, o, h, w], seed: seed + 2)
+            let g = ConvGeometry(
+                batch: n, channels: c, height: h, width: w, outChannels: o, kernelH: 3, kernelW: 3, padding: 1)
+            #expect(run(variant) { g.winogradVariant.splitsPointsOverWorkers } == (Parallel.width > 1))
+            let byImage = ConvAlgorithm.$pointSplit.withValue(false) {
+                run(variant) { g.winogradVariant.splitsPointsOverWorkers }
+            }
+            #expect(!byImage)
+            let cases: [(String, () -> Tensor<Double>)] = [
+                ("conv2d", { conv2dUnchecked(x, k, padding: 1) }),
+                ("input gradient", { convInputGradUnchecked(dy, k, height: h, width: w, padding: 1) }),
+                ("weight gradient", { convWeightGradUnchecked(x, dy, kernelH: 3, kernelW: 3, padding: 1) })
+            ]
+            for (name, f) in cases {
+                let split = run(variant, f), unsplit = ConvAlgorithm.$pointSplit.withValue(false) { run(variant, f) }
+                if name == "weight gradient" {
+                    let error = relativeError(split, unsplit)
+                    #expect(error < 1e-14, "\(variant) \(name) \((n, c, o, h, w)): relative error \(error)")
+                } else {
+                    #expect(split.scalars == unsplit.scalars, "\(variant) \(name) \((n, c, o, h, w))")
+                }
+            }
+        }
+    }
+
     /// The same result on repeated runs (the weight gradient's partials are added in worker order).
     @Test(arguments: variants) func deterministic(_ variant: ConvAlgorithm) throws {
         let x = randomTensor([10, 9, 8, 8], seed: 5), dy = randomTensor([10, 11, 8, 8], seed: 6)
