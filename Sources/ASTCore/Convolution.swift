@@ -1465,75 +1465,58 @@ private func winogradPointProducts<S: TensorScalar>(
     }
 }
 
-/// y = conv(x, w): per chunk V = input transform, M[k] = U[k]·V[k], y = output transform.
-// x: (N, C, H, W), w: (O, C, 3, 3) -> y: (N, O, H, W)
+/// With `splitsPointsOverWorkers`: the per-point products (`winogradPointProducts`) of the whole
+/// batch's transformed `input`, the workers taking shares of the points, then
+/// finish(products, n0, nb, ld, plane scratch) on each worker's share of the images.
+// input: (P, C or O, N·T) -> products: (P, O or C, N·T)
+private func batchPointProducts<S: TensorScalar>(
+    _ u: TensorStorage<S>, transposed: Bool, _ g: ConvGeometry, _ input: TensorStorage<S>,
+    finish: (UnsafePointer<S>, Int, Int, Int, UnsafeMutablePointer<S>) -> Void
+) {
+    let cols = g.batch * g.tiles, rows = transposed ? g.channels : g.outChannels
+    let out = TensorStorage<S>(uninitializedCount: transformedCount(g, channels: rows, images: g.batch))
+    Parallel.forRanges(g.winogradPoints) {
+        winogradPointProducts(u.base, transposed: transposed, g, points: $0, cols: cols, input.base, out.base)
+    }
+    forEachWorkerShare(g, S.self) { n0, nb, plane in finish(out.base + n0 * g.tiles, n0, nb, cols, plane) }
+    withExtendedLifetime((u, input, out)) {}
+}
+
+/// y = conv(x, w): per chunk V = input transform, M[k] = U[k]·V[k], y = output transform; or,
+/// `transposed`, dx = convᵀ(dy, w) (the input gradient): per chunk M = A-transform of dy,
+/// Z[k] = U[k]ᵀ·M[k], dx = B-transform of Z scatter-added.
+// x: (N, C, H, W), w: (O, C, 3, 3) -> y: (N, O, H, W); transposed: dy (N, O, H, W) -> dx (N, C, H, W)
 @_specialize(where S == Float)
 @_specialize(where S == Double)
 private func winogradConv<S: TensorScalar>(
-    _ x: TensorStorage<S>, _ w: TensorStorage<S>, _ y: UnsafeMutablePointer<S>, _ g: ConvGeometry
+    _ source: TensorStorage<S>, _ w: TensorStorage<S>, _ out: UnsafeMutablePointer<S>, _ g: ConvGeometry,
+    transposed: Bool
 ) {
     let g = g.winogradVariant, u = winogradKernels(w, g), cache = WinogradCache.current
-    func output(_ m: UnsafePointer<S>, _ n0: Int, _ nb: Int, ld: Int, _ plane: UnsafeMutablePointer<S>) {
-        if g.winogradTile == 4 {
-            winograd4Output(m, g, n0, nb, y, plane, ld: ld)
-        } else {
-            winogradOutput(m, g, n0, nb, y, plane, ld: ld)
+    // From the point products (P, O or C, ld) at images n0..<n0+nb to `out`.
+    func finish(_ p: UnsafePointer<S>, _ n0: Int, _ nb: Int, ld: Int, _ plane: UnsafeMutablePointer<S>) {
+        switch (transposed, g.winogradTile == 4) {
+        case (false, true): winograd4Output(p, g, n0, nb, out, plane, ld: ld)
+        case (false, false): winogradOutput(p, g, n0, nb, out, plane, ld: ld)
+        case (true, true): winograd4GradInput(p, g, n0, nb, out, plane, ld: ld)
+        case (true, false): winogradGradInput(p, g, n0, nb, out, plane, ld: ld)
         }
     }
     if g.splitsPointsOverWorkers {
-        let cols = g.batch * g.tiles, v = transformedBatch(x, gradOutput: false, g, cache)
-        let m = TensorStorage<S>(uninitializedCount: transformedCount(g, channels: g.outChannels, images: g.batch))
-        Parallel.forRanges(g.winogradPoints) {
-            winogradPointProducts(u.base, transposed: false, g, points: $0, cols: cols, v.base, m.base)
-        }
-        forEachWorkerShare(g, S.self) { n0, nb, plane in output(m.base + n0 * g.tiles, n0, nb, ld: cols, plane) }
-        withExtendedLifetime((u, v, m)) {}
+        let v = transformedBatch(source, gradOutput: transposed, g, cache)
+        batchPointProducts(u, transposed: transposed, g, v) { finish($0, $1, $2, ld: $3, $4) }
         return
     }
     forEachWinogradChunk(g, S.self) { _, chunk, _, s in
         let (n0, nb) = (chunk.lowerBound, chunk.count), cols = nb * g.tiles
+        // The forward transforms into `inner` (C rows) and multiplies into `outer` (O rows); the transpose the other way.
+        let (transformed, products) = transposed ? (s.outer, s.inner) : (s.inner, s.outer)
         var kept: TensorStorage<S>? = nil
-        let v = transformedChunk(x, gradOutput: false, g, n0, nb, cache, scratch: s.inner, plane: s.plane, kept: &kept)
-        winogradPointProducts(u.base, transposed: false, g, points: 0..<g.winogradPoints, cols: cols, v, s.outer)
+        let v = transformedChunk(
+            source, gradOutput: transposed, g, n0, nb, cache, scratch: transformed, plane: s.plane, kept: &kept)
+        winogradPointProducts(u.base, transposed: transposed, g, points: 0..<g.winogradPoints, cols: cols, v, products)
         withExtendedLifetime(kept) {}
-        output(s.outer, n0, nb, ld: cols, s.plane)
-    }
-    withExtendedLifetime(u) {}
-}
-
-/// dx = convᵀ(dy, w): per chunk M = A-transform of dy, Z[k] = U[k]ᵀ·M[k], dx = B-transform of Z
-/// scatter-added.
-// dy: (N, O, H, W), w: (O, C, 3, 3) -> dx: (N, C, H, W)
-@_specialize(where S == Float)
-@_specialize(where S == Double)
-private func winogradInputGrad<S: TensorScalar>(
-    _ dy: TensorStorage<S>, _ w: TensorStorage<S>, _ dx: UnsafeMutablePointer<S>, _ g: ConvGeometry
-) {
-    let g = g.winogradVariant, u = winogradKernels(w, g), cache = WinogradCache.current
-    func gradInput(_ z: UnsafePointer<S>, _ n0: Int, _ nb: Int, ld: Int, _ plane: UnsafeMutablePointer<S>) {
-        if g.winogradTile == 4 {
-            winograd4GradInput(z, g, n0, nb, dx, plane, ld: ld)
-        } else {
-            winogradGradInput(z, g, n0, nb, dx, plane, ld: ld)
-        }
-    }
-    if g.splitsPointsOverWorkers {
-        let cols = g.batch * g.tiles, m = transformedBatch(dy, gradOutput: true, g, cache)
-        let z = TensorStorage<S>(uninitializedCount: transformedCount(g, channels: g.channels, images: g.batch))
-        Parallel.forRanges(g.winogradPoints) {
-            winogradPointProducts(u.base, transposed: true, g, points: $0, cols: cols, m.base, z.base)
-        }
-        forEachWorkerShare(g, S.self) { n0, nb, plane in gradInput(z.base + n0 * g.tiles, n0, nb, ld: cols, plane) }
-        withExtendedLifetime((u, m, z)) {}
-        return
-    }
-    forEachWinogradChunk(g, S.self) { _, chunk, _, s in
-        let (n0, nb) = (chunk.lowerBound, chunk.count), cols = nb * g.tiles
-        var kept: TensorStorage<S>? = nil
-        let m = transformedChunk(dy, gradOutput: true, g, n0, nb, cache, scratch: s.outer, plane: s.plane, kept: &kept)
-        winogradPointProducts(u.base, transposed: true, g, points: 0..<g.winogradPoints, cols: cols, m, s.inner)
-        withExtendedLifetime(kept) {}
-        gradInput(s.inner, n0, nb, ld: cols, s.plane)
+        finish(products, n0, nb, ld: cols, s.plane)
     }
     withExtendedLifetime(u) {}
 }
@@ -1606,7 +1589,7 @@ package func conv2dUnchecked<S>(_ x: Tensor<S>, _ w: Tensor<S>, padding: Int) ->
     let out = TensorStorage<S>(uninitializedCount: g.batch * g.outChannels * g.outPlane)
     let (xs, ws, ys) = (x.storage.base, w.storage.base, out.base)
     if g.usesWinograd {
-        winogradConv(x.storage, w.storage, ys, g)
+        winogradConv(x.storage, w.storage, ys, g, transposed: false)
     } else {
         forEachWorker(g, S.self) { _, images, col, tmp in
             var n0 = images.lowerBound
@@ -1654,7 +1637,7 @@ package func convInputGradUnchecked<S>(
     let out = TensorStorage<S>(uninitializedCount: g.batch * imageSize)
     let (dys, ws, dxs) = (dy.storage.base, w.storage.base, out.base)
     if g.usesWinograd {
-        winogradInputGrad(dy.storage, w.storage, dxs, g)
+        winogradConv(dy.storage, w.storage, dxs, g, transposed: true)
     } else {
         forEachWorker(g, S.self) { _, images, col, tmp in
             zeroElements(dxs + images.lowerBound * imageSize, images.count * imageSize)
