@@ -169,8 +169,9 @@ package enum ConvAlgorithm: Sendable {
 /// column b·T + ty·tw + tx for tile (ty, tx) of image b of the chunk (F(4×4, 3×3), below: 36
 /// planes, k = 6i + j). A chunk fills a buffer of its own (ld = nb·T) or, when the workers split
 /// the point products of the whole batch (`splitsPointsOverWorkers`), its share of the batch's
-/// buffer (ld = N·T, the transforms given a pointer to the chunk's first column). Sizes not a multiple of the tile: the last tile row/column runs over zero
-/// padding and its extra outputs are dropped (and zero in the adjoints).
+/// buffer (ld = N·T, the transforms given a pointer to the chunk's first column). Sizes not a
+/// multiple of the tile: the last tile row/column runs over zero padding and its extra outputs
+/// are dropped (and zero in the adjoints).
 extension ConvGeometry {
     var tilesH: Int { (outH + winogradTile - 1) / winogradTile }
     var tilesW: Int { (outW + winogradTile - 1) / winogradTile }
@@ -280,7 +281,8 @@ let winograd4Columns = 128
 /// Most tile columns over the batch for which the workers split the Winograd point products by
 /// point (`splitsPointsOverWorkers`). The 16 or 36 gemms [128×128]·[128×cols] on 2 workers,
 /// µs, by image (cols/2 each) → by point (half the points each), OpenBLAS alone:
-///   cols 160: F(4×4) 1094 → 1019, F(2×2) 498 → 477; weight gradient 1063–1203 → 1074–1099, 542–563 → 479–486
+///   cols 160: F(4×4) 1094 → 1019, F(2×2) 498 → 477;
+///     weight gradient F(4×4) 1063–1203 → 1074–1099, F(2×2) 542–563 → 479–486
 ///   cols 256: 1595 → 1605, 751 → 731; cols 320: 2257 → 2180, 925 → 939
 let pointSplitColumns = 256
 
@@ -463,7 +465,7 @@ private func storeColumn<S: TensorScalar>(
 
 /// V[k, c, b·T + t] = (Bᵀ d B)[k] for the 4×4 zero-padded input tile d of tile t, image n0 + b,
 /// channel c. Vectorised over 4 neighbouring tiles of a tile row.
-// x: (N, C, H, W) -> v: (16, C, nb·T)
+// x: (N, C, H, W) -> v: (16, C, ld), images n0..<n0+nb
 @_specialize(where S == Float)
 @_specialize(where S == Double)
 private func winogradInput<S: TensorScalar>(
@@ -515,7 +517,7 @@ private func storeInterleaved<S: TensorScalar>(_ e: Lanes<S>, _ o: Lanes<S>, _ p
 
 /// y[n0 + b, o] = Aᵀ m A per tile; the extra row/column of odd sizes is dropped. Whole vectors
 /// are loaded past a row's last tile (into the next row or the buffer's slack) and discarded.
-// m: (16, O, nb·T) -> y: (N, O, H, W), images n0..<n0+nb
+// m: (16, O, ld) -> y: (N, O, H, W), images n0..<n0+nb
 @_specialize(where S == Float)
 @_specialize(where S == Double)
 private func winogradOutput<S: TensorScalar>(
@@ -554,7 +556,7 @@ private func outputTransformAdjoint<S: TensorScalar>(_ e: Lanes<S>, _ o: Lanes<S
 
 /// m[k, o, b·T + t] = (A e Aᵀ)[k] for the 2×2 tile e of dy (zero past odd edges): the adjoint
 /// of `winogradOutput`, used by both gradients.
-// dy: (N, O, H, W) -> m: (16, O, nb·T)
+// dy: (N, O, H, W) -> m: (16, O, ld), images n0..<n0+nb
 @_specialize(where S == Float)
 @_specialize(where S == Double)
 private func winogradGradOutput<S: TensorScalar>(
@@ -623,7 +625,7 @@ private func addWindowRow<S: TensorScalar>(_ q: Quad<S>, _ e: UnsafeMutablePoint
 
 /// dx[n0 + b, c] = Σ over tiles of B z Bᵀ added at the tiles' overlapping 4×4 input windows
 /// (stride 2) in a padded plane, the padding then dropped: the adjoint of `winogradInput`.
-// z: (16, C, nb·T) -> dx: (N, C, H, W)
+// z: (16, C, ld), images n0..<n0+nb -> dx: (N, C, H, W)
 @_specialize(where S == Float)
 @_specialize(where S == Double)
 private func winogradGradInput<S: TensorScalar>(
@@ -1039,7 +1041,7 @@ private func winograd4KernelAdjoint<S: TensorScalar>(
 
 /// V[k, c, b·T + t] = (Bᵀ d B)[k] (F(4×4)) for the 6×6 zero-padded input tile d of tile t, image
 /// n0 + b, channel c. Vectorised over 4 neighbouring tiles of a tile row.
-// x: (N, C, H, W) -> v: (36, C, nb·T)
+// x: (N, C, H, W) -> v: (36, C, ld), images n0..<n0+nb
 @_specialize(where S == Float)
 @_specialize(where S == Double)
 private func winograd4Input<S: TensorScalar>(
@@ -1083,7 +1085,7 @@ private func winograd4Input<S: TensorScalar>(
 /// discarded. A tile row's 4 output rows go out through 4-phase scratch rows (column 4tx + q of
 /// row r in phase q at tx) and `interleave4`: transposing the transform's results in registers
 /// made LLVM push the shuffles back into the arithmetic (a third of it scalar, 2× slower).
-// m: (36, O, nb·T) -> y: (N, O, H, W), images n0..<n0+nb
+// m: (36, O, ld) -> y: (N, O, H, W), images n0..<n0+nb
 @_specialize(where S == Float)
 @_specialize(where S == Double)
 private func winograd4Output<S: TensorScalar>(
@@ -1132,7 +1134,7 @@ private func winograd4Output<S: TensorScalar>(
 
 /// m[k, o, b·T + t] = (A e Aᵀ)[k] (F(4×4)) for the 4×4 tile e of dy (zero past the edges): the
 /// adjoint of `winograd4Output`, used by both gradients.
-// dy: (N, O, H, W) -> m: (36, O, nb·T)
+// dy: (N, O, H, W) -> m: (36, O, ld), images n0..<n0+nb
 @_specialize(where S == Float)
 @_specialize(where S == Double)
 private func winograd4GradOutput<S: TensorScalar>(
@@ -1184,7 +1186,7 @@ private func winograd4GradOutput<S: TensorScalar>(
 /// dx[n0 + b, c] = Σ over tiles of B z Bᵀ (F(4×4)) added at the tiles' overlapping 6×6 input
 /// windows (stride 4) in a 4-phase padded plane, the padding then dropped: the adjoint of
 /// `winograd4Input`.
-// z: (36, C, nb·T) -> dx: (N, C, H, W)
+// z: (36, C, ld), images n0..<n0+nb -> dx: (N, C, H, W)
 @_specialize(where S == Float)
 @_specialize(where S == Double)
 private func winograd4GradInput<S: TensorScalar>(
@@ -1509,7 +1511,7 @@ private func winogradConv<S: TensorScalar>(
     }
     forEachWinogradChunk(g, S.self) { _, chunk, _, s in
         let (n0, nb) = (chunk.lowerBound, chunk.count), cols = nb * g.tiles
-        // The forward transforms into `inner` (C rows) and multiplies into `outer` (O rows); the transpose the other way.
+        // The forward transforms into `inner` (C rows), multiplies into `outer` (O rows); the transpose the other way.
         let (transformed, products) = transposed ? (s.outer, s.inner) : (s.inner, s.outer)
         var kept: TensorStorage<S>? = nil
         let v = transformedChunk(
