@@ -1414,12 +1414,9 @@ private func transformedBatch<S: TensorScalar>(
 ) -> TensorStorage<S> {
     let x = UnsafePointer(source.base), ld = g.batch * g.tiles
     func make(_ out: UnsafeMutablePointer<S>) {
-        Parallel.forParts(g.batch) { _, images in
-            let plane = TensorStorage<S>(uninitializedCount: g.winogradPlaneScratch)
+        forEachWorkerShare(g, S.self) { n0, nb, plane in
             transform(
-                x, gradOutput: gradOutput, g, images.lowerBound, images.count, out + images.lowerBound * g.tiles,
-                ld: ld, wholeVectors: false, plane: plane.base)
-            withExtendedLifetime(plane) {}
+                x, gradOutput: gradOutput, g, n0, nb, out + n0 * g.tiles, ld: ld, wholeVectors: false, plane: plane)
         }
     }
     let channels = gradOutput ? g.outChannels : g.channels
@@ -1436,7 +1433,7 @@ private func transformedBatch<S: TensorScalar>(
 }
 
 /// Runs body(n0, nb, plane scratch) on each worker's contiguous share n0..<n0+nb of the batch:
-/// the output-side transforms when the workers split the point products (`splitsPointsOverWorkers`).
+/// the transforms when the workers split the point products (`splitsPointsOverWorkers`).
 @inline(__always)
 private func forEachWorkerShare<S: TensorScalar>(
     _ g: ConvGeometry, _ type: S.Type, _ body: (Int, Int, UnsafeMutablePointer<S>) -> Void
