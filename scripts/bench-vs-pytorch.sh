@@ -12,7 +12,8 @@
 # scripts/bench_pytorch.py. Nothing is printed as a table unless every case ran on both sides.
 #
 # Environment:
-#   BENCH_ROUNDS   rounds (default 2, at least 2)
+#   BENCH_ROUNDS   rounds (default 2, at least 2; from 6 on, each case's median ratio gets a 95 %
+#                  interval)
 #   BENCH_CASES    space-separated subset of the cases (default all)
 #   BENCH_VENV     the venv (default .build/bench-venv)
 #   BENCH_WRAP     a command prefix for each measuring process, e.g. a script that pauses other
@@ -135,6 +136,32 @@ done
 echo
 echo "ratio = PyTorch time / libast time in the same round (above 1: libast faster); peak RSS: the"
 echo "largest over the rounds of the measuring process's peak resident memory, libast / PyTorch."
+# On a shared machine other load slows single rounds (and the two sides unevenly): the median of
+# the per-round ratios, with a distribution-free interval (order statistics of the sorted ratios;
+# needs at least 6 rounds for 95 %), is the figure to quote.
+echo
+echo "median ratio over the $rounds rounds [interval of the median, its coverage]:"
+for c in "${cases[@]}"; do
+    ratios=""
+    for ((r = 1; r <= rounds; r++)); do
+        read -r ls _ <<< "${lib[$c,$r]}"
+        read -r ts _ <<< "${torch[$c,$r]}"
+        ratios+="$(awk -v a="$ts" -v b="$ls" 'BEGIN { printf "%.6f", a / b }') "
+    done
+    summary="$(tr ' ' '\n' <<< "$ratios" | grep . | sort -g | awk '
+        { x[NR] = $1 }
+        END {
+            n = NR
+            median = n % 2 ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2
+            # Largest k with P(Binomial(n, 1/2) <= k - 1) <= 0.025: [x_k, x_(n+1-k)] covers the
+            # median with probability 1 - 2 P(B <= k - 1).
+            p = 0.5 ^ n; cdf = 0; k = 0
+            for (j = 0; j < n; j++) { if (cdf + p > 0.025) break; cdf += p; k = j + 1; p = p * (n - j) / (j + 1) }
+            if (k >= 1) printf "%.2fx [%.2fx, %.2fx; %.1f %%]", median, x[k], x[n + 1 - k], 100 * (1 - 2 * cdf)
+            else printf "%.2fx [no 95 %% interval from %d rounds]", median, n
+        }')"
+    printf "  %-72s %s\n" "$(describe "$c")" "$summary"
+done
 echo "sgemm 2048x2048x2048 split over libast's $threads workers: ${sgemm[*]} GFLOP/s"
 if [[ " ${cases[*]} " == *" mtt-ipc10 "* ]]; then
     # Work of one ipc-10 iteration: N·B·(9F − 3F0), F = forward FLOPs per 3x32x32 image of
