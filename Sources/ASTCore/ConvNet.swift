@@ -171,6 +171,10 @@ public struct ConvNet: Sendable {
         for d in 0..<config.depth {
             let (w, b) = (next(), next())
             h = conv2dUnchecked(h, w, padding: d == 0 ? config.firstPadding : 1)
+            if config.norm == .instance && config.pool == .average {
+                h = normReluPoolUnchecked(h, bias: b, gamma: next(), beta: next())
+                continue
+            }
             switch config.norm {
             case .instance:
                 h = normReluUnchecked(h, bias: b, gamma: next(), beta: next())

@@ -55,12 +55,79 @@ package func normReluUnchecked<S>(_ x: Tensor<S>, bias: Tensor<S>, gamma: Tensor
         ctx.affine.relu(ctx.x, dst + p * plane, plane)
     }
     return makeResult(x.shape, out, "normRelu", [x, bias, gamma, beta]) { grad, inputs, _, needs in
-        let (x, gamma, beta) = (inputs[0], inputs[2], inputs[3])
-        let (dx, dgamma, dbeta) = normReluGradients(
-            grad, x, gamma, beta, moments: moments, input: needs[0], gamma: needs[2], beta: needs[3])
-        return [
-            dx, needs[1] ? Tensor(shape: [x.shape[1]], storage: TensorStorage(zeros: x.shape[1])) : nil, dgamma, dbeta
-        ]
+        normReluBackward(grad, inputs, needs, moments)
+    }
+}
+
+/// normRelu's rule: the gradients with respect to (x, bias, γ, β) for incoming gradient g.
+@_specialize(where S == Float)
+@_specialize(where S == Double)
+private func normReluBackward<S>(
+    _ g: Tensor<S>, _ inputs: [Tensor<S>], _ needs: [Bool], _ moments: TensorStorage<S>
+) -> [Tensor<S>?] {
+    let (x, gamma, beta) = (inputs[0], inputs[2], inputs[3])
+    let (dx, dgamma, dbeta) = normReluGradients(
+        g, x, gamma, beta, moments: moments, input: needs[0], gamma: needs[2], beta: needs[3])
+    return [
+        dx, needs[1] ? Tensor(shape: [x.shape[1]], storage: TensorStorage(zeros: x.shape[1])) : nil, dgamma, dbeta
+    ]
+}
+
+/// avgPool2x2(normRelu(x + bias)), the ConvNet's norm → ReLU → pool, with the 2×2 windows
+/// averaged as the ReLU's values are made: the full-size activation is never written or read
+/// back (it is not needed: the backward of the pooling does not read its input). The same bits
+/// as the two ops, and the same backward graph: the pooling's adjoint, then normRelu's rule.
+// x: (N, C, H, W), bias/gamma/beta: (C) -> (N, C, H/2, W/2)
+@_specialize(where S == Float)
+@_specialize(where S == Double)
+package func normReluPoolUnchecked<S>(_ x: Tensor<S>, bias: Tensor<S>, gamma: Tensor<S>, beta: Tensor<S>) -> Tensor<S> {
+    let (h, w) = (x.shape[2], x.shape[3])
+    let (ho, wo, plane) = (h / 2, w / 2, h * w)
+    let out = TensorStorage<S>(uninitializedCount: x.shape[0] * x.shape[1] * ho * wo)
+    let moments = TensorStorage<S>(uninitializedCount: 2 * x.shape[0] * x.shape[1])
+    let dst = out.base
+    // normRelu's ReLU runs in whole vectors up to the plane's last multiple of 4, then scalar
+    // (they differ for −0 and NaN): each element here takes the form it takes there.
+    let vectorEnd = plane & ~3
+    forEachPlane(x, gamma, beta, moments: .record(moments)) { p, ctx, _, _ in
+        let affine = ctx.affine
+        let (m, a, b, zero) = (
+            Lanes<S>(repeating: affine.mean), Lanes<S>(repeating: affine.scale), Lanes<S>(repeating: affine.shift),
+            Lanes<S>()
+        )
+        // normRelu's vector ReLU on elements k…k+3.
+        @inline(__always) func relu4(_ k: Int) -> Lanes<S> {
+            let z = (loadLanes(ctx.x, k) - m) * a + b
+            return z.replacing(with: zero, where: z .< zero)
+        }
+        @inline(__always) func relu(_ k: Int) -> S {
+            let z = (ctx.x[k] - affine.mean) * affine.scale + affine.shift
+            return k < vectorEnd ? (z < 0 ? 0 : z) : (z > 0 ? z : 0)
+        }
+        let d = dst + p * ho * wo
+        for oy in 0..<ho {
+            let (k0, k1) = (2 * oy * w, (2 * oy + 1) * w)
+            let out = d + oy * wo
+            var ox = 0
+            if k1 + 2 * wo <= vectorEnd {
+                while ox + 4 <= wo {  // 4 windows a round, as avgPool sums them
+                    let (i, j) = (k0 + 2 * ox, k1 + 2 * ox)
+                    let r0 = SIMD8(lowHalf: relu4(i), highHalf: relu4(i + 4))
+                    let r1 = SIMD8(lowHalf: relu4(j), highHalf: relu4(j + 4))
+                    storeLanes((((r0.evenHalf + r0.oddHalf) + r1.evenHalf) + r1.oddHalf) * 0.25, out, ox)
+                    ox += 4
+                }
+            }
+            while ox < wo {
+                let (i, j) = (k0 + 2 * ox, k1 + 2 * ox)
+                out[ox] = (relu(i) + relu(i + 1) + relu(j) + relu(j + 1)) * 0.25
+                ox += 1
+            }
+        }
+    }
+    return makeResult([x.shape[0], x.shape[1], ho, wo], out, "normReluPool", [x, bias, gamma, beta]) {
+        grad, inputs, _, needs in
+        normReluBackward(avgPoolGradUnchecked(grad, height: h, width: w), inputs, needs, moments)
     }
 }
 
@@ -77,9 +144,38 @@ struct NormPlane<S: TensorScalar> {
         let (sum, dot) = blockSumAndDot(a, x, size, shift: mean)
         return (sum, dot * inverseStd)
     }
-    /// P(a) = a − mean(a) − x̂·mean(a ⊙ x̂), times k, written to out (may alias a).
-    @inline(__always) func project(_ a: UnsafePointer<S>, times k: S, into out: UnsafeMutablePointer<S>) {
-        let (sa, sax) = sums(a)
+    /// body(i, x̂, z > 0) for lanes i…i+3 of the plane, then scalar(i, x̂_i, z_i > 0) for the
+    /// tail; z > 0 as `PlaneAffine.mask` decides it.
+    @inline(__always) func forEachLane(
+        _ body: (Int, Lanes<S>, SIMDMask<Lanes<S>.MaskStorage>) -> Void, scalar: (Int, S, Bool) -> Void
+    ) {
+        let affine = affine
+        let (m, s, a, b) = (
+            Lanes<S>(repeating: mean), Lanes<S>(repeating: inverseStd), Lanes<S>(repeating: affine.scale),
+            Lanes<S>(repeating: affine.shift)
+        )
+        var i = 0
+        while i + 4 <= size {
+            let centered = loadLanes(x, i) - m
+            body(i, centered * s, .!(centered * a + b .<= Lanes<S>()))
+            i += 4
+        }
+        while i < size {
+            scalar(i, xhat(i), affine.isActive(x[i]))
+            i += 1
+        }
+    }
+    /// w = g ⊙ (z > 0) written to w, and `sums(w)`, in one pass.
+    @inline(__always) func maskAndSums(_ g: UnsafePointer<S>, into w: UnsafeMutablePointer<S>) -> (S, S) {
+        let (sum, dot) = affine.maskAndSums(x, g, w, size)
+        return (sum, dot * inverseStd)
+    }
+    /// P(a) = a − mean(a) − x̂·mean(a ⊙ x̂), times k, written to out (may alias a), given
+    /// `sums(a)`.
+    @inline(__always) func project(
+        _ a: UnsafePointer<S>, sums: (S, S), times k: S, into out: UnsafeMutablePointer<S>
+    ) {
+        let (sa, sax) = sums
         projectPlane(
             a, x, size, mean: mean, inverseStd: inverseStd, meanA: sa / S(size), meanAXhat: sax / S(size),
             times: k, into: out)
@@ -168,15 +264,16 @@ private func normReluGradients<S>(
     let dbeta = wantBeta ? TensorStorage<S>(uninitializedCount: planes) : nil
     let gs = g.storage.base
     forEachPlane(x, gamma, beta, moments: .stored(moments)) { p, ctx, w, _ in
-        ctx.affine.mask(ctx.x, gs + p * plane, w, plane)
         if input || wantGamma {
-            let (sw, swx) = ctx.sums(w)
+            let (sw, swx) = ctx.maskAndSums(gs + p * plane, into: w)
             if let dx {
                 projectPlane(
                     w, ctx.x, plane, mean: ctx.mean, inverseStd: ctx.inverseStd, meanA: sw / S(plane),
                     meanAXhat: swx / S(plane), times: ctx.gamma * ctx.inverseStd, into: dx.base + p * plane)
             }
             if let dgamma { dgamma.base[p] = swx }
+        } else {
+            ctx.affine.mask(ctx.x, gs + p * plane, w, plane)
         }
         if let dbeta { dbeta.base[p] = blockSum(w, plane) }
     }
@@ -232,34 +329,41 @@ private func normReluGradsAdjoint<S>(
         let (dgp, dxp) = (dgs + p * plane, dxs + p * plane)
         let s = ctx.inverseStd
         let (ug, ub) = (ugs.map { $0[p % c] } ?? 0, ubs.map { $0[p % c] } ?? 0)
+        var wSums: (S, S) = (0, 0)
         if hasDx {
-            ctx.affine.mask(ctx.x, gs + p * plane, w, plane)
-            ctx.project(w, times: 1, into: pw)  // P(w)
+            wSums = ctx.maskAndSums(gs + p * plane, into: w)
+            ctx.project(w, sums: wSums, times: 1, into: pw)  // P(w)
         }
         if let us {
             // The input term, plus the γ term's ū_γ·s·P(w) in ∂x and the γ and β terms'
-            // ū_γ·x̂ + ū_β in ∂w.
+            // ū_γ·x̂ + ū_β in ∂w (masked in the same loop, by the forward's z > 0).
             let up = us + p * plane
-            let (sw, swx) = ctx.sums(w)
-            let (su, sux) = ctx.sums(up)
+            let (sw, swx) = wSums
+            let uSums = ctx.sums(up)
+            let (su, sux) = uSums
             let wbar = sw / m, cw = swx / m
             let W = blockDot(up, w, plane, shift: 0) - wbar * su
-            ctx.project(up, times: 1, into: dgp)  // P(u)
+            ctx.project(up, sums: uSums, times: 1, into: dgp)  // P(u)
             let k1 = -ctx.gamma * s * s / m, k2 = -ctx.gamma * s * s * cw, k3 = ug * s
-            for i in 0..<plane {
-                let xhat = ctx.xhat(i)
-                dxp[i] = k1 * ((W - cw * sux) * xhat + sux * pw[i]) + k2 * dgp[i] + k3 * pw[i]
-                dgp[i] = ctx.gamma * s * dgp[i] + ug * xhat + ub
+            let (a, gs) = (W - cw * sux, ctx.gamma * s)
+            ctx.forEachLane { i, xhat, active in
+                let (pwi, dgi) = (loadLanes(pw, i), loadLanes(dgp, i))
+                storeLanes(k1 * (a * xhat + sux * pwi) + k2 * dgi + k3 * pwi, dxp, i)
+                storeLanes((gs * dgi + ug * xhat + ub).replacing(with: 0, where: .!active), dgp, i)
+            } scalar: { i, xhat, active in
+                dxp[i] = k1 * (a * xhat + sux * pw[i]) + k2 * dgp[i] + k3 * pw[i]
+                dgp[i] = active ? gs * dgp[i] + ug * xhat + ub : 0
             }
-            ctx.affine.mask(ctx.x, dgp, dgp, plane)
             dgam[p] = s * (W - cw * sux)
         } else if hasDx {
             let k3 = ug * s
-            for i in 0..<plane {
+            ctx.forEachLane { i, xhat, active in
+                storeLanes(k3 * loadLanes(pw, i), dxp, i)
+                storeLanes((ug * xhat + ub).replacing(with: 0, where: .!active), dgp, i)
+            } scalar: { i, xhat, active in
                 dxp[i] = k3 * pw[i]
-                dgp[i] = ug * ctx.xhat(i) + ub
+                dgp[i] = active ? ug * xhat + ub : 0
             }
-            ctx.affine.mask(ctx.x, dgp, dgp, plane)
         } else {
             ctx.affine.maskedConstant(ctx.x, ub, dgp, plane)
         }

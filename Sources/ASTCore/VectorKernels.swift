@@ -116,6 +116,10 @@ struct PlaneAffine<S: TensorScalar> {
         while i < n { let z = (x[i] - mean) * scale + shift; out[i] = z > 0 ? z : 0; i += 1 }
     }
 
+    /// Whether z > 0 for input element x, as the masks decide it (a NaN z counts as active).
+    @inline(__always)
+    func isActive(_ x: S) -> Bool { !((x - mean) * scale + shift <= 0) }
+
     /// out[i] = value[i] where z_i > 0, else 0 (value may be a broadcast constant via `constant`).
     @inline(__always)
     func mask(_ x: UnsafePointer<S>, _ value: UnsafePointer<S>, _ out: UnsafeMutablePointer<S>, _ n: Int) {
@@ -128,7 +132,46 @@ struct PlaneAffine<S: TensorScalar> {
             storeLanes(loadLanes(value, i).replacing(with: zero, where: z .<= zero), out, i)
             i += 4
         }
-        while i < n { out[i] = (x[i] - mean) * scale + shift > 0 ? value[i] : 0; i += 1 }
+        while i < n { out[i] = isActive(x[i]) ? value[i] : 0; i += 1 }
+    }
+
+    /// `mask(x, value, out, n)` and `blockSumAndDot(out, x, n, shift: mean)` in one pass: the
+    /// same values, summed in the same order.
+    @inline(__always)
+    func maskAndSums(
+        _ x: UnsafePointer<S>, _ value: UnsafePointer<S>, _ out: UnsafeMutablePointer<S>, _ n: Int
+    ) -> (sum: S, dot: S) {
+        let (m, a, b, zero) = (
+            Lanes<S>(repeating: mean), Lanes<S>(repeating: scale), Lanes<S>(repeating: shift), Lanes<S>()
+        )
+        @inline(__always) func masked(_ xv: Lanes<S>, _ i: Int) -> Lanes<S> {
+            let w = loadLanes(value, i).replacing(with: zero, where: (xv - m) * a + b .<= zero)
+            storeLanes(w, out, i)
+            return w
+        }
+        var (s0, s1, d0, d1) = (Lanes<S>(), Lanes<S>(), Lanes<S>(), Lanes<S>())
+        var i = 0
+        while i + 8 <= n {
+            let (xu, xv) = (loadLanes(x, i), loadLanes(x, i + 4))
+            let (u, v) = (masked(xu, i), masked(xv, i + 4))
+            s0 += u; s1 += v
+            d0 += u * (xu - m); d1 += v * (xv - m)
+            i += 8
+        }
+        while i + 4 <= n {
+            let xu = loadLanes(x, i)
+            let u = masked(xu, i)
+            s0 += u; d0 += u * (xu - m)
+            i += 4
+        }
+        var (sum, dot) = ((s0 + s1).sum(), (d0 + d1).sum())
+        while i < n {
+            let w = isActive(x[i]) ? value[i] : 0
+            out[i] = w
+            sum += w; dot += w * (x[i] - mean)
+            i += 1
+        }
+        return (sum, dot)
     }
 
     /// out[i] = c where z_i > 0, else 0 (one pass).
@@ -144,7 +187,7 @@ struct PlaneAffine<S: TensorScalar> {
             storeLanes(vc.replacing(with: zero, where: z .<= zero), out, i)
             i += 4
         }
-        while i < n { out[i] = (x[i] - mean) * scale + shift > 0 ? c : 0; i += 1 }
+        while i < n { out[i] = isActive(x[i]) ? c : 0; i += 1 }
     }
 }
 

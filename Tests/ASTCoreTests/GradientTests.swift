@@ -180,6 +180,32 @@ import TestSupport
         #expect(zip(fused, composed).allSatisfy { abs($0 - $1) < 1e-12 })
     }
 
+    /// normReluPool against avgPool(normRelu(·)): the same bits forward, first and second order,
+    /// on planes with a dropped row or column, scalar tails, a last row pair past normRelu's
+    /// vector loop ([1, 2, 6, 9]) and whole vectors ([2, 3, 8, 8]); and finite differences.
+    @Test(arguments: [[2, 3, 4, 5], [1, 3, 5, 7], [2, 3, 8, 8], [1, 2, 6, 9], [1, 2, 6, 10]])
+    func normReluPoolIsNormReluThenPool(shape: [Int]) throws {
+        let c = shape[1]
+        let x = randomTensor(shape, seed: 90), b = randomTensor([c], seed: 91)
+        let gamma = randomTensor([c], seed: 92, scale: 0.3, offset: 1), beta = randomTensor([c], seed: 93)
+        let r = randomTensor([shape[0], c, shape[2] / 2, shape[3] / 2], seed: 94)
+        func values(fused: Bool) throws -> [[Double]] {
+            let v = [x, b, gamma, beta].map { $0.variable() }
+            let y =
+                fused
+                ? normReluPoolUnchecked(v[0], bias: v[1], gamma: v[2], beta: v[3])
+                : avgPoolUnchecked(normReluUnchecked(v[0], bias: v[1], gamma: v[2], beta: v[3]))
+            let g = try gradients(of: y.dot(r), wrt: v, createGraph: true)
+            let second = try gradients(of: g[0].dot(g[0]).adding(g[2].dot(g[3])), wrt: v)
+            return [y.scalars] + g.map(\.scalars) + second.map(\.scalars)
+        }
+        #expect(try values(fused: true) == values(fused: false))
+        let fd = try checkGradients(inputs: [x, b, gamma, beta]) {
+            normReluPoolUnchecked($0[0], bias: $0[1], gamma: $0[2], beta: $0[3])
+        }
+        #expect(fd.firstOrder < 1e-6 && fd.secondOrder < 1e-6, "\(fd)")
+    }
+
     /// The blocked reductions of the fused kernels against plain Double sums, for every length
     /// through two rounds of 16 plus a tail.
     @Test func blockReductions() {
@@ -203,6 +229,30 @@ import TestSupport
                     #expect(
                         abs(Double(m.mean) - mean) < 1e-5 && abs(Double(m.variance) - variance) < 1e-4,
                         "planeMoments n \(n)")
+                }
+            }
+        }
+    }
+
+    /// The norm's fused mask-and-sums pass gives the bits of `mask` then `blockSumAndDot`, for
+    /// every length through two rounds of 8 plus a tail, with some z exactly 0 and a NaN.
+    @Test func maskAndSumsIsMaskThenSums() {
+        var x = (0..<40).map { Float(($0 * 7919) % 23) / 7 - 1.5 }
+        x[13] = .nan
+        let g = (0..<40).map { Float(($0 * 104_729) % 19) / 5 - 1 }
+        let affine = PlaneAffine<Float>(mean: 0.5, scale: 2, shift: -1)  // z = 0 at x = 1
+        x.withUnsafeBufferPointer { xb in
+            g.withUnsafeBufferPointer { gb in
+                let (xp, gp) = (xb.baseAddress!, gb.baseAddress!)
+                for n in 0...40 {
+                    var (masked, fused) = ([Float](repeating: 7, count: n), [Float](repeating: 7, count: n))
+                    masked.withUnsafeMutableBufferPointer { affine.mask(xp, gp, $0.baseAddress!, n) }
+                    let expected = masked.withUnsafeBufferPointer { blockSumAndDot($0.baseAddress!, xp, n, shift: 0.5) }
+                    let got = fused.withUnsafeMutableBufferPointer { affine.maskAndSums(xp, gp, $0.baseAddress!, n) }
+                    #expect(fused.map(\.bitPattern) == masked.map(\.bitPattern), "n \(n)")
+                    #expect(got.sum.bitPattern == expected.0.bitPattern, "n \(n)")
+                    let sameDot = got.dot.bitPattern == expected.1.bitPattern || (got.dot.isNaN && expected.1.isNaN)
+                    #expect(sameDot, "n \(n)")
                 }
             }
         }
