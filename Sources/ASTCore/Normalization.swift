@@ -345,14 +345,14 @@ private func normReluGradsAdjoint<S>(
             let W = blockDot(up, w, plane, shift: 0) - wbar * su
             ctx.project(up, sums: uSums, times: 1, into: dgp)  // P(u)
             let k1 = -ctx.gamma * s * s / m, k2 = -ctx.gamma * s * s * cw, k3 = ug * s
-            let (a, gs) = (W - cw * sux, ctx.gamma * s)
+            let (a, gammaS) = (W - cw * sux, ctx.gamma * s)
             ctx.forEachLane { i, xhat, active in
                 let (pwi, dgi) = (loadLanes(pw, i), loadLanes(dgp, i))
                 storeLanes(k1 * (a * xhat + sux * pwi) + k2 * dgi + k3 * pwi, dxp, i)
-                storeLanes((gs * dgi + ug * xhat + ub).replacing(with: 0, where: .!active), dgp, i)
+                storeLanes((gammaS * dgi + ug * xhat + ub).replacing(with: 0, where: .!active), dgp, i)
             } scalar: { i, xhat, active in
                 dxp[i] = k1 * (a * xhat + sux * pw[i]) + k2 * dgp[i] + k3 * pw[i]
-                dgp[i] = active ? gs * dgp[i] + ug * xhat + ub : 0
+                dgp[i] = active ? gammaS * dgp[i] + ug * xhat + ub : 0
             }
             dgam[p] = s * (W - cw * sux)
         } else if hasDx {

@@ -149,7 +149,7 @@ extension Tensor {
 
 /// Elements i…i+7 (4 windows' columns of a row).
 @inline(__always)
-func loadPairs<S: TensorScalar>(_ p: UnsafePointer<S>, _ i: Int) -> SIMD8<S> {
+private func loadPairs<S: TensorScalar>(_ p: UnsafePointer<S>, _ i: Int) -> SIMD8<S> {
     UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<S>.self)
 }
 
