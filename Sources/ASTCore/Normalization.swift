@@ -91,18 +91,9 @@ package func normReluPoolUnchecked<S>(_ x: Tensor<S>, bias: Tensor<S>, gamma: Te
     let vectorEnd = plane & ~3
     forEachPlane(x, gamma, beta, moments: .record(moments)) { p, ctx, _, _ in
         let affine = ctx.affine
-        let (m, a, b, zero) = (
-            Lanes<S>(repeating: affine.mean), Lanes<S>(repeating: affine.scale), Lanes<S>(repeating: affine.shift),
-            Lanes<S>()
-        )
-        // normRelu's vector ReLU on elements k…k+3.
-        @inline(__always) func relu4(_ k: Int) -> Lanes<S> {
-            let z = (loadLanes(ctx.x, k) - m) * a + b
-            return z.replacing(with: zero, where: z .< zero)
-        }
+        @inline(__always) func relu4(_ k: Int) -> Lanes<S> { affine.reluLanes(ctx.x, k) }
         @inline(__always) func relu(_ k: Int) -> S {
-            let z = (ctx.x[k] - affine.mean) * affine.scale + affine.shift
-            return k < vectorEnd ? (z < 0 ? 0 : z) : (z > 0 ? z : 0)
+            k < vectorEnd ? affine.reluLanes(ctx.x, k & ~3)[k & 3] : affine.reluTail(ctx.x[k])
         }
         let d = dst + p * ho * wo
         for oy in 0..<ho {

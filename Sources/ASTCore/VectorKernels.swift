@@ -65,18 +65,28 @@ func blockSquaredDistance<S: TensorScalar>(_ p: UnsafePointer<S>, _ q: UnsafePoi
 /// (Σ p[i], Σ p[i] · (q[i] − shift)) in one pass over p.
 @inline(__always)
 func blockSumAndDot<S: TensorScalar>(_ p: UnsafePointer<S>, _ q: UnsafePointer<S>, _ n: Int, shift: S) -> (S, S) {
+    sumAndDotLanes(q, n, shift: shift, { loadLanes(p, $0) }, { p[$0] })
+}
+
+/// (Σ v_i, Σ v_i · (q[i] − shift)) for v given four elements at a time by `lanes(i)` and one
+/// at a time by `scalar(i)` past the last whole vector, in two interleaved accumulators
+/// (`blockSumAndDot`'s order, whatever makes v).
+@inline(__always)
+func sumAndDotLanes<S: TensorScalar>(
+    _ q: UnsafePointer<S>, _ n: Int, shift: S, _ lanes: (Int) -> Lanes<S>, _ scalar: (Int) -> S
+) -> (S, S) {
     let sh = Lanes<S>(repeating: shift)
     var (s0, s1, d0, d1) = (Lanes<S>(), Lanes<S>(), Lanes<S>(), Lanes<S>())
     var i = 0
     while i + 8 <= n {
-        let (u, v) = (loadLanes(p, i), loadLanes(p, i + 4))
+        let (u, v) = (lanes(i), lanes(i + 4))
         s0 += u; s1 += v
         d0 += u * (loadLanes(q, i) - sh); d1 += v * (loadLanes(q, i + 4) - sh)
         i += 8
     }
-    while i + 4 <= n { let u = loadLanes(p, i); s0 += u; d0 += u * (loadLanes(q, i) - sh); i += 4 }
+    while i + 4 <= n { let u = lanes(i); s0 += u; d0 += u * (loadLanes(q, i) - sh); i += 4 }
     var (s, d) = ((s0 + s1).sum(), (d0 + d1).sum())
-    while i < n { s += p[i]; d += p[i] * (q[i] - shift); i += 1 }
+    while i < n { let v = scalar(i); s += v; d += v * (q[i] - shift); i += 1 }
     return (s, d)
 }
 
@@ -101,19 +111,29 @@ func planeMoments<S: TensorScalar>(_ p: UnsafePointer<S>, _ n: Int) -> (mean: S,
 struct PlaneAffine<S: TensorScalar> {
     let mean: S, scale: S, shift: S
 
-    /// out[i] = max(z_i, 0).
+    /// out[i] = max(z_i, 0): whole vectors (`reluLanes`), then the scalar tail (`reluTail`).
     @inline(__always)
     func relu(_ x: UnsafePointer<S>, _ out: UnsafeMutablePointer<S>, _ n: Int) {
-        let (m, a, b, zero) = (
-            Lanes<S>(repeating: mean), Lanes<S>(repeating: scale), Lanes<S>(repeating: shift), Lanes<S>()
-        )
         var i = 0
         while i + 4 <= n {
-            let z = (loadLanes(x, i) - m) * a + b
-            storeLanes(z.replacing(with: zero, where: z .< zero), out, i)
+            storeLanes(reluLanes(x, i), out, i)
             i += 4
         }
-        while i < n { let z = (x[i] - mean) * scale + shift; out[i] = z > 0 ? z : 0; i += 1 }
+        while i < n { out[i] = reluTail(x[i]); i += 1 }
+    }
+
+    /// max(z, 0) for elements i…i+3 (a −0 or NaN z is kept).
+    @inline(__always)
+    func reluLanes(_ x: UnsafePointer<S>, _ i: Int) -> Lanes<S> {
+        let z = (loadLanes(x, i) - Lanes(repeating: mean)) * Lanes(repeating: scale) + Lanes(repeating: shift)
+        return z.replacing(with: 0, where: z .< 0)
+    }
+
+    /// max(z, 0) for one element past the last whole vector (a −0 or NaN z gives +0).
+    @inline(__always)
+    func reluTail(_ x: S) -> S {
+        let z = (x - mean) * scale + shift
+        return z > 0 ? z : 0
     }
 
     /// Whether z > 0 for input element x, as the masks decide it (a NaN z counts as active).
@@ -144,34 +164,17 @@ struct PlaneAffine<S: TensorScalar> {
         let (m, a, b, zero) = (
             Lanes<S>(repeating: mean), Lanes<S>(repeating: scale), Lanes<S>(repeating: shift), Lanes<S>()
         )
-        @inline(__always) func masked(_ xv: Lanes<S>, _ i: Int) -> Lanes<S> {
-            let w = loadLanes(value, i).replacing(with: zero, where: (xv - m) * a + b .<= zero)
-            storeLanes(w, out, i)
-            return w
-        }
-        var (s0, s1, d0, d1) = (Lanes<S>(), Lanes<S>(), Lanes<S>(), Lanes<S>())
-        var i = 0
-        while i + 8 <= n {
-            let (xu, xv) = (loadLanes(x, i), loadLanes(x, i + 4))
-            let (u, v) = (masked(xu, i), masked(xv, i + 4))
-            s0 += u; s1 += v
-            d0 += u * (xu - m); d1 += v * (xv - m)
-            i += 8
-        }
-        while i + 4 <= n {
-            let xu = loadLanes(x, i)
-            let u = masked(xu, i)
-            s0 += u; d0 += u * (xu - m)
-            i += 4
-        }
-        var (sum, dot) = ((s0 + s1).sum(), (d0 + d1).sum())
-        while i < n {
-            let w = isActive(x[i]) ? value[i] : 0
-            out[i] = w
-            sum += w; dot += w * (x[i] - mean)
-            i += 1
-        }
-        return (sum, dot)
+        return sumAndDotLanes(
+            x, n, shift: mean,
+            { i in
+                let w = loadLanes(value, i).replacing(with: zero, where: (loadLanes(x, i) - m) * a + b .<= zero)
+                storeLanes(w, out, i)
+                return w
+            },
+            { i in
+                out[i] = isActive(x[i]) ? value[i] : 0
+                return out[i]
+            })
     }
 
     /// out[i] = c where z_i > 0, else 0 (one pass).
