@@ -51,23 +51,24 @@ package func normReluUnchecked<S>(_ x: Tensor<S>, bias: Tensor<S>, gamma: Tensor
     let out = TensorStorage<S>(uninitializedCount: x.count)
     let moments = TensorStorage<S>(uninitializedCount: 2 * x.shape[0] * x.shape[1])
     let dst = out.base
-    forEachPlane(x, gamma, beta, moments: .record(moments)) { p, ctx, _, _ in
+    forEachPlane(x, gamma, beta, moments: .record(moments)) { p, ctx, _, _, _ in
         ctx.affine.relu(ctx.x, dst + p * plane, plane)
     }
     return makeResult(x.shape, out, "normRelu", [x, bias, gamma, beta]) { grad, inputs, _, needs in
-        normReluBackward(grad, inputs, needs, moments)
+        normReluBackward(grad, pooled: false, inputs, needs, moments)
     }
 }
 
-/// normRelu's rule: the gradients with respect to (x, bias, γ, β) for incoming gradient g.
+/// normRelu's rule (normReluPool's when `pooled`): the gradients with respect to (x, bias, γ, β)
+/// for incoming gradient g.
 @_specialize(where S == Float)
 @_specialize(where S == Double)
 private func normReluBackward<S>(
-    _ g: Tensor<S>, _ inputs: [Tensor<S>], _ needs: [Bool], _ moments: TensorStorage<S>
+    _ g: Tensor<S>, pooled: Bool, _ inputs: [Tensor<S>], _ needs: [Bool], _ moments: TensorStorage<S>
 ) -> [Tensor<S>?] {
     let (x, gamma, beta) = (inputs[0], inputs[2], inputs[3])
     let (dx, dgamma, dbeta) = normReluGradients(
-        g, x, gamma, beta, moments: moments, input: needs[0], gamma: needs[2], beta: needs[3])
+        g, pooled: pooled, x, gamma, beta, moments: moments, input: needs[0], gamma: needs[2], beta: needs[3])
     return [
         dx, needs[1] ? Tensor(shape: [x.shape[1]], storage: TensorStorage(zeros: x.shape[1])) : nil, dgamma, dbeta
     ]
@@ -75,8 +76,11 @@ private func normReluBackward<S>(
 
 /// avgPool2x2(normRelu(x + bias)), the ConvNet's norm → ReLU → pool, with the 2×2 windows
 /// averaged as the ReLU's values are made: the full-size activation is never written or read
-/// back (it is not needed: the backward of the pooling does not read its input). The same bits
-/// as the two ops, and the same backward graph: the pooling's adjoint, then normRelu's rule.
+/// back (it is not needed: the backward of the pooling does not read its input). Its backward
+/// ops take the pooled gradient and spread it over the windows plane by plane, so neither the
+/// full-size gradient nor its adjoint is made either. Every op gives the bits the two ops give at
+/// first and second order (where several paths meet, their sums may be added in another order);
+/// third derivatives, through the composed reference, agree within rounding.
 // x: (N, C, H, W), bias/gamma/beta: (C) -> (N, C, H/2, W/2)
 @_specialize(where S == Float)
 @_specialize(where S == Double)
@@ -89,7 +93,7 @@ package func normReluPoolUnchecked<S>(_ x: Tensor<S>, bias: Tensor<S>, gamma: Te
     // normRelu's ReLU runs in whole vectors up to the plane's last multiple of 4, then scalar
     // (they differ for −0 and NaN): each element here takes the form it takes there.
     let vectorEnd = plane & ~3
-    forEachPlane(x, gamma, beta, moments: .record(moments)) { p, ctx, _, _ in
+    forEachPlane(x, gamma, beta, moments: .record(moments)) { p, ctx, _, _, _ in
         let affine = ctx.affine
         @inline(__always) func relu4(_ k: Int) -> Lanes<S> { affine.reluLanes(ctx.x, k) }
         @inline(__always) func relu(_ k: Int) -> S {
@@ -118,7 +122,7 @@ package func normReluPoolUnchecked<S>(_ x: Tensor<S>, bias: Tensor<S>, gamma: Te
     }
     return makeResult([x.shape[0], x.shape[1], ho, wo], out, "normReluPool", [x, bias, gamma, beta]) {
         grad, inputs, _, needs in
-        normReluBackward(avgPoolGradUnchecked(grad, height: h, width: w), inputs, needs, moments)
+        normReluBackward(grad, pooled: true, inputs, needs, moments)
     }
 }
 
@@ -181,18 +185,18 @@ enum PlaneMomentSource<S: TensorScalar> {
     case stored(TensorStorage<S>)
 }
 
-/// Calls body(planeIndex, plane, scratchA, scratchB) for every (n, c) plane of x, planes split
-/// across threads; each thread gets two scratch blocks of one plane.
+/// Calls body(planeIndex, plane, scratchA, scratchB, scratchC) for every (n, c) plane of x,
+/// planes split across threads; each thread gets three scratch blocks of one plane.
 @inline(__always)
 private func forEachPlane<S>(
     _ x: Tensor<S>, _ gamma: Tensor<S>, _ beta: Tensor<S>, moments: PlaneMomentSource<S> = .compute,
-    _ body: (Int, NormPlane<S>, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>) -> Void
+    _ body: (Int, NormPlane<S>, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>) -> Void
 ) {
     let (c, plane) = (x.shape[1], x.shape[2] * x.shape[3])
     let eps = S(normEpsilon)
     let (xs, gs, bs) = (x.storage.base, gamma.storage.base, beta.storage.base)
     Parallel.forRanges(x.shape[0] * c, minimumPerThread: max(1, 16_384 / max(plane, 1))) { planes in
-        let scratch = TensorStorage<S>(uninitializedCount: 2 * plane)
+        let scratch = TensorStorage<S>(uninitializedCount: 3 * plane)
         for p in planes {
             let xp = UnsafePointer(xs + p * plane)
             let mean: S, inverseStd: S
@@ -208,7 +212,7 @@ private func forEachPlane<S>(
                 p,
                 NormPlane(
                     x: xp, mean: mean, inverseStd: inverseStd, gamma: gs[p % c], beta: bs[p % c], size: plane),
-                scratch.base, scratch.base + plane)
+                scratch.base, scratch.base + plane, scratch.base + 2 * plane)
         }
     }
 }
@@ -232,31 +236,35 @@ package func normReluGradUnchecked<S>(
     _ gamma: Tensor<S>, _ beta: Tensor<S>
 ) -> Tensor<S> {
     let moments = TensorStorage<S>(uninitializedCount: 2 * x.shape[0] * x.shape[1])
-    forEachPlane(x, gamma, beta, moments: .record(moments)) { _, _, _, _ in }
+    forEachPlane(x, gamma, beta, moments: .record(moments)) { _, _, _, _, _ in }
     let (dx, dgamma, dbeta) = normReluGradients(
-        g, x, gamma, beta, moments: moments, input: which == .input, gamma: which == .gamma, beta: which == .beta)
+        g, pooled: false, x, gamma, beta, moments: moments, input: which == .input, gamma: which == .gamma,
+        beta: which == .beta)
     // Exactly the one asked for is non-nil.
     return (dx ?? dgamma ?? dbeta)!
 }
 
 /// The gradients of normRelu that are asked for (dx, dγ, dβ; see normReluGradUnchecked), in one
-/// sweep over the planes: the mask and Σw, Σw·x̂ are shared; `moments` are the forward's.
-// g, x: (N, C, H, W), gamma/beta: (C), moments: (N·C·2) -> (N, C, H, W), (C), (C)
+/// sweep over the planes: the mask and Σw, Σw·x̂ are shared; `moments` are the forward's. When
+/// `pooled`, g is the gradient of normReluPool's output, read as its spread over the windows.
+// g: (N, C, H, W) or pooled (N, C, H/2, W/2), x: (N, C, H, W), gamma/beta: (C), moments: (N·C·2)
+//   -> (N, C, H, W), (C), (C)
 @_specialize(where S == Float)
 @_specialize(where S == Double)
 private func normReluGradients<S>(
-    _ g: Tensor<S>, _ x: Tensor<S>, _ gamma: Tensor<S>, _ beta: Tensor<S>, moments: TensorStorage<S>,
+    _ g: Tensor<S>, pooled: Bool, _ x: Tensor<S>, _ gamma: Tensor<S>, _ beta: Tensor<S>, moments: TensorStorage<S>,
     input: Bool, gamma wantGamma: Bool, beta wantBeta: Bool
 ) -> (Tensor<S>?, Tensor<S>?, Tensor<S>?) {
     let (planes, plane) = (x.shape[0] * x.shape[1], x.shape[2] * x.shape[3])
+    let gradient = GradientPlanes(g, pooled: pooled, x)
     // dx is x-shaped; dγ and dβ one partial sum per plane, totalled per channel below.
     let dx = input ? TensorStorage<S>(uninitializedCount: x.count) : nil
     let dgamma = wantGamma ? TensorStorage<S>(uninitializedCount: planes) : nil
     let dbeta = wantBeta ? TensorStorage<S>(uninitializedCount: planes) : nil
-    let gs = g.storage.base
-    forEachPlane(x, gamma, beta, moments: .stored(moments)) { p, ctx, w, _ in
+    forEachPlane(x, gamma, beta, moments: .stored(moments)) { p, ctx, w, _, spare in
+        let gp = gradient.plane(p, spreadInto: spare)
         if input || wantGamma {
-            let (sw, swx) = ctx.maskAndSums(gs + p * plane, into: w)
+            let (sw, swx) = ctx.maskAndSums(gp, into: w)
             if let dx {
                 projectPlane(
                     w, ctx.x, plane, mean: ctx.mean, inverseStd: ctx.inverseStd, meanA: sw / S(plane),
@@ -264,13 +272,14 @@ private func normReluGradients<S>(
             }
             if let dgamma { dgamma.base[p] = swx }
         } else {
-            ctx.affine.mask(ctx.x, gs + p * plane, w, plane)
+            ctx.affine.mask(ctx.x, gp, w, plane)
         }
         if let dbeta { dbeta.base[p] = blockSum(w, plane) }
     }
     // Second-order passes take the three outputs' adjoints together (normReluGradsAdjoint).
     let siblings = SiblingOutputs<S> { u, inputs, needs in
-        normReluGradsAdjoint(u[0], u[1], u[2], inputs[0], inputs[1], inputs[2], inputs[3], moments, needs)
+        normReluGradsAdjoint(
+            u[0], u[1], u[2], inputs[0], pooled: pooled, inputs[1], inputs[2], inputs[3], moments, needs)
     }
     func result(_ which: NormReluGradient, _ storage: TensorStorage<S>?) -> Tensor<S>? {
         guard let storage else { return nil }
@@ -280,11 +289,15 @@ private func normReluGradients<S>(
             which == .input ? x.shape : [c], out, "normReluGrad", [g, x, gamma, beta], siblings: siblings
         ) { u, inputs, _, needs in
             if u.requiresGrad || inputs.contains(where: { $0.requiresGrad }) {
-                return composedGradients(u, inputs, needs) { normReluGradComposed(which, $0[0], $0[1], $0[2], $0[3]) }
+                return composedGradients(u, inputs, needs) {
+                    let (h, w) = (x.shape[2], x.shape[3])
+                    let g = pooled ? avgPoolGradUnchecked($0[0], height: h, width: w) : $0[0]
+                    return normReluGradComposed(which, g, $0[1], $0[2], $0[3])
+                }
             }
             return normReluGradsAdjoint(
                 which == .input ? u : nil, which == .gamma ? u : nil, which == .beta ? u : nil,
-                inputs[0], inputs[1], inputs[2], inputs[3], moments, needs)
+                inputs[0], pooled: pooled, inputs[1], inputs[2], inputs[3], moments, needs)
         }
     }
     let results = (result(.input, dx), result(.gamma, dgamma), result(.beta, dbeta))
@@ -300,29 +313,36 @@ private func normReluGradients<S>(
 ///     ∂x = −γs²/m·[(W − c·Ux)·x̂ + Ux·P(w)] − γs²c·P(u);  ∂γ = s(W − c·Ux);
 ///   γ, Φ = ū_γ,c · Σ w x̂: ∂w = ū_γ,c·x̂;  ∂x = ū_γ,c·s·P(w);
 ///   β, Φ = ū_β,c · Σ w: ∂w = ū_β,c; nothing else.
-/// ∂β is 0 (nil).
-// u, g, x: (N, C, H, W), uGamma/uBeta/gamma/beta: (C), moments: (N·C·2) -> (N, C, H, W) ×2, (C), nil
+/// ∂β is 0 (nil). When `pooled`, g is pooled (see normReluGradients) and so is ∂g: each plane's
+/// ∂g is made at full size in scratch, then pooled (the spreading's adjoint).
+// u, x: (N, C, H, W), g: as x or pooled, uGamma/uBeta/gamma/beta: (C), moments: (N·C·2)
+//   -> g's shape, (N, C, H, W), (C), nil
 @_specialize(where S == Float)
 @_specialize(where S == Double)
 private func normReluGradsAdjoint<S>(
-    _ u: Tensor<S>?, _ uGamma: Tensor<S>?, _ uBeta: Tensor<S>?, _ g: Tensor<S>, _ x: Tensor<S>,
+    _ u: Tensor<S>?, _ uGamma: Tensor<S>?, _ uBeta: Tensor<S>?, _ g: Tensor<S>, pooled: Bool, _ x: Tensor<S>,
     _ gamma: Tensor<S>, _ beta: Tensor<S>, _ moments: TensorStorage<S>, _ needs: [Bool]
 ) -> [Tensor<S>?] {
     let (c, plane) = (x.shape[1], x.shape[2] * x.shape[3])
     let hasDx = u != nil || uGamma != nil  // ∂x and w: from the input and γ terms only
-    let dg = TensorStorage<S>(uninitializedCount: x.count)
+    let gradient = GradientPlanes(g, pooled: pooled, x)
+    let dg = TensorStorage<S>(uninitializedCount: g.count)
     let dx = TensorStorage<S>(uninitializedCount: hasDx ? x.count : 0)
     let dgammaPerPlane = TensorStorage<S>(uninitializedCount: u != nil ? x.shape[0] * c : 0)
-    let (gs, dgs, dxs, dgam) = (g.storage.base, dg.base, dx.base, dgammaPerPlane.base)
+    let (dxs, dgam) = (dx.base, dgammaPerPlane.base)
     let (us, ugs, ubs) = (u?.storage.base, uGamma?.storage.base, uBeta?.storage.base)
     let m = S(plane)
-    forEachPlane(x, gamma, beta, moments: .stored(moments)) { p, ctx, w, pw in
-        let (dgp, dxp) = (dgs + p * plane, dxs + p * plane)
+    forEachPlane(x, gamma, beta, moments: .stored(moments)) { p, ctx, w, pw, spare in
+        // ∂g's plane: dg's own, or (pooled) scratch that is pooled into dg at the end; g's
+        // spread plane is read (into w) before it is written.
+        let dgp = pooled ? spare : dg.base + p * plane
+        let dxp = dxs + p * plane
+        defer { if pooled { gradient.pool(spare, into: dg.base, plane: p) } }
         let s = ctx.inverseStd
         let (ug, ub) = (ugs.map { $0[p % c] } ?? 0, ubs.map { $0[p % c] } ?? 0)
         var wSums: (S, S) = (0, 0)
         if hasDx {
-            wSums = ctx.maskAndSums(gs + p * plane, into: w)
+            wSums = ctx.maskAndSums(gradient.plane(p, spreadInto: spare), into: w)
             ctx.project(w, sums: wSums, times: 1, into: pw)  // P(w)
         }
         if let us {
@@ -360,11 +380,37 @@ private func normReluGradsAdjoint<S>(
         }
     }
     return [
-        needs[0] ? Tensor(shape: x.shape, storage: dg) : nil,
+        needs[0] ? Tensor(shape: g.shape, storage: dg) : nil,
         needs[1] && hasDx ? Tensor(shape: x.shape, storage: dx) : nil,
         needs[2] && u != nil ? Tensor(shape: [c], storage: channelTotals(dgammaPerPlane, channels: c)) : nil,
         nil  // ∂β: 0
     ]
+}
+
+/// The incoming gradient of the norm's backward ops, plane by plane at x's size: g's own planes,
+/// or (pooled) a pooled gradient's planes spread as avgPoolGrad spreads them.
+private struct GradientPlanes<S: TensorScalar> {
+    let base: UnsafePointer<S>
+    let pooled: Bool, height: Int, width: Int
+
+    init(_ g: Tensor<S>, pooled: Bool, _ x: Tensor<S>) {
+        (base, self.pooled, height, width) = (UnsafePointer(g.storage.base), pooled, x.shape[2], x.shape[3])
+    }
+
+    /// The size of one of g's planes.
+    var planeSize: Int { pooled ? (height / 2) * (width / 2) : height * width }
+
+    /// Plane p at x's size: in g, or spread into `scratch` (one plane of x).
+    @inline(__always) func plane(_ p: Int, spreadInto scratch: UnsafeMutablePointer<S>) -> UnsafePointer<S> {
+        guard pooled else { return base + p * planeSize }
+        avgPoolGradPlane(base + p * planeSize, height: height, width: width, into: scratch)
+        return UnsafePointer(scratch)
+    }
+
+    /// A full-size plane's adjoint pooled into plane p of `out` (g-shaped).
+    @inline(__always) func pool(_ full: UnsafePointer<S>, into out: UnsafeMutablePointer<S>, plane p: Int) {
+        avgPoolPlane(full, height: height, width: width, into: out + p * planeSize)
+    }
 }
 
 /// normReluGrad written with composed differentiable ops (the reference for third derivatives).

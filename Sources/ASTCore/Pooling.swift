@@ -10,22 +10,7 @@ package func avgPoolUnchecked<S>(_ x: Tensor<S>) -> Tensor<S> {
     let out = TensorStorage<S>(uninitializedCount: nc * ho * wo)
     let src = x.storage.base, dst = out.base
     Parallel.forRanges(nc, minimumPerThread: max(1, parallelElementwiseMinimum / max(h * w, 1))) { planes in
-        for p in planes {
-            let s = src + p * h * w, d = dst + p * ho * wo
-            for oy in 0..<ho {
-                let r0 = s + 2 * oy * w, r1 = r0 + w, out = d + oy * wo
-                var ox = 0
-                while ox + 4 <= wo {  // 4 windows a round, summed in the scalar loop's order
-                    let (a, b) = (loadPairs(r0, 2 * ox), loadPairs(r1, 2 * ox))
-                    storeLanes((((a.evenHalf + a.oddHalf) + b.evenHalf) + b.oddHalf) * 0.25, out, ox)
-                    ox += 4
-                }
-                while ox < wo {
-                    out[ox] = (r0[2 * ox] + r0[2 * ox + 1] + r1[2 * ox] + r1[2 * ox + 1]) * 0.25
-                    ox += 1
-                }
-            }
-        }
+        for p in planes { avgPoolPlane(src + p * h * w, height: h, width: w, into: dst + p * ho * wo) }
     }
     return makeResult([x.shape[0], x.shape[1], ho, wo], out, "avgPool", [x]) { g, _, _, _ in
         [avgPoolGradUnchecked(g, height: h, width: w)]
@@ -38,31 +23,10 @@ package func avgPoolUnchecked<S>(_ x: Tensor<S>) -> Tensor<S> {
 @_specialize(where S == Double)
 package func avgPoolGradUnchecked<S>(_ g: Tensor<S>, height h: Int, width w: Int) -> Tensor<S> {
     let (nc, ho, wo) = (g.shape[0] * g.shape[1], g.shape[2], g.shape[3])
-    // Even sizes: every element is written below, so no zeroing pass.
-    let out =
-        h % 2 == 0 && w % 2 == 0
-        ? TensorStorage<S>(uninitializedCount: nc * h * w) : TensorStorage<S>(zeros: nc * h * w)
+    let out = TensorStorage<S>(uninitializedCount: nc * h * w)
     let src = g.storage.base, dst = out.base
     Parallel.forRanges(nc, minimumPerThread: max(1, parallelElementwiseMinimum / max(h * w, 1))) { planes in
-        for p in planes {
-            let s = src + p * ho * wo, d = dst + p * h * w
-            for oy in 0..<ho {
-                let r0 = d + 2 * oy * w, r1 = r0 + w, row = s + oy * wo
-                var ox = 0
-                while ox + 4 <= wo {  // 4 windows a round
-                    let v = loadLanes(row, ox) * 0.25
-                    let pairs = SIMD8(v[0], v[0], v[1], v[1], v[2], v[2], v[3], v[3])
-                    storePairs(pairs, r0, 2 * ox)
-                    storePairs(pairs, r1, 2 * ox)
-                    ox += 4
-                }
-                while ox < wo {
-                    let v = row[ox] * 0.25
-                    r0[2 * ox] = v; r0[2 * ox + 1] = v; r1[2 * ox] = v; r1[2 * ox + 1] = v
-                    ox += 1
-                }
-            }
-        }
+        for p in planes { avgPoolGradPlane(src + p * ho * wo, height: h, width: w, into: dst + p * h * w) }
     }
     return makeResult([g.shape[0], g.shape[1], h, w], out, "avgPoolGrad", [g]) { gg, _, _, _ in
         [avgPoolUnchecked(gg)]
@@ -145,6 +109,57 @@ extension Tensor {
         }
         return maxPoolUnchecked(self)
     }
+}
+
+/// One plane's 2×2 window means, each summed ((a + b) + c) + d then × ¼; a trailing odd
+/// row/column is dropped.
+// s: (h, w) -> d: (h/2, w/2)
+@inline(__always)
+func avgPoolPlane<S: TensorScalar>(
+    _ s: UnsafePointer<S>, height h: Int, width w: Int, into d: UnsafeMutablePointer<S>
+) {
+    let wo = w / 2
+    for oy in 0..<h / 2 {
+        let r0 = s + 2 * oy * w, r1 = r0 + w, out = d + oy * wo
+        var ox = 0
+        while ox + 4 <= wo {  // 4 windows a round, summed in the scalar loop's order
+            let (a, b) = (loadPairs(r0, 2 * ox), loadPairs(r1, 2 * ox))
+            storeLanes((((a.evenHalf + a.oddHalf) + b.evenHalf) + b.oddHalf) * 0.25, out, ox)
+            ox += 4
+        }
+        while ox < wo {
+            out[ox] = (r0[2 * ox] + r0[2 * ox + 1] + r1[2 * ox] + r1[2 * ox + 1]) * 0.25
+            ox += 1
+        }
+    }
+}
+
+/// One plane's pooled gradient spread as a quarter over each window, zeros on a dropped
+/// row/column: every element of d is written.
+// s: (h/2, w/2) -> d: (h, w)
+@inline(__always)
+func avgPoolGradPlane<S: TensorScalar>(
+    _ s: UnsafePointer<S>, height h: Int, width w: Int, into d: UnsafeMutablePointer<S>
+) {
+    let wo = w / 2
+    for oy in 0..<h / 2 {
+        let r0 = d + 2 * oy * w, r1 = r0 + w, row = s + oy * wo
+        var ox = 0
+        while ox + 4 <= wo {  // 4 windows a round
+            let v = loadLanes(row, ox) * 0.25
+            let pairs = SIMD8(v[0], v[0], v[1], v[1], v[2], v[2], v[3], v[3])
+            storePairs(pairs, r0, 2 * ox)
+            storePairs(pairs, r1, 2 * ox)
+            ox += 4
+        }
+        while ox < wo {
+            let v = row[ox] * 0.25
+            r0[2 * ox] = v; r0[2 * ox + 1] = v; r1[2 * ox] = v; r1[2 * ox + 1] = v
+            ox += 1
+        }
+        if w % 2 == 1 { r0[w - 1] = 0; r1[w - 1] = 0 }
+    }
+    if h % 2 == 1 { (d + (h - 1) * w).initialize(repeating: 0, count: w) }
 }
 
 /// Elements i…i+7 (4 windows' columns of a row).

@@ -180,26 +180,40 @@ import TestSupport
         #expect(zip(fused, composed).allSatisfy { abs($0 - $1) < 1e-12 })
     }
 
-    /// normReluPool against avgPool(normRelu(·)): the same bits forward, first and second order,
-    /// on planes with a dropped row or column, scalar tails, a last row pair past normRelu's
-    /// vector loop ([1, 2, 6, 9]) and whole vectors ([2, 3, 8, 8]); and finite differences.
+    /// normReluPool against avgPool(normRelu(·)), on planes with a dropped row or column, scalar
+    /// tails, a last row pair past normRelu's vector loop ([1, 2, 6, 9]) and whole vectors
+    /// ([2, 3, 8, 8]): with a constant incoming gradient r, the same bits forward, first and
+    /// second order. With r + 2y (which depends on the inputs, so the backward ops' pooled ∂g is
+    /// reached) first order bit for bit, second within rounding (the extra avgPoolGrad node of
+    /// the reference changes the order in which the paths' contributions to y are added) and
+    /// third (the composed fallback) within rounding too; and finite differences.
     @Test(arguments: [[2, 3, 4, 5], [1, 3, 5, 7], [2, 3, 8, 8], [1, 2, 6, 9], [1, 2, 6, 10]])
     func normReluPoolIsNormReluThenPool(shape: [Int]) throws {
         let c = shape[1]
         let x = randomTensor(shape, seed: 90), b = randomTensor([c], seed: 91)
         let gamma = randomTensor([c], seed: 92, scale: 0.3, offset: 1), beta = randomTensor([c], seed: 93)
         let r = randomTensor([shape[0], c, shape[2] / 2, shape[3] / 2], seed: 94)
-        func values(fused: Bool) throws -> [[Double]] {
+        func values(fused: Bool, selfTerm: Bool) throws -> [[[Double]]] {
             let v = [x, b, gamma, beta].map { $0.variable() }
             let y =
                 fused
                 ? normReluPoolUnchecked(v[0], bias: v[1], gamma: v[2], beta: v[3])
                 : avgPoolUnchecked(normReluUnchecked(v[0], bias: v[1], gamma: v[2], beta: v[3]))
-            let g = try gradients(of: y.dot(r), wrt: v, createGraph: true)
-            let second = try gradients(of: g[0].dot(g[0]).adding(g[2].dot(g[3])), wrt: v)
-            return [y.scalars] + g.map(\.scalars) + second.map(\.scalars)
+            let g = try gradients(of: selfTerm ? y.dot(r).adding(y.dot(y)) : y.dot(r), wrt: v, createGraph: true)
+            let second = try gradients(of: g[0].dot(g[0]).adding(g[2].dot(g[3])), wrt: v, createGraph: true)
+            let third = try gradients(of: second[0].dot(second[0]).adding(second[2].dot(second[2])), wrt: v)
+            return [[y.scalars] + g.map(\.scalars), second.map(\.scalars), third.map(\.scalars)]
         }
-        #expect(try values(fused: true) == values(fused: false))
+        func close(_ a: [[Double]], _ e: [[Double]], _ tolerance: Double) -> Bool {
+            zip(a.joined(), e.joined()).allSatisfy { abs($0 - $1) <= tolerance * max(1, abs($1)) }
+        }
+        let (fused, reference) = (try values(fused: true, selfTerm: false), try values(fused: false, selfTerm: false))
+        #expect(fused[0] == reference[0] && fused[1] == reference[1])
+        #expect(close(fused[2], reference[2], 1e-9))
+        let fusedSelf = try values(fused: true, selfTerm: true)
+        let referenceSelf = try values(fused: false, selfTerm: true)
+        #expect(fusedSelf[0] == referenceSelf[0])
+        #expect(close(fusedSelf[1], referenceSelf[1], 1e-13) && close(fusedSelf[2], referenceSelf[2], 1e-9))
         let fd = try checkGradients(inputs: [x, b, gamma, beta]) {
             normReluPoolUnchecked($0[0], bias: $0[1], gamma: $0[2], beta: $0[3])
         }
