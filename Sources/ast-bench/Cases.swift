@@ -25,6 +25,13 @@ let comparisonCases: [(name: String, what: String)] = [
     ("eval-100", "evaluation training, 300 epochs on 100 images 3x32x32 w128, DSA")
 ]
 
+/// Seconds of one distillation iteration: at ipc 1 the median of 5 calls after a warm-up (up to
+/// two repetitions disturbed by other load do not move it; a median of 2 would be their mean), at
+/// ipc 10 one call. scripts/bench_pytorch.py times the PyTorch side the same way.
+private func iterationSeconds(ipc: Int, _ body: () throws -> Void) rethrows -> Double {
+    try medianSeconds(warmup: ipc == 1 ? 1 : 0, reps: ipc == 1 ? 5 : 1, body)
+}
+
 /// Seconds of one call of `body` after `warmup` untimed calls: the median of `reps` calls.
 private func medianSeconds(warmup: Int, reps: Int, _ body: () throws -> Void) rethrows -> Double {
     for _ in 0..<warmup { try body() }
@@ -116,9 +123,7 @@ func runComparisonCase(_ name: String) throws {
             network: cifar, labels: labels, learningRate: 0.01,
             minibatches: minibatches(n: n, batch: n, steps: steps, seed: 9))
         matching.activationBudget = (name == "mtt-ipc1-kept" ? 2048 : DistillationSettings().activationBudgetMiB) << 20
-        // ipc 1: the median of 5 (up to two repetitions disturbed by other load do not move it; a
-        // median of 2 would be their mean). The PyTorch side times the same way.
-        let t = try medianSeconds(warmup: ipc == 1 ? 1 : 0, reps: ipc == 1 ? 5 : 1) {
+        let t = try iterationSeconds(ipc: ipc) {
             _ = try matching.run(images: images, start: start, target: target)
         }
         report(name, seconds: t, images: n * steps)
@@ -139,7 +144,7 @@ func runComparisonCase(_ name: String) throws {
             images: normals(n * 3 * 32 * 32, seed: 7), labels: (0..<n).map { Int32($0 / ipc) },
             count: n, channels: 3, height: 32, width: 32, classes: 10)
         var state = try distiller.initialState(from: synthetic)
-        let t = try medianSeconds(warmup: ipc == 1 ? 1 : 0, reps: ipc == 1 ? 5 : 1) {
+        let t = try iterationSeconds(ipc: ipc) {
             _ = try distiller.step(&state)
         }
         report(name, seconds: t, images: n * settings.syntheticSteps)
