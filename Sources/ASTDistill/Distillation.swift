@@ -301,13 +301,21 @@ public struct Distiller {
         var pendingAfter: [[Int]]
     }
 
-    func plan(_ state: DistillationState, segment r: Int) -> SegmentPlan {
+    /// `withPerturbation` false leaves `perturbation` empty (the generator still advances past
+    /// its draws): for replaying a segment's other draws.
+    func plan(_ state: DistillationState, segment r: Int, withPerturbation: Bool = true) -> SegmentPlan {
         var rng = SeededGenerator(seed: segmentSeed(iteration: state.iteration, segment: r))
         let n = state.labels.count
         let expert = rng.nextInt(below: experts.expertCount)
         let t = rng.nextInt(below: settings.maxStartEpoch)
         var perturbation: [(offset: Int, direction: [Float])] = []
-        if let wp = settings.weightPerturbation, wp > 0 { perturbation = perturbationDirections(using: &rng) }
+        if let wp = settings.weightPerturbation, wp > 0 {
+            if withPerturbation {
+                perturbation = perturbationDirections(using: &rng)
+            } else {
+                for slot in perturbedSlots { rng.skipNormals(slot.count) }
+            }
+        }
         var pending = state.pendingChunks(segment: r)
         let minibatches = drawMinibatches(
             count: n, batch: min(settings.syntheticBatch ?? n, n), steps: settings.syntheticSteps,
@@ -454,9 +462,11 @@ public struct Distiller {
             }
             (next.labelLogits, next.labelVelocity) = (logits, velocity)
         }
-        let first = plan(state, segment: 0)
+        let first = plan(state, segment: 0, withPerturbation: false)
         next.pendingChunks = first.pendingAfter
-        next.segmentPendingChunks = (1..<segments).map { plan(state, segment: $0).pendingAfter }
+        next.segmentPendingChunks = (1..<segments).map {
+            plan(state, segment: $0, withPerturbation: false).pendingAfter
+        }
         next.iteration += 1
         next.lossHistory.append(mean.loss)
         next.stepSizeHistory.append(next.stepSize)
@@ -466,12 +476,20 @@ public struct Distiller {
             startEpoch: first.startEpoch)
     }
 
+    /// The parameters the weight perturbation moves: every conv kernel, in layout order.
+    var perturbedSlots: [ParameterSlot] {
+        network.layout.filter { $0.name.hasPrefix("conv") && $0.name.hasSuffix(".weight") }
+    }
+
     /// AST weight perturbation W ← W + α_wp·(d/‖d‖_F)⊙W: the normalised directions d/‖d‖ of
     /// every conv kernel, d ~ N(0, I) (kernels whose d is 0 are skipped).
     func perturbationDirections(using rng: inout SeededGenerator) -> [(offset: Int, direction: [Float])] {
         var result: [(offset: Int, direction: [Float])] = []
-        for slot in network.layout where slot.name.hasPrefix("conv") && slot.name.hasSuffix(".weight") {
-            var d = (0..<slot.count).map { _ in Float(rng.nextNormal()) }
+        for slot in perturbedSlots {
+            var d = [Float](unsafeUninitializedCapacity: slot.count) { buffer, initialized in
+                rng.fillNormals(buffer)
+                initialized = buffer.count
+            }
             let norm = d.reduce(0) { $0 + $1 * $1 }.squareRoot()
             guard norm > 0 else { continue }
             for i in 0..<slot.count { d[i] /= norm }

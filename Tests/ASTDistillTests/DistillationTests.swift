@@ -60,6 +60,26 @@ func tinyExperts(_ kind: ExpertKind) throws -> InMemoryExperts {
         #expect(straight.images != initial.images)
     }
 
+    /// Replaying a segment's draws without the weight perturbation's directions (as `apply`
+    /// does) skips exactly their draws: the same minibatches, queue and DSA generator after.
+    @Test func replayWithoutPerturbationDrawsTheSame() throws {
+        var s = settings(ast: true)
+        s.segments = 2
+        #expect((s.weightPerturbation ?? 0) > 0)
+        let distiller = try Distiller(network: tinyNet, settings: s, experts: try tinyExperts(.ast))
+        let state = try distiller.initialState(
+            from: SyntheticSet.initialize(
+                .real, ipc: 2, from: tinyData(perClass: 20, seed: 1), network: tinyNet, seed: 5))
+        for segment in 0..<2 {
+            var full = distiller.plan(state, segment: segment)
+            var replay = distiller.plan(state, segment: segment, withPerturbation: false)
+            #expect(full.perturbation.count == distiller.perturbedSlots.count && replay.perturbation.isEmpty)
+            #expect(full.minibatches == replay.minibatches && full.pendingAfter == replay.pendingAfter)
+            #expect((full.expert, full.startEpoch) == (replay.expert, replay.startEpoch))
+            #expect(full.rng.next() == replay.rng.next())
+        }
+    }
+
     /// A learning rate for α that makes it negative stops with an error and keeps the last good state.
     @Test func collapsingStepSizeIsAnErrorAndKeepsState() throws {
         var s = settings(ast: false)
