@@ -40,8 +40,8 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
     }
 
     /// Writes the values of `out.count` calls of `nextNormal` (as Float), leaving the generator
-    /// where those calls would: the raw draws are made here in order, and the logarithms and
-    /// cosines, which cost ~20× more, on libast's workers (the same bits as one by one).
+    /// where those calls would: the raw draws (a few cheap integer operations each) are made
+    /// here in order, the logarithms and cosines on libast's workers (the same bits as one by one).
     public mutating func fillNormals(_ out: UnsafeMutableBufferPointer<Float>) {
         let count = out.count
         guard count > 0, let base = out.baseAddress else { return }
